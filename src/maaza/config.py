@@ -1,0 +1,196 @@
+"""Typed view of `params.yaml`, validated once at the edge.
+
+    from maaza.config import load_params
+    params = load_params("params.yaml")          # profile taken from the file's `profile:` key
+    run = params.train_run("smollm2-135m-r16")   # train.common merged under train.runs[name]
+
+A wrong key or value raises `ConfigError` whose message names the dotted key and, for
+enumerations, the allowed values. Profiles (`profiles.<name>`) are partial overrides deep-merged
+over the base file, so `dvc exp run -S profile=quick` switches the whole pipeline to tiny sizes.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_PARAMS = PROJECT_ROOT / "params.yaml"
+
+PromptFormat = Literal["paper", "model_card", "compact"]
+DecodeMode = Literal["free", "constrained"]
+
+
+class ConfigError(ValueError):
+    """A bad params file: the message names the key and what is allowed."""
+
+
+class Strict(BaseModel):
+    # extra="forbid": a misspelt key is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ----------------------------------------------------------------------------- data
+class TeacherConfig(Strict):
+    model: str | None = Field(None, description="registry name of a paraphrasing model; null = off")
+    fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of prompts offered for rewriting")
+    max_new_tokens: int = Field(256, gt=0)
+
+
+class DataConfig(Strict):
+    seed: int = Field(42, description="one seed -> byte-identical dataset")
+    n_examples: int = Field(787, ge=24, description="train+test examples (paper: 787)")
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="stratified by schema (paper: 0.2)")
+    holdout_schemas: list[str] = Field(
+        default_factory=list, description="schemas kept out of train/test, written to holdout.jsonl"
+    )
+    holdout_per_schema: int = Field(20, ge=0, description="examples per held-out schema")
+    optional_drop_rate: float = Field(0.3, ge=0.0, le=1.0, description="P(omit an optional field)")
+    distractor_rate: float = Field(0.3, ge=0.0, le=1.0, description="P(add irrelevant text)")
+    teacher: TeacherConfig = TeacherConfig()
+
+
+# ----------------------------------------------------------------------------- train
+class LoraConfig(Strict):
+    r: int = Field(16, gt=0)
+    alpha: int = Field(32, gt=0)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+
+
+class TrainRun(Strict):
+    """One fully resolved training run (train.common merged under train.runs.<name>)."""
+
+    model: str = Field(description="registry name, local HF folder or hub id")
+    prompt_format: PromptFormat = "compact"
+    lora: LoraConfig = LoraConfig()
+    learning_rate: float = Field(2e-4, gt=0)
+    epochs: float = Field(3, gt=0)
+    micro_batch_size: int = Field(4, gt=0)
+    grad_accum: int = Field(8, gt=0, description="effective batch = micro_batch_size * grad_accum")
+    warmup_ratio: float = Field(0.1, ge=0.0, lt=1.0)
+    weight_decay: float = Field(0.01, ge=0.0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    max_length: int = Field(1024, gt=0, description="longer examples are truncated and counted")
+    loss: Literal["response", "full"] = Field("response", description="mask the prompt or not")
+    train_fraction: float = Field(1.0, gt=0.0, le=1.0, description="data-size ablation")
+    base_dtype: Literal["float32", "bfloat16"] = "bfloat16"
+    checkpoint_every: int = Field(10, gt=0, description="optimizer steps between checkpoints")
+    max_steps: int | None = Field(None, gt=0, description="cap on optimizer steps (quick profile)")
+    merge: bool = Field(False, description="also save base+adapter merged")
+    seed: int = 42
+
+
+class TrainConfig(Strict):
+    common: dict[str, Any] = Field(default_factory=dict, description="defaults for every run")
+    runs: dict[str, dict[str, Any]] = Field(description="named runs: overrides of `common`")
+
+
+class AblateConfig(Strict):
+    runs: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="ablation runs: overrides of train.common"
+    )
+
+
+# ----------------------------------------------------------------------------- evaluate
+class DecodeConfig(Strict):
+    max_new_tokens: int = Field(512, gt=0)
+    batch_size: int = Field(8, gt=0)
+    format_policy: Literal["annotation", "enforce"] = Field(
+        "annotation", description="JSON Schema `format`: ignored (annotation) or enforced by grammar"
+    )
+    token_budget_factor: float = Field(
+        3.0, gt=0, description="per-example budget = factor * tokens of a reference-sized answer"
+    )
+
+
+class EvalConfig(Strict):
+    decode: DecodeConfig = DecodeConfig()
+    zeroshot_models: list[str] = Field(default_factory=lambda: ["smollm2-135m-instruct", "gemma3-270m"])
+    zeroshot_prompt_format: PromptFormat = "paper"
+    modes: list[DecodeMode] = Field(default_factory=lambda: ["free", "constrained"])
+    limit: int | None = Field(None, gt=0, description="evaluate only the first N examples")
+
+
+class Params(Strict):
+    profile: str = "default"
+    seed: int = 42
+    data: DataConfig = DataConfig()
+    train: TrainConfig
+    ablate: AblateConfig = AblateConfig()
+    evaluate: EvalConfig = EvalConfig()
+
+    def train_run(self, name: str) -> TrainRun:
+        """Resolve a named run from train.runs or ablate.runs, merged over train.common."""
+        runs = {**self.train.runs, **self.ablate.runs}
+        if name not in runs:
+            raise ConfigError(f"unknown run {name!r}; defined runs: {', '.join(sorted(runs))}")
+        section = "train" if name in self.train.runs else "ablate"
+        return _validate(TrainRun, deep_merge(self.train.common, runs[name]), f"{section}.runs.{name}")
+
+
+# ----------------------------------------------------------------------------- loading
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Return base with override merged in, recursively for nested dicts (inputs unchanged)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _format_error(err: ValidationError, prefix: str) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in (prefix, *e["loc"]) if p != "")
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        ctx = e.get("ctx") or {}
+        if "expected" in ctx:
+            msg += f" (allowed: {ctx['expected']})"
+        lines.append(f"{key}: {msg}; got {e.get('input')!r}")
+    return "invalid params:\n  " + "\n  ".join(lines)
+
+
+def _validate(model: type[BaseModel], raw: dict[str, Any], prefix: str = "") -> Any:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_format_error(err, prefix)) from None
+
+
+def resolve(raw: dict[str, Any], profile: str | None = None) -> Params:
+    """Apply a profile's overrides to a raw params dict and validate everything."""
+    raw = dict(raw)
+    profiles = raw.pop("profiles", {}) or {}
+    profile = profile or raw.get("profile", "default")
+    if profile != "default":
+        if profile not in profiles:
+            allowed = ", ".join(["default", *profiles])
+            raise ConfigError(f"profile: unknown profile {profile!r} (allowed: {allowed})")
+        raw = deep_merge(raw, profiles[profile])
+    raw["profile"] = profile
+    params: Params = _validate(Params, raw)
+    for name in [*params.train.runs, *params.ablate.runs]:
+        params.train_run(name)  # every run must resolve now, not halfway through a pipeline
+    return params
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS, profile: str | None = None) -> Params:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: cannot read params: {err}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    return resolve(raw, profile)
