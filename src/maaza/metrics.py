@@ -1,0 +1,286 @@
+"""The paper's metrics (Section 3.4) and error categories (Section 5.7), as pure functions.
+
+    parsed = parse_output(raw)                  # never raises; parsed.ok, parsed.value, parsed.error
+    score_example(parsed, expected, schema)     # -> ExampleScore (all metrics + error category)
+
+Equality is JSON equality, not Python equality: 18 == 18.0 (one JSON number), but "100" != 100
+and True != 1 (Python says True == 1, JSON does not). Field F1 follows the paper's code exactly
+(top-level keys; a key counts only when its value is equal; empty prediction -> 0). Leaf F1 applies
+the same formula to flattened paths (`a.b`, `items[0].sku`) so nested errors are not hidden.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+import jsonschema
+
+FormatPolicy = Literal["annotation", "enforce"]
+ERROR_CATEGORIES: tuple[str, ...] = (
+    "correct",
+    "field_omission",
+    "type_error",
+    "value_mismatch",  # the paper's "value hallucination": wrong or invented values, extra keys
+    "structure_error",
+    "invalid_json",
+)
+# When one output has several kinds of error, report the most basic one (an output with a missing
+# nested object is a structure error first, whatever its leaf values).
+_SEVERITY: tuple[str, ...] = (
+    "invalid_json",
+    "structure_error",
+    "field_omission",
+    "type_error",
+    "value_mismatch",
+)
+
+_FENCE = re.compile(r"```[a-zA-Z0-9_-]*\s*\n?(.*?)```", re.DOTALL)
+
+
+# ----------------------------------------------------------------------------- parsing
+@dataclass(frozen=True)
+class Parsed:
+    ok: bool
+    value: Any = None
+    error: str | None = None  # why parsing failed (None when ok)
+
+
+def _balanced_end(text: str, start: int) -> int | None:
+    """Index just past the bracket that closes text[start] ('{' or '['), or None if it never closes."""
+    depth, in_string, escaped = 0, False, False
+    for i in range(start, len(text)):
+        ch = text[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return None
+
+
+def first_json_value(text: str) -> Parsed:
+    """The first balanced `{...}` or `[...]` in text that parses as JSON."""
+    pos, last_error = 0, "no '{' or '[' in output"
+    while True:
+        starts = [i for i in (text.find("{", pos), text.find("[", pos)) if i >= 0]
+        if not starts:
+            return Parsed(False, error=last_error)
+        start = min(starts)
+        end = _balanced_end(text, start)
+        if end is None:  # an unclosed value: truncated output; inner values are only fragments
+            return Parsed(False, error=f"unclosed JSON value starting at char {start}")
+        try:
+            return Parsed(True, json.loads(text[start:end]))
+        except json.JSONDecodeError as err:
+            # Balanced but not JSON, e.g. prose like "{name}" before the answer: keep looking.
+            last_error = f"invalid JSON at char {start + err.pos}: {err.msg}"
+            pos = end
+
+
+def parse_output(raw: str) -> Parsed:
+    """Parse a model's continuation: markdown fences and surrounding prose are ignored."""
+    fenced = _FENCE.search(raw)
+    if fenced:
+        inside = first_json_value(fenced.group(1))
+        if inside.ok:
+            return inside
+    return first_json_value(raw)
+
+
+# ----------------------------------------------------------------------------- equality
+def json_type(value: Any) -> str:
+    """The JSON type name of a parsed value (bool checked before int: bool is an int in Python)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality of JSON values: numbers by value (18 == 18.0), booleans never equal numbers."""
+    kind = json_type(a)
+    if kind != json_type(b):
+        return False
+    if kind == "object":
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if kind == "array":
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+# ----------------------------------------------------------------------------- metrics
+def json_exact(predicted: Any, expected: Any) -> int:
+    """1 if the parsed output equals the expected object, else 0 (paper 3.4.1)."""
+    return int(json_equal(predicted, expected))
+
+
+def _prf(predicted: dict[str, Any], expected: dict[str, Any]) -> tuple[float, float, float]:
+    # The paper's formula (3.4.2), keys compared by name, values by JSON equality.
+    correct = sum(
+        1 for k in predicted.keys() & expected.keys() if json_equal(predicted[k], expected[k])
+    )
+    precision = correct / len(predicted) if predicted else 0.0
+    recall = correct / len(expected) if expected else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    return precision, recall, f1
+
+
+def field_prf(predicted: Any, expected: dict[str, Any]) -> tuple[float, float, float]:
+    """Precision, recall and F1 over top-level keys; a non-object prediction scores 0."""
+    if not isinstance(predicted, dict):
+        return 0.0, 0.0, 0.0
+    return _prf(predicted, expected)
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Leaf paths of a JSON value: {"a": {"b": 1}, "c": [2]} -> {"a.b": 1, "c[0]": 2}.
+
+    Empty objects and arrays are leaves themselves, so `[]` vs a missing key is still visible.
+    """
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for key, sub in value.items():
+            out.update(flatten(sub, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(value, list) and value:
+        out = {}
+        for i, sub in enumerate(value):
+            out.update(flatten(sub, f"{prefix}[{i}]"))
+        return out
+    return {prefix or "$": value}
+
+
+def leaf_prf(predicted: Any, expected: Any) -> tuple[float, float, float]:
+    """Field F1's formula over flattened leaf paths (nested values scored one leaf at a time)."""
+    return _prf(flatten(predicted), flatten(expected))
+
+
+@lru_cache(maxsize=256)
+def _validator(schema_json: str, format_policy: FormatPolicy) -> jsonschema.protocols.Validator:
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    checker = cls.FORMAT_CHECKER if format_policy == "enforce" else None
+    return cls(schema, format_checker=checker)
+
+
+def schema_errors(
+    value: Any, schema: dict[str, Any], format_policy: FormatPolicy = "annotation"
+) -> list[str]:
+    """jsonschema's messages for `value` (empty = compliant). `format` checked only if enforced."""
+    validator = _validator(json.dumps(schema, sort_keys=True), format_policy)
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '$'}: {e.message}"
+        for e in validator.iter_errors(value)
+    ]
+
+
+def is_compliant(
+    value: Any, schema: dict[str, Any], format_policy: FormatPolicy = "annotation"
+) -> bool:
+    return not schema_errors(value, schema, format_policy)
+
+
+# ----------------------------------------------------------------------------- error categories
+def _issues(pred: Any, exp: Any, found: set[str]) -> None:
+    """Walk prediction and reference together, adding the kinds of difference found."""
+    exp_kind, pred_kind = json_type(exp), json_type(pred)
+    if exp_kind == "object":
+        if pred_kind != "object":
+            found.add("structure_error")
+            return
+        missing = [k for k in exp if k not in pred]
+        extra = [k for k in pred if k not in exp]
+        # A nested object/array that is missing while unknown keys appear was most likely
+        # flattened or renamed ("customer_name" instead of "customer": {"name"}): structure.
+        if extra and any(isinstance(exp[k], dict | list) for k in missing):
+            found.add("structure_error")
+        if missing:
+            found.add("field_omission")
+        if extra:
+            found.add("value_mismatch")  # invented fields
+        for k in exp.keys() & pred.keys():
+            _issues(pred[k], exp[k], found)
+    elif exp_kind == "array":
+        if pred_kind != "array":
+            found.add("structure_error")
+            return
+        if len(pred) < len(exp):
+            found.add("field_omission")
+        elif len(pred) > len(exp):
+            found.add("value_mismatch")
+        for p, e in zip(pred, exp, strict=False):
+            _issues(p, e, found)
+    elif pred_kind in ("object", "array"):
+        found.add("structure_error")
+    elif pred_kind == "null" and exp_kind != "null":
+        found.add("field_omission")  # the model gave up on the value
+    elif pred_kind != exp_kind:
+        found.add("type_error")  # "100" for 100, "true" for true
+    elif not json_equal(pred, exp):
+        found.add("value_mismatch")
+
+
+def error_category(parsed: Parsed, expected: Any) -> str:
+    """One of ERROR_CATEGORIES for an example: the most basic kind of error it shows."""
+    if not parsed.ok:
+        return "invalid_json"
+    found: set[str] = set()
+    _issues(parsed.value, expected, found)
+    return next((kind for kind in _SEVERITY if kind in found), "correct")
+
+
+# ----------------------------------------------------------------------------- per example
+@dataclass(frozen=True)
+class ExampleScore:
+    json_exact: int
+    field_precision: float
+    field_recall: float
+    field_f1: float
+    leaf_f1: float
+    compliant: bool
+    error: str  # one of ERROR_CATEGORIES
+
+
+def score_example(
+    parsed: Parsed,
+    expected: Any,
+    schema: dict[str, Any],
+    format_policy: FormatPolicy = "annotation",
+) -> ExampleScore:
+    """All metrics for one example; an unparsable output scores 0 everywhere."""
+    if not parsed.ok:
+        return ExampleScore(0, 0.0, 0.0, 0.0, 0.0, False, "invalid_json")
+    p, r, f1 = field_prf(parsed.value, expected)
+    return ExampleScore(
+        json_exact=json_exact(parsed.value, expected),
+        field_precision=p,
+        field_recall=r,
+        field_f1=f1,
+        leaf_f1=leaf_prf(parsed.value, expected)[2],
+        compliant=is_compliant(parsed.value, schema, format_policy),
+        error=error_category(parsed, expected),
+    )
