@@ -325,6 +325,7 @@ def _atomic_dir(target: Path, build: Callable[[Path], None]) -> None:
     """Build into a temp folder beside `target`, then rename: no half-written cache survives."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared like ~/.cache/huggingface
     try:
         build(tmp)
         if target.exists():
