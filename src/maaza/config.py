@@ -51,6 +51,10 @@ class DataConfig(Strict):
     holdout_per_schema: int = Field(20, ge=0, description="examples per held-out schema")
     optional_drop_rate: float = Field(0.3, ge=0.0, le=1.0, description="P(omit an optional field)")
     distractor_rate: float = Field(0.3, ge=0.0, le=1.0, description="P(add irrelevant text)")
+    tier_mix: dict[Literal["simple", "medium", "complex"], float] = Field(
+        default_factory=lambda: {"simple": 0.48, "medium": 0.36, "complex": 0.16},
+        description="share of train+test examples per tier (paper's test set: 76/57/25 of 158)",
+    )
     teacher: TeacherConfig = TeacherConfig()
 
 
@@ -107,6 +111,15 @@ class DecodeConfig(Strict):
     )
     token_budget_factor: float = Field(
         3.0, gt=0, description="per-example budget = factor * tokens of a reference-sized answer"
+    )
+    repeat_span: int = Field(
+        48, ge=6, description="a tail of this many tokens repeating a period <= span/3 is a loop"
+    )
+    max_items: int | None = Field(
+        32, gt=0, description="grammar maxItems for arrays without one (constrained mode)"
+    )
+    max_string_length: int | None = Field(
+        None, gt=0, description="grammar maxLength for free strings; costs ~10 ms/char/field to compile"
     )
 
 

@@ -1,0 +1,306 @@
+"""The data stage: generate, validate, split, write, report.
+
+    .venv/bin/papermill -k python3 notebooks/01_data.ipynb out.ipynb      # what `dvc repro data` runs
+    maaza data --out-dir data                                            # the same from the shell
+
+`build_dataset(cfg)` is pure (records in memory); `run_stage(...)` does the file I/O: it refuses to
+write anything if a single example fails a check, and writes each file atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import statistics
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from maaza.config import DataConfig
+from maaza.datagen import BUILDERS, allocate, generate
+from maaza.datagen import _largest_remainder as largest_remainder
+from maaza.prompts import build_prompt, render_target
+from maaza.schemas import TIERS, load_schemas, nesting_depth, tier_of
+from maaza.validate import CHECKS, validate_records
+
+SPLITS: tuple[str, ...] = ("train", "test", "holdout")
+DEFAULT_TOKENIZER = "smollm2-135m-instruct"
+
+
+class DataError(RuntimeError):
+    """The dataset failed a check; nothing was written."""
+
+
+# ----------------------------------------------------------------------------- pure core
+def split_records(
+    records: Sequence[dict[str, Any]], test_fraction: float, seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Stratified train/test split: ceil(n * test_fraction) test examples spread over schemas in
+    proportion to their size; both splits come back shuffled (so any prefix is a fair sample)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(record["schema_id"], []).append(record)
+    n_test = math.ceil(len(records) * test_fraction - 1e-9)
+    quotas = largest_remainder(n_test, {sid: float(len(g)) for sid, g in sorted(groups.items())})
+    rng = random.Random(f"maaza-split:{seed}")
+    train, test = [], []
+    for sid in sorted(groups):
+        chosen = set(rng.sample(range(len(groups[sid])), quotas[sid]))
+        for i, record in enumerate(groups[sid]):
+            (test if i in chosen else train).append(record)
+    rng.shuffle(train)
+    rng.shuffle(test)
+    return train, test
+
+
+def build_dataset(
+    cfg: DataConfig, schemas: Mapping[str, dict] | None = None, progress: bool = False
+) -> dict[str, list[dict[str, Any]]]:
+    """{"train", "test", "holdout"} record lists from a DataConfig (no I/O)."""
+    schemas = schemas or load_schemas()
+    unknown = [s for s in cfg.holdout_schemas if s not in schemas]
+    if unknown:
+        raise DataError(
+            f"data.holdout_schemas: unknown schema(s) {unknown}; known: {', '.join(sorted(schemas))}"
+        )
+    trainable = {
+        sid: tier_of(s)
+        for sid, s in schemas.items()
+        if sid in BUILDERS and sid not in cfg.holdout_schemas
+    }
+    counts = allocate(cfg.n_examples, trainable, cfg.tier_mix)
+    rates = {"drop_rate": cfg.optional_drop_rate, "distractor_rate": cfg.distractor_rate}
+    records = generate(counts, cfg.seed, schemas=schemas, progress=progress, **rates)
+    held = dict.fromkeys(cfg.holdout_schemas, cfg.holdout_per_schema)
+    holdout = generate(held, cfg.seed, schemas=schemas, **rates) if cfg.holdout_per_schema else []
+    train, test = split_records(records, cfg.test_fraction, cfg.seed)
+    return {"train": train, "test": test, "holdout": holdout}
+
+
+def leakage(splits: Mapping[str, Sequence[dict[str, Any]]]) -> dict[str, int]:
+    """Counts that must all be zero: shared prompts between splits, held-out schemas in training."""
+    prompts = {name: {r["prompt"] for r in recs} for name, recs in splits.items()}
+    held = {r["schema_id"] for r in splits.get("holdout", [])}
+    seen = {r["schema_id"] for name in ("train", "test") for r in splits.get(name, [])}
+    return {
+        "train_test_shared_prompts": len(prompts.get("train", set()) & prompts.get("test", set())),
+        "holdout_shared_prompts": len(
+            prompts.get("holdout", set())
+            & (prompts.get("train", set()) | prompts.get("test", set()))
+        ),
+        "holdout_schemas_in_train_or_test": len(held & seen),
+    }
+
+
+def _stats(values: Sequence[int]) -> dict[str, float]:
+    if not values:
+        return {"n": 0}
+    ordered = sorted(values)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"n": len(values), "mean": round(statistics.fmean(values), 1), "p50": pick(0.5),
+            "p90": pick(0.9), "p95": pick(0.95), "max": ordered[-1]}  # fmt: skip
+
+
+def token_stats(
+    records: Iterable[dict[str, Any]],
+    schemas: Mapping[str, dict],
+    tokenizer: Any,
+    fmt: str = "compact",
+) -> dict[str, Any]:
+    """Token lengths of the raw text, the JSON target, and the whole training sequence in `fmt`."""
+    rows: dict[str, dict[str, list[int]]] = {}
+    for r in records:
+        text, target = r["prompt"], render_target(r["expected_output"])
+        full = build_prompt(text, schemas[r["schema_id"]], fmt) + target
+        lengths = [
+            len(tokenizer(x, add_special_tokens=False)["input_ids"]) for x in (text, target, full)
+        ]
+        for group in ("all", r["complexity"]):
+            row = rows.setdefault(group, {"text": [], "target": [], "sequence": []})
+            for key, n in zip(("text", "target", "sequence"), lengths, strict=True):
+                row[key].append(n)
+    return {group: {k: _stats(v) for k, v in row.items()} for group, row in rows.items()}
+
+
+def dataset_report(
+    splits: Mapping[str, Sequence[dict[str, Any]]],
+    schemas: Mapping[str, dict],
+    checks: Mapping[str, dict[str, Any]],
+    tokenizer: Any = None,
+    tokenizer_name: str | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything report.json holds: counts, schema table, token lengths, check pass rates, leakage."""
+    counts = {
+        name: {
+            "n": len(recs),
+            "by_tier": dict(
+                sorted(
+                    Counter(r["complexity"] for r in recs).items(),
+                    key=lambda kv: TIERS.index(kv[0]),
+                )
+            ),
+            "by_style": dict(sorted(Counter(r.get("style", "unknown") for r in recs).items())),
+            "by_schema": dict(sorted(Counter(r["schema_id"] for r in recs).items())),
+        }
+        for name, recs in splits.items()
+    }
+    used = sorted({r["schema_id"] for recs in splits.values() for r in recs})
+    schema_table = {
+        sid: {"tier": tier_of(schemas[sid]), "fields": len(schemas[sid].get("properties", {})),
+              "depth": nesting_depth(schemas[sid]), **{n: counts[n]["by_schema"].get(sid, 0) for n in splits}}
+        for sid in used
+    }  # fmt: skip
+    report: dict[str, Any] = {
+        "params": dict(params or {}),
+        "counts": counts,
+        "schemas": schema_table,
+        "checks": {name: checks[name] for name in splits},
+        "leakage": leakage(splits),
+    }
+    if tokenizer is not None:
+        report["tokens"] = {
+            "tokenizer": tokenizer_name,
+            "prompt_format": "compact",
+            **{
+                name: token_stats(recs, schemas, tokenizer) for name, recs in splits.items() if recs
+            },
+        }
+    return report
+
+
+def report_markdown(report: Mapping[str, Any]) -> str:
+    """report.json as Markdown tables."""
+    splits = list(report["counts"])
+    lines = [
+        "# Data report",
+        "",
+        "## Examples",
+        "",
+        "| split | n | " + " | ".join(TIERS) + " |",
+        "|---|---:|" + "---:|" * len(TIERS),
+    ]
+    for s in splits:
+        c = report["counts"][s]
+        lines.append(
+            f"| {s} | {c['n']} | " + " | ".join(str(c["by_tier"].get(t, 0)) for t in TIERS) + " |"
+        )
+    styles = sorted({k for s in splits for k in report["counts"][s]["by_style"]})
+    lines += [
+        "",
+        "## Surface styles",
+        "",
+        "| style | " + " | ".join(splits) + " |",
+        "|---|" + "---:|" * len(splits),
+    ]
+    lines += [
+        f"| {st} | "
+        + " | ".join(str(report["counts"][s]["by_style"].get(st, 0)) for s in splits)
+        + " |"
+        for st in styles
+    ]
+    lines += [
+        "",
+        "## Schemas",
+        "",
+        "| schema | tier | fields | depth | " + " | ".join(splits) + " |",
+        "|---|---|---:|---:|" + "---:|" * len(splits),
+    ]
+    for sid, row in report["schemas"].items():
+        lines.append(
+            f"| {sid} | {row['tier']} | {row['fields']} | {row['depth']} | "
+            + " | ".join(str(row[s]) for s in splits)
+            + " |"
+        )
+    lines += [
+        "",
+        "## Checks (pass rate)",
+        "",
+        "| check | " + " | ".join(splits) + " |",
+        "|---|" + "---:|" * len(splits),
+    ]
+    for check in CHECKS:
+        cells = [
+            f"{report['checks'][s]['checks'][check]['pass_rate']:.1%} ({report['checks'][s]['checks'][check]['failed']} failed)"
+            for s in splits
+        ]
+        lines.append(f"| {check} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Leakage (all must be 0): " + ", ".join(f"{k} = {v}" for k, v in report["leakage"].items()),
+    ]
+    if "tokens" in report:
+        tok = report["tokens"]
+        lines += ["", f"## Token lengths ({tok['tokenizer']}, training sequence in the `{tok['prompt_format']}` prompt format)", "",
+                  "| split | group | text mean | text p95 | target mean | sequence mean | sequence p95 | sequence max |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for s in splits:
+            for group in ("all", *TIERS):
+                g = tok.get(s, {}).get(group)
+                if g:
+                    lines.append(f"| {s} | {group} | {g['text']['mean']} | {g['text']['p95']} | {g['target']['mean']} | "
+                                 f"{g['sequence']['mean']} | {g['sequence']['p95']} | {g['sequence']['max']} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- I/O edge
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write via a temp file in the same folder, then rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are shared files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def to_jsonl(records: Iterable[Mapping[str, Any]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def run_stage(
+    cfg: DataConfig,
+    paths: Mapping[str, str | Path],
+    tokenizer_name: str | None = DEFAULT_TOKENIZER,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Generate + validate + write `paths` = {train, test, holdout, report_json, report_md}.
+
+    Raises DataError (and writes nothing) if any example fails any check or a split leaks."""
+    schemas = load_schemas()
+    splits = build_dataset(cfg, schemas, progress=progress)
+    if cfg.teacher.model:
+        from maaza.teacher import rewrite_splits
+
+        splits = rewrite_splits(splits, cfg.teacher, cfg.seed, progress=progress)
+    checks = {name: validate_records(recs, schemas) for name, recs in splits.items()}
+    checks["all"] = validate_records([r for recs in splits.values() for r in recs], schemas)
+    bad = {name: c["failed"][:3] for name, c in checks.items() if c["n_failed"]}
+    leaks = {k: v for k, v in leakage(splits).items() if v}
+    if bad or leaks:
+        raise DataError(f"data checks failed; nothing written. failures: {bad} leakage: {leaks}")
+    tokenizer = None
+    if tokenizer_name:
+        from maaza.models import load_tokenizer
+
+        tokenizer = load_tokenizer(tokenizer_name)
+    report = dataset_report(splits, schemas, checks, tokenizer, tokenizer_name, cfg.model_dump())
+    for name in SPLITS:
+        atomic_write_text(paths[name], to_jsonl(splits[name]))
+    atomic_write_text(paths["report_json"], json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(paths["report_md"], report_markdown(report))
+    return report
