@@ -1,0 +1,97 @@
+"""params.yaml through maaza.config: bad keys/values name themselves, every run and profile resolves."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from maaza import models
+from maaza.cli import app
+from maaza.config import DEFAULT_PARAMS, ConfigError, TrainRun, load_params, resolve
+
+RAW = yaml.safe_load(DEFAULT_PARAMS.read_text())
+
+
+def _with(path: str, value) -> dict:
+    """A copy of params.yaml with the dotted key `path` set to `value`."""
+    raw = copy.deepcopy(RAW)
+    *parents, last = path.split(".")
+    node = raw
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return raw
+
+
+def test_bad_enum_value_names_key_and_allowed_values():
+    with pytest.raises(ConfigError) as err:
+        resolve(_with("train.common.prompt_format", "verbose"))
+    message = str(err.value)
+    assert "prompt_format" in message and "'verbose'" in message
+    for allowed in ("paper", "model_card", "compact"):
+        assert allowed in message
+
+
+def test_out_of_range_value_names_dotted_key():
+    with pytest.raises(ConfigError, match=r"data\.test_fraction: .*less than 1"):
+        resolve(_with("data.test_fraction", 1.5))
+
+
+def test_bad_value_in_an_ablation_run_names_that_run():
+    with pytest.raises(ConfigError, match=r"ablate\.runs\.smollm2-135m-r8\.lora\.r"):
+        resolve(_with("ablate.runs.smollm2-135m-r8", {"lora": {"r": 0}}))
+
+
+def test_unknown_key_is_rejected():
+    raw = _with("data.n_exampels", 100)  # misspelt
+    with pytest.raises(ConfigError, match=r"data\.n_exampels: unknown key"):
+        resolve(raw)
+
+
+def test_unknown_profile_lists_profiles():
+    with pytest.raises(ConfigError, match=r"allowed: default, quick"):
+        resolve(RAW, profile="fast")
+
+
+def test_unreadable_file_names_the_file(tmp_path):
+    bad = tmp_path / "params.yaml"
+    bad.write_text("data: [unclosed\n")
+    with pytest.raises(ConfigError, match=str(bad)):
+        load_params(bad)
+
+
+def test_quick_profile_is_smaller_than_default():
+    default, quick = load_params(), load_params(profile="quick")
+    assert quick.profile == "quick"
+    assert quick.data.n_examples < default.data.n_examples
+    assert quick.evaluate.limit is not None
+    for name in quick.train.runs:
+        assert quick.train_run(name).max_steps is not None
+
+
+@pytest.mark.parametrize("profile", ["default", "quick"])
+def test_every_run_resolves_to_a_loadable_model(profile):
+    params = load_params(profile=profile)
+    names = [*params.train.runs, *params.ablate.runs]
+    assert names
+    for name in names:
+        run = params.train_run(name)
+        assert isinstance(run, TrainRun)
+        assert models.is_available(run.model), f"{name}: model {run.model} not available"
+    for name in params.evaluate.zeroshot_models:
+        assert models.is_available(name), name
+
+
+def test_cli_params_prints_resolved_and_fails_cleanly(tmp_path):
+    runner = CliRunner()
+    ok = runner.invoke(app, ["params", "--path", str(DEFAULT_PARAMS), "--profile", "quick"])
+    assert ok.exit_code == 0, ok.output
+    assert '"profile": "quick"' in ok.output and "smollm2-135m-r16" in ok.output
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump(_with("evaluate.modes", ["greedy"])))
+    result = runner.invoke(app, ["params", "--path", str(bad)])
+    assert result.exit_code == 1
+    assert "evaluate.modes.0" in result.output and "constrained" in result.output
