@@ -74,5 +74,60 @@ def params(
     console.print_json(json.dumps(out))
 
 
+# ----------------------------------------------------------------------------- data
+@app.command()
+def data(
+    out_dir: Annotated[Path, typer.Option(help="folder for train/test/holdout.jsonl + report")] = Path("data"),
+    params_path: Annotated[Path, typer.Option("--params", help="params file")] = Path("params.yaml"),
+    profile: Annotated[str | None, typer.Option(help="params profile (default: the file's)")] = None,
+    n_examples: Annotated[int | None, typer.Option(help="override data.n_examples")] = None,
+    seed: Annotated[int | None, typer.Option(help="override data.seed")] = None,
+    tokenizer: Annotated[str, typer.Option(help="tokenizer for length stats; '' to skip")] = "smollm2-135m-instruct",
+) -> None:
+    """Generate, validate and split the dataset (the `data` stage without the notebook)."""
+    from maaza.config import ConfigError, DataConfig, load_params
+    from maaza.data import DataError, run_stage
+
+    try:
+        cfg = load_params(params_path, profile).data
+        overrides = {k: v for k, v in {"n_examples": n_examples, "seed": seed}.items() if v is not None}
+        cfg = DataConfig.model_validate({**cfg.model_dump(), **overrides})
+        names = ("train", "test", "holdout")
+        paths = {n: out_dir / f"{n}.jsonl" for n in names}
+        paths |= {"report_json": out_dir / "report.json", "report_md": out_dir / "report.md"}
+        report = run_stage(cfg, paths, tokenizer_name=tokenizer or None)
+    except (ConfigError, DataError, ValueError) as err:
+        raise fail(str(err)) from None
+    counts = ", ".join(f"{n} {report['counts'][n]['n']}" for n in names)
+    console.print(f"wrote {out_dir}/: {counts}; all checks passed")
+
+
+@app.command("data-import")
+def data_import(
+    jsonl: Annotated[Path, typer.Argument(help="EdgeJSON-form JSONL file")],
+    schemas: Annotated[Path, typer.Option(help="folder of <schema_id>.json (tier sub-folders allowed)")],
+    out: Annotated[Path | None, typer.Option(help="write the checked records here (our JSONL form)")] = None,
+) -> None:
+    """Import external EdgeJSON data, run every data check, optionally write it (exit 1 on failure)."""
+    from maaza.data import atomic_write_text, to_jsonl
+    from maaza.importer import EdgeJSONImportError, import_edgejson
+    from maaza.validate import validate_records
+
+    try:
+        records, used = import_edgejson(jsonl, schemas)
+    except EdgeJSONImportError as err:
+        raise fail(str(err)) from None
+    summary = validate_records(records, used)
+    for name, c in summary["checks"].items():
+        console.print(f"{name:>12}: {c['passed']}/{summary['n']} passed")
+    if summary["n_failed"]:
+        for f in summary["failed"][:10]:
+            console.print(f"[red]{f['id']}[/red]: {f['errors']}", highlight=False)
+        raise fail(f"{summary['n_failed']} of {summary['n']} records failed a check")
+    if out is not None:
+        atomic_write_text(out, to_jsonl(records))
+        console.print(f"wrote {len(records)} records to {out}")
+
+
 if __name__ == "__main__":
     app()

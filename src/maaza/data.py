@@ -283,10 +283,11 @@ def run_stage(
     Raises DataError (and writes nothing) if any example fails any check or a split leaks."""
     schemas = load_schemas()
     splits = build_dataset(cfg, schemas, progress=progress)
-    if cfg.teacher.model:
+    teacher_stats = None
+    if cfg.teacher.model and cfg.teacher.fraction > 0:
         from maaza.teacher import rewrite_splits
 
-        splits = rewrite_splits(splits, cfg.teacher, cfg.seed, progress=progress)
+        splits, teacher_stats = rewrite_splits(splits, cfg.teacher, cfg.seed)
     checks = {name: validate_records(recs, schemas) for name, recs in splits.items()}
     checks["all"] = validate_records([r for recs in splits.values() for r in recs], schemas)
     bad = {name: c["failed"][:3] for name, c in checks.items() if c["n_failed"]}
@@ -299,6 +300,8 @@ def run_stage(
 
         tokenizer = load_tokenizer(tokenizer_name)
     report = dataset_report(splits, schemas, checks, tokenizer, tokenizer_name, cfg.model_dump())
+    if teacher_stats is not None:
+        report["teacher"] = {"model": cfg.teacher.model, **teacher_stats}
     for name in SPLITS:
         atomic_write_text(paths[name], to_jsonl(splits[name]))
     atomic_write_text(paths["report_json"], json.dumps(report, indent=2, ensure_ascii=False) + "\n")

@@ -4,7 +4,7 @@
     summary = validate_records(records, schemas)   # {"n", "checks": {name: {...}}, "failed": [...]}
 
 Checks, each reported separately:
-  record       the record has id, schema_id, complexity (matching the schema's tier), prompt, expected_output
+  record       the record has id, a known schema_id, a tier name as complexity, a prompt, an object output
   parses       expected_output survives a JSON round trip unchanged (no NaN, no non-JSON types)
   schema_valid expected_output validates against its schema (draft-07, formats checked)
   derived      derived fields agree with their parts within 0.02 (line totals, subtotal, tax, total,
@@ -26,7 +26,7 @@ from typing import Any
 from jsonschema import Draft7Validator
 
 from maaza.datagen.values import CURRENCY_NAMES, NUMBER_WORDS, date_forms, time_forms
-from maaza.schemas import tier_of
+from maaza.schemas import TIERS
 
 CHECKS: tuple[str, ...] = ("record", "parses", "schema_valid", "derived", "unique", "grounded")
 TOLERANCE = 0.02  # derived money fields, as in the paper
@@ -255,9 +255,12 @@ def _record_errors(record: Mapping[str, Any], schemas: Mapping[str, dict]) -> li
         errors.append("prompt must be a non-empty string")
     if not isinstance(record["expected_output"], dict):
         errors.append("expected_output must be a JSON object")
-    tier = tier_of(schemas[record["schema_id"]])
-    if record.get("complexity", tier) != tier:
-        errors.append(f"complexity {record.get('complexity')!r} but the schema's shape is {tier!r}")
+    # Imported data may take its tier from a schema folder, so any tier name is accepted here;
+    # generated data is tested to carry exactly tier_of(schema).
+    if record.get("complexity", "simple") not in TIERS:
+        errors.append(
+            f"complexity must be one of {', '.join(TIERS)}, got {record.get('complexity')!r}"
+        )
     return errors
 
 

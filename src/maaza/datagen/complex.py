@@ -47,13 +47,13 @@ def money_fields(ctx: Ctx, pairs: list[tuple[str, float, str, tuple[str, ...]]])
 
 def party(ctx: Ctx, key: str, label: str, company: bool, say: tuple[str, ...]) -> Obj:
     fake = ctx.fake
-    name = fake.company() if company else fake.name()
+    name = fake.company() if company else ctx.person()
     nodes: list[Node] = [F("name", name, name, "name")]
     if ctx.keep():
         nodes.append(
             F(
                 "email",
-                e := ctx.email_for(ctx.pick(["billing team", "accounts payable", fake.name()])),
+                e := ctx.email_for(ctx.pick(["billing team", "accounts payable", ctx.person()])),
                 e,
                 "email",
             )
@@ -117,9 +117,7 @@ def invoice(ctx: Ctx) -> Doc:
             )
         )
     intro = ("Please find the invoice below.", "Invoice attached as text.", "Billing summary:")
-    return Doc(
-        "invoice", f"invoice {number}", nodes, intro, people=(ctx.fake.name(), ctx.fake.name())
-    )
+    return Doc("invoice", f"invoice {number}", nodes, intro, people=(ctx.person(), ctx.person()))
 
 
 def shopping_cart(ctx: Ctx) -> Doc:
@@ -169,7 +167,7 @@ def shopping_cart(ctx: Ctx) -> Doc:
         nodes.append(
             F(
                 "customer_email",
-                e := ctx.email_for(ctx.fake.name()),
+                e := ctx.email_for(ctx.person()),
                 e,
                 ctx.pick(["customer", "email"]),
                 "Cart owner: {v}.",
@@ -177,7 +175,7 @@ def shopping_cart(ctx: Ctx) -> Doc:
         )
     intro = ("Cart snapshot before checkout.", "Your basket:", "Abandoned cart reminder.")
     return Doc(
-        "shopping_cart", "shopping cart", nodes, intro, people=(ctx.fake.company(), ctx.fake.name())
+        "shopping_cart", "shopping cart", nodes, intro, people=(ctx.fake.company(), ctx.person())
     )
 
 
@@ -191,7 +189,7 @@ def multi_party_transaction(ctx: Ctx) -> Doc:
             for t in ctx.rng.sample(FEE_TYPES, ctx.rng.randint(0, 2))]  # fmt: skip
     total = round(sum(p[2].value for p in payees) + sum(f[1].value for f in fees), 2)
     payer = [
-        F("name", n := ctx.pick([fake.company(), fake.name()]), n, "name"),
+        F("name", n := ctx.pick([fake.company(), ctx.person()]), n, "name"),
         F("role", "payer", "payer", "role"),
     ]
     payer += money_fields(ctx, [("amount", total, "pays", ())])
@@ -229,7 +227,11 @@ def multi_party_transaction(ctx: Ctx) -> Doc:
         nodes.append(F("description", d, d, ctx.pick(["purpose", "memo"]), "Purpose: {v}."))
     intro = ("Payment split summary.", "Settlement advice.", "Multi-party transfer details:")
     return Doc(
-        "multi_party_transaction", "split payment", nodes, intro, people=(fake.name(), fake.name())
+        "multi_party_transaction",
+        "split payment",
+        nodes,
+        intro,
+        people=(ctx.person(), ctx.person()),
     )
 
 
@@ -276,21 +278,24 @@ def iot_device_network(ctx: Ctx) -> Doc:
         )
     intro = ("Network status report.", "Site inventory:", "Gateway health check.")
     return Doc(
-        "iot_device_network", f"network at {site}", nodes, intro, people=(fake.name(), fake.name())
+        "iot_device_network",
+        f"network at {site}",
+        nodes,
+        intro,
+        people=(ctx.person(), ctx.person()),
     )
 
 
 def medical_encounter(ctx: Ctx) -> Doc:
-    fake = ctx.fake
     day = ctx.past_date(300)
     patient: list[Node] = [
-        F("name", n := fake.name(), n, "name"),
+        F("name", n := ctx.person(), n, "name"),
         F("patient_id", m := ctx.ident("MRN-######"), m, "MRN"),
     ]
     if ctx.keep():
         dob = ctx.birth_date(2, 90)
         patient.append(F("date_of_birth", dob.isoformat(), ctx.date(dob), "DOB"))
-    provider: list[Node] = [F("name", p := f"Dr. {fake.name()}", p, "name")]
+    provider: list[Node] = [F("name", p := f"Dr. {ctx.person()}", p, "name")]
     if ctx.keep():
         provider.append(F("specialty", s := ctx.pick(SPECIALTIES), s, "specialty"))
     vitals: list[Node] = []
@@ -329,7 +334,7 @@ def medical_encounter(ctx: Ctx) -> Doc:
         )
     intro = ("Visit note.", "Encounter summary for the chart.", "Clinic note:")
     return Doc(
-        "medical_encounter", "visit note", nodes, intro, people=(provider[0].value, fake.name())
+        "medical_encounter", "visit note", nodes, intro, people=(provider[0].value, ctx.person())
     )
 
 
@@ -341,13 +346,13 @@ def nested_organization(ctx: Ctx) -> Doc:
         for team in ctx.rng.sample(DEPARTMENTS[dept], ctx.rng.randint(1, 2)):
             nodes: list[Node] = [F("name", team, team, "team")]
             if ctx.keep():
-                nodes.append(F("lead", lead := fake.name(), lead, "lead"))
+                nodes.append(F("lead", lead := ctx.person(), lead, "lead"))
             nodes.append(F("size", size := ctx.rng.randint(2, 40), str(size), "size"))
             teams.append(nodes)
         employees = sum(t[-1].value for t in teams)
         d_nodes: list[Node] = [F("name", dept, dept, "department")]
         if ctx.keep():
-            d_nodes.append(F("head", head := fake.name(), head, "head"))
+            d_nodes.append(F("head", head := ctx.person(), head, "head"))
         d_nodes += [F("employees", employees, str(employees), "people"),
                     Items("teams", "teams", teams, ("{name} (lead {lead}, {size})", "{name} ({size})", "{name}: {size} people"))]  # fmt: skip
         departments.append(d_nodes)
@@ -370,10 +375,14 @@ def nested_organization(ctx: Ctx) -> Doc:
             F("founded", y := ctx.rng.randint(1950, 2022), str(y), "founded", "Founded in {v}.")
         )
     if ctx.keep():
-        nodes.append(F("ceo", ceo := fake.name(), ceo, "CEO", "Led by {v}."))
+        nodes.append(F("ceo", ceo := ctx.person(), ceo, "CEO", "Led by {v}."))
     intro = ("Org structure as of this quarter.", "Company overview:", "Headcount summary.")
     return Doc(
-        "nested_organization", f"{name} structure", nodes, intro, people=(fake.name(), fake.name())
+        "nested_organization",
+        f"{name} structure",
+        nodes,
+        intro,
+        people=(ctx.person(), ctx.person()),
     )
 
 
@@ -386,7 +395,7 @@ def event_registration(ctx: Ctx) -> Doc:
                        + money_fields(ctx, [("price", price, "each", ())]))  # fmt: skip
     fee = round(ctx.rng.uniform(1, 25), 2) if ctx.keep() else None
     total = round(sum(t[1].value * t[2].value for t in tickets) + (fee or 0), 2)
-    name = fake.name()
+    name = ctx.person()
     registrant: list[Node] = [
         F("name", name, name, "name"),
         F("email", e := ctx.email_for(name), e, "email"),

@@ -157,7 +157,7 @@ def product_info(ctx: Ctx) -> Doc:
         tags = ctx.rng.sample(TAGS, ctx.rng.randint(1, 3))
         nodes.append(F("tags", tags, join_list(ctx, tags), "tags", "Tagged {v}.", "Tags: {v}."))
     intro = ("New catalogue entry.", "Product listing below.", "Please add this product.")
-    return Doc("product_info", f"product {sku}", nodes, intro, people=(fake.name(), fake.name()))
+    return Doc("product_info", f"product {sku}", nodes, intro, people=(ctx.person(), ctx.person()))
 
 
 SUBJECTS = {
@@ -170,8 +170,7 @@ SUBJECTS = {
 
 
 def support_ticket(ctx: Ctx) -> Doc:
-    fake = ctx.fake
-    name = fake.name()
+    name = ctx.person()
     category = ctx.pick(list(SUBJECTS))
     subject = ctx.pick(SUBJECTS[category])
     ticket_id = ctx.ident(ctx.pick(["TCK-#####", "#######", "SUP-####"]))
@@ -210,13 +209,13 @@ def support_ticket(ctx: Ctx) -> Doc:
         )
     intro = ("New ticket in the queue.", "Logging a support request.", "Customer issue below.")
     return Doc(
-        "support_ticket", f"ticket {ticket_id}", nodes, intro, people=(fake.name(), fake.name())
+        "support_ticket", f"ticket {ticket_id}", nodes, intro, people=(ctx.person(), ctx.person())
     )
 
 
 def user_profile(ctx: Ctx) -> Doc:
     fake = ctx.fake
-    name = fake.name()
+    name = ctx.person()
     username = fake.user_name()
     signup = ctx.past_date(1500)
     nodes = [
@@ -245,7 +244,7 @@ def user_profile(ctx: Ctx) -> Doc:
         )
     intro = ("New member profile.", "Profile export:", "Account details for the CRM.")
     return Doc(
-        "user_profile", f"profile of {username}", nodes, intro, people=(fake.name(), fake.name())
+        "user_profile", f"profile of {username}", nodes, intro, people=(ctx.person(), ctx.person())
     )
 
 
@@ -258,7 +257,7 @@ def meeting_notes(ctx: Ctx) -> Doc:
     title = ctx.pick(["Q3 planning", "Weekly sync", f"{fake.company()} kickoff", "Design review", "Budget review",
                       "Sprint retro", "Hiring committee", "Launch readiness"])  # fmt: skip
     day = ctx.past_date(200)
-    attendees = [fake.name() for _ in range(ctx.rng.randint(2, 5))]
+    attendees = [ctx.person() for _ in range(ctx.rng.randint(2, 5))]
     nodes = [
         F("title", title, title, ctx.pick(["meeting", "title", "topic"]), "Notes from the {v} meeting.", "Meeting: {v}."),
         F("date", day.isoformat(), ctx.date(day), "date", "We met on {v}.", "Held {v}."),
@@ -297,12 +296,14 @@ def meeting_notes(ctx: Ctx) -> Doc:
             )
         )
     intro = ("Meeting notes below.", "Quick summary of today's meeting.", "Minutes:")
-    return Doc("meeting_notes", f"notes: {title}", nodes, intro, people=(attendees[0], fake.name()))
+    return Doc(
+        "meeting_notes", f"notes: {title}", nodes, intro, people=(attendees[0], ctx.person())
+    )
 
 
 def medical_record(ctx: Ctx) -> Doc:
     fake = ctx.fake
-    name = fake.name()
+    name = ctx.person()
     dob = ctx.birth_date(1, 95)
     mrn = ctx.ident(ctx.pick(["MRN-#######", "PT-######", "########"]))
     nodes = [
@@ -333,7 +334,7 @@ def medical_record(ctx: Ctx) -> Doc:
         nodes.append(
             F(
                 "primary_physician",
-                d := f"Dr. {fake.name()}",
+                d := f"Dr. {ctx.person()}",
                 d,
                 ctx.pick(["PCP", "primary physician"]),
                 "Sees {v}.",
@@ -346,7 +347,7 @@ def medical_record(ctx: Ctx) -> Doc:
         f"record {mrn}",
         nodes,
         intro,
-        people=(f"Dr. {fake.last_name()}", fake.name()),
+        people=(f"Dr. {fake.last_name()}", ctx.person()),
     )
 
 
@@ -419,7 +420,7 @@ def transaction_record(ctx: Ctx) -> Doc:
         f"transaction {txn}",
         nodes,
         intro,
-        people=(ctx.fake.name(), ctx.fake.name()),
+        people=(ctx.person(), ctx.person()),
     )
 
 
@@ -466,7 +467,7 @@ def order_details(ctx: Ctx) -> Doc:
         f"order {order_id}",
         nodes,
         intro,
-        people=(ctx.fake.company(), ctx.fake.name()),
+        people=(ctx.fake.company(), ctx.person()),
     )
 
 
@@ -475,7 +476,7 @@ def flight_booking(ctx: Ctx) -> Doc:
     (o_code, o_city), (d_code, d_city) = ctx.rng.sample(AIRPORTS, 2)
     ref = ctx.ident("??#?#?")
     flight = ctx.pick(AIRLINES) + ctx.pick(["", " "]) + str(ctx.rng.randint(10, 2999))
-    name = fake.name()
+    name = ctx.person()
     moment = ctx.moment()
     nodes = [
         F("booking_ref", ref, ref, ctx.pick(["booking ref", "PNR", "confirmation code"]), "Your booking reference is {v}."),
@@ -567,7 +568,7 @@ def job_posting(ctx: Ctx) -> Doc:
             )
         )
     intro = ("Job opening.", "Please share this posting.", "New role on the careers page.")
-    return Doc("job_posting", f"job: {title}", nodes, intro, people=(fake.name(), fake.name()))
+    return Doc("job_posting", f"job: {title}", nodes, intro, people=(ctx.person(), ctx.person()))
 
 
 BUILDERS = {

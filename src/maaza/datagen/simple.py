@@ -47,7 +47,7 @@ def _slug(company: str) -> str:
 
 def contact_info(ctx: Ctx) -> Doc:
     fake = ctx.fake
-    name, company = fake.name(), fake.company()
+    name, company = ctx.person(), fake.company()
     email = ctx.email_for(name, f"{_slug(company)}.com" if ctx.chance(0.5) else None)
     nodes = [
         F("name", name, name, "name", "This is {v}.", "My name is {v}.", "Contact: {v}."),
@@ -70,7 +70,7 @@ def contact_info(ctx: Ctx) -> Doc:
         nodes.append(F("company", company, company, ctx.pick(["company", "organization", "employer"]),
                        "I work at {v}.", "I'm with {v}."))  # fmt: skip
     intro = ("Here are my contact details.", "Adding a new contact.", "Please save this contact.")
-    return Doc("contact_info", "contact details", nodes, intro, people=(name, fake.name()))
+    return Doc("contact_info", "contact details", nodes, intro, people=(name, ctx.person()))
 
 
 def notification(ctx: Ctx) -> Doc:
@@ -89,7 +89,7 @@ def notification(ctx: Ctx) -> Doc:
         ("Storage almost full", f"You have used {ctx.rng.randint(86, 99)}% of your plan."),
         (
             "Meeting starts soon",
-            f"The call with {fake.name()} starts in {ctx.rng.choice([5, 10, 15])} minutes.",
+            f"The call with {ctx.person()} starts in {ctx.rng.choice([5, 10, 15])} minutes.",
         ),
         (f"Invoice {ctx.ident('INV-####')} is overdue", "Please settle it to avoid a late fee."),
         (
@@ -126,7 +126,9 @@ def notification(ctx: Ctx) -> Doc:
     log = ("[{priority}] {channel} | {title} | {message}", "notify channel={channel} priority={priority} title=\"{title}\" msg=\"{message}\"",
            "[{priority}] {title}: {message}")  # fmt: skip
     intro = ("Please send this notification.", "New alert to queue.", "Notification request:")
-    return Doc("notification", "notification", nodes, intro, log, people=(fake.name(), fake.name()))
+    return Doc(
+        "notification", "notification", nodes, intro, log, people=(ctx.person(), ctx.person())
+    )
 
 
 def simple_config(ctx: Ctx) -> Doc:
@@ -189,7 +191,7 @@ def simple_config(ctx: Ctx) -> Doc:
         "service configuration",
         nodes,
         intro,
-        people=(ctx.fake.name(), ctx.fake.name()),
+        people=(ctx.person(), ctx.person()),
     )
 
 
@@ -238,7 +240,7 @@ def location(ctx: Ctx) -> Doc:
         "geo: {latitude}, {longitude} -> {city}, {country}",
     )
     intro = ("Pinning this location.", "Site coordinates below.", "Location for the record:")
-    return Doc("location", "location", nodes, intro, log, people=(ctx.fake.name(), ctx.fake.name()))
+    return Doc("location", "location", nodes, intro, log, people=(ctx.person(), ctx.person()))
 
 
 def rating(ctx: Ctx) -> Doc:
@@ -272,7 +274,7 @@ def rating(ctx: Ctx) -> Doc:
         ),
     ]
     if ctx.keep():
-        reviewer = ctx.fake.name()
+        reviewer = ctx.person()
         nodes.append(
             F(
                 "reviewer",
@@ -297,7 +299,7 @@ def rating(ctx: Ctx) -> Doc:
         )
     log = ("{item} | {score} | {reviewer} | {comment}", "{item}: {score}")
     intro = ("New review came in.", "Customer feedback:", "Review submitted.")
-    return Doc("rating", "review", nodes, intro, log, people=(ctx.fake.name(), ctx.fake.name()))
+    return Doc("rating", "review", nodes, intro, log, people=(ctx.person(), ctx.person()))
 
 
 def sensor_reading(ctx: Ctx) -> Doc:
@@ -331,7 +333,7 @@ def sensor_reading(ctx: Ctx) -> Doc:
         nodes,
         intro,
         log,
-        people=(ctx.fake.name(), ctx.fake.name()),
+        people=(ctx.person(), ctx.person()),
     )
 
 
@@ -373,9 +375,7 @@ def log_entry(ctx: Ctx) -> Doc:
     log = ("{timestamp} {level} [{service}] {message}", "{timestamp} | {level} | {service} | {message}",
            "[{level}] {timestamp} {service}: {message}", "{timestamp} {level} {message}", "[{level}] {timestamp}: {message}")  # fmt: skip
     intro = ("Found this in the logs.", "Log line from last night:", "Pasting the log event.")
-    return Doc(
-        "log_entry", "log event", nodes, intro, log, people=(ctx.fake.name(), ctx.fake.name())
-    )
+    return Doc("log_entry", "log event", nodes, intro, log, people=(ctx.person(), ctx.person()))
 
 
 CONDITIONS = {
@@ -422,7 +422,7 @@ def weather_observation(ctx: Ctx) -> Doc:
         nodes,
         intro,
         log,
-        people=(ctx.fake.name(), ctx.fake.name()),
+        people=(ctx.person(), ctx.person()),
     )
 
 

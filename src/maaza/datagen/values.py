@@ -171,6 +171,11 @@ class Ctx:
         )  # fmt: skip
 
     # ------------------------------------------------------------------ ids and people
+    def person(self) -> str:
+        """First and last name only: Faker's name() adds "Mrs."/"MD" now and then, which reads
+        oddly as a chat handle and makes the first token a title instead of a name."""
+        return f"{self.fake.first_name()} {self.fake.last_name()}"
+
     def ident(self, pattern: str) -> str:
         """Faker bothify: '#' -> digit, '?' -> letter (upper-cased)."""
         return self.fake.bothify(pattern).upper()
