@@ -35,6 +35,14 @@ DISTRACTORS = (
     "Reminder: timesheets are due at the end of the month.",
 )
 
+# Noise around a log or CSV export (a prose distractor would not fit there).
+EXPORT_NOISE = (
+    "(1 row)",
+    "# exported by ops-bot",
+    "-- end of export --",
+    "# some fields may be truncated",
+)
+
 
 def cap(s: str) -> str:
     return s[:1].upper() + s[1:]
@@ -181,6 +189,8 @@ def render_email(doc: Doc, ctx: Ctx, rate: float) -> str:
     else:
         lead = ctx.pick(doc.intro) if doc.intro else "Details below."
         body = lead + "\n\n" + "\n".join(kv_lines(_order(doc.nodes, ctx), ctx))
+        if ctx.chance(rate):
+            body += "\n\n" + ctx.pick(DISTRACTORS)
     signoff = ctx.pick(["Thanks,", "Best,", "Regards,", "Cheers,", "Kind regards,"])
     return f"Subject: {subject}\n\n{greeting}\n\n{body}\n\n{signoff}\n{sender}"
 
@@ -221,9 +231,18 @@ def render_log(doc: Doc, ctx: Ctx, rate: float) -> str:
         [t for t in doc.log if fields_of(t) == set(have)] if len(have) == len(doc.nodes) else []
     )
     if fitting and ctx.chance(0.7):
-        return fill(ctx.pick(fitting), **have)
-    pairs = flat_pairs(_order(doc.nodes, ctx))
-    return " ".join(f'{k}="{v}"' if " " in v else f"{k}={v}" for k, v in pairs)
+        line = fill(ctx.pick(fitting), **have)
+    else:
+        pairs = flat_pairs(_order(doc.nodes, ctx))
+        line = " ".join(f'{k}="{v}"' if " " in v else f"{k}={v}" for k, v in pairs)
+    return with_export_noise(line, ctx, rate)
+
+
+def with_export_noise(text: str, ctx: Ctx, rate: float) -> str:
+    if not ctx.chance(rate):
+        return text
+    noise = ctx.pick(EXPORT_NOISE)
+    return f"{noise}\n{text}" if noise.startswith("#") else f"{text}\n{noise}"
 
 
 def render_csv(doc: Doc, ctx: Ctx, rate: float) -> str:
@@ -232,7 +251,7 @@ def render_csv(doc: Doc, ctx: Ctx, rate: float) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([k if ctx.chance(0.7) else k.replace("_", " ") for k, _ in pairs])
     writer.writerow([v for _, v in pairs])
-    return buf.getvalue().rstrip("\n")
+    return with_export_noise(buf.getvalue().rstrip("\n"), ctx, rate)
 
 
 def bullet_lines(nodes: list[Node], ctx: Ctx, indent: str = "") -> list[str]:
