@@ -1,0 +1,542 @@
+"""The report's figures: pure functions `Frames, reference -> matplotlib Figure`, one shared style.
+
+    fig = FIGURES["exact_vs_params"](frames, reference); save(fig, Path("figures/exact_vs_params"))
+
+Style: seaborn's colour-blind palette; colour = model, fill = fine-tuned (solid) vs zero-shot
+(hollow / hatched), marker = decoding mode (circle constrained, square free); the original paper's
+reported numbers are always grey diamonds labelled as such. Drawn headless (Agg) so the DVC stage
+needs no display; files are written without timestamps so a rerun on the same results gives the
+same bytes. A figure whose data is missing becomes a placeholder that says what is missing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: no display under dvc/papermill; must precede pyplot
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from maaza.metrics import ERROR_CATEGORIES  # noqa: E402
+from maaza.report import Frames, short_model  # noqa: E402
+from maaza.schemas import TIERS  # noqa: E402
+
+PALETTE = sns.color_palette("colorblind")
+PAPER_GREY = "0.45"
+TIME_COLOR = "0.15"  # training time: near-black dashed, so no model colour is reused
+MARKERS = {"constrained": "o", "free": "s"}
+WIDTH = 6.3  # inches: the text width of the paper's one-column layout
+RC = {
+    **sns.axes_style("whitegrid"),
+    **sns.plotting_context("paper", font_scale=1.0),
+    "font.family": "DejaVu Sans",
+    "axes.titlesize": 9,
+    "axes.labelsize": 8.5,
+    "legend.fontsize": 7,
+    "legend.title_fontsize": 7.5,
+    "xtick.labelsize": 7.5,
+    "ytick.labelsize": 7.5,
+    "axes.titleweight": "bold",
+    "grid.linewidth": 0.5,
+    "svg.hashsalt": "maaza",
+}
+PAPER_LABEL = "reported by the original paper"
+
+FigureFn = Callable[[Frames, dict[str, Any]], Figure]
+
+
+def styled(fn: Callable[..., Figure]) -> Callable[..., Figure]:
+    """Draw inside the report's rc context (no global state changed)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Figure:
+        with plt.rc_context(RC):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+# ----------------------------------------------------------------------------- shared helpers
+def model_colors(frames: Frames) -> dict[str, Any]:
+    """A fixed colour per model, in model-size order, so a model looks the same everywhere."""
+    models = list(dict.fromkeys([*frames.evals.get("model", []), *frames.runs.get("model", [])]))
+    return {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)}
+
+
+def run_colors(frames: Frames) -> dict[str, Any]:
+    """Main and larger-model runs take their model's colour; ablations the next palette colours."""
+    models = model_colors(frames)
+    runs = list(dict.fromkeys(frames.losses.get("run", [])))
+    out, spare = {}, len(models)
+    for run in runs:
+        model = frames.design.run_models.get(run)
+        if frames.design.role_of(run) in ("main", "scale") and model in models:
+            out[run] = models[model]
+        else:
+            out[run] = PALETTE[spare % len(PALETTE)]
+            spare += 1
+    return out
+
+
+def headline(frames: Frames) -> pd.DataFrame:
+    """Zero-shot and fine-tuned (non-ablation) evals on the test split."""
+    e = frames.evals
+    if e.empty:
+        return e
+    return e[(e["split"] == "test") & e["kind"].isin(["zero-shot", "fine-tuned"])]
+
+
+def placeholder(title: str, message: str, height: float = 2.0) -> Figure:
+    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, height))
+    ax.set_axis_off()
+    ax.set_title(title)
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=9, style="italic")
+    return fig
+
+
+def point_style(row: pd.Series, colors: dict[str, Any]) -> dict[str, Any]:
+    color = colors.get(row["model"], PAPER_GREY)
+    filled = row["kind"] != "zero-shot"
+    return {
+        "marker": MARKERS.get(row["mode"], "^"),
+        "color": color,
+        "markerfacecolor": color if filled else "white",
+        "markeredgecolor": color,
+        "markersize": 6,
+        "linestyle": "none",
+    }
+
+
+def style_legend(fig: Figure, colors: dict[str, Any], paper: bool) -> None:
+    """Figure-level legend under the axes, inside the figure's width (constrained layout)."""
+    handles = [Patch(color=c, label=short_model(m)) for m, c in colors.items()]
+    handles += [
+        Line2D([], [], marker="o", color="k", linestyle="none", label="fine-tuned"),
+        Line2D([], [], marker="o", color="k", mfc="white", linestyle="none", label="zero-shot"),
+        Line2D([], [], marker="o", color="0.3", mfc="0.3", linestyle="none", label="constrained"),
+        Line2D([], [], marker="s", color="0.3", mfc="0.3", linestyle="none", label="free"),
+    ]
+    if paper:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="D",
+                color=PAPER_GREY,
+                mfc="white",
+                linestyle="none",
+                label=PAPER_LABEL,
+            )
+        )
+    fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=True)
+
+
+def plain_log_x(ax: plt.Axes) -> None:
+    """Log x axis labelled 100, 200, 500 rather than 2x10^2 (readable at paper size), with room
+    on the right for the point labels."""
+    ax.set_xscale("log")
+    lo, hi = ax.get_xlim()
+    ax.set_xlim(lo, hi * 1.5)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.tick_params(axis="x", which="minor", labelsize=6.5)
+
+
+def pct(values: Any) -> Any:
+    return np.asarray(values, dtype=float) * 100
+
+
+def paper_models(reference: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in reference.get("models", []) if m.get("overall")]
+
+
+# ----------------------------------------------------------------------------- figures
+@styled
+def exact_vs_params(frames: Frames, reference: dict[str, Any]) -> Figure:
+    """JSONExact vs parameter count: fine-tuned vs zero-shot, ours beside the paper's."""
+    rows = headline(frames)
+    rows = rows[rows["params_total"].notna()] if not rows.empty else rows
+    if rows.empty:
+        return placeholder("JSONExact vs parameters", "not run: no test-split evaluation found")
+    colors = model_colors(frames)
+    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 3.3))
+    _scatter_evals(ax, rows, colors, x="params_total", scale=1e-6)
+    for m in paper_models(reference):
+        ax.plot(m["params_m"], m["overall"]["json_exact"], "D", color=PAPER_GREY, mfc="white", ms=5)
+        ax.annotate(f"{m['label']} ({m['kind']})", (m["params_m"], m["overall"]["json_exact"]), fontsize=6,
+                    color=PAPER_GREY, xytext=(4, -8), textcoords="offset points")  # fmt: skip
+    plain_log_x(ax)
+    ax.set_xlabel("parameters (millions, log scale)")
+    ax.set_ylabel("JSONExact (%) on the test split")
+    ax.set_ylim(-2, 102)
+    style_legend(fig, colors, paper=True)
+    return fig
+
+
+def _scatter_evals(ax: plt.Axes, rows: pd.DataFrame, colors: dict, x: str, scale: float) -> None:
+    """One point per eval with its 95% Wilson interval; zero-shot -> fine-tuned joined by a line."""
+    for _, r in rows.iterrows():
+        y, lo, hi = pct([r["json_exact"], r["json_exact_lo"], r["json_exact_hi"]])
+        ax.errorbar(r[x] * scale, y, yerr=[[y - lo], [hi - y]], elinewidth=0.8, capsize=2,
+                    **point_style(r, colors))  # fmt: skip
+    for (_model, _mode), g in rows.groupby(["model", "mode"]):
+        if {"zero-shot", "fine-tuned"} <= set(g["kind"]):
+            g = g.sort_values("kind", key=lambda s: s.map({"zero-shot": 0, "fine-tuned": 1}))
+            ax.plot(g[x] * scale, pct(g["json_exact"]), color=colors[_model], lw=0.7, alpha=0.5,
+                    ls="-" if _mode == "constrained" else ":")  # fmt: skip
+
+
+@styled
+def size_vs_accuracy(frames: Frames, reference: dict[str, Any]) -> Figure:
+    """Disk size (bf16 weights + adapter) vs JSONExact, with the paper's reported sizes."""
+    rows = headline(frames)
+    rows = rows[rows["disk_mb"].notna()] if not rows.empty else rows
+    if rows.empty:
+        return placeholder("Disk size vs JSONExact", "not run: no test-split evaluation found")
+    colors = model_colors(frames)
+    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 3.0))
+    _scatter_evals(ax, rows, colors, x="disk_mb", scale=1.0)
+    for m in paper_models(reference):
+        if m.get("size_mb"):
+            ax.plot(
+                m["size_mb"], m["overall"]["json_exact"], "D", color=PAPER_GREY, mfc="white", ms=5
+            )
+    plain_log_x(ax)
+    ax.set_xlabel("size on disk (MB, log scale): bf16 weights + LoRA adapter")
+    ax.set_ylabel("JSONExact (%)")
+    ax.set_ylim(-2, 102)
+    style_legend(fig, colors, paper=True)
+    return fig
+
+
+@styled
+def by_tier(frames: Frames, reference: dict[str, Any]) -> Figure:
+    """JSONExact per complexity tier for every headline eval (grouped bars)."""
+    rows = headline(frames)
+    tiers = frames.tiers
+    if rows.empty or tiers.empty:
+        return placeholder("JSONExact by tier", "not run: no test-split evaluation found")
+    data = tiers[tiers["name"].isin(rows["name"])]
+    order = [t for t in TIERS if t in set(data["tier"])] + sorted(set(data["tier"]) - set(TIERS))
+    colors = model_colors(frames)
+    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 3.0))
+    width = 0.8 / len(rows)
+    for i, (_, r) in enumerate(rows.iterrows()):
+        sub = data[data["name"] == r["name"]].set_index("tier").reindex(order)
+        xs = np.arange(len(order)) + (i - (len(rows) - 1) / 2) * width
+        ax.bar(xs, pct(sub["json_exact"]), width, **_bar_style(r, colors), label=r["label"])
+    n = data.groupby("tier")["n"].max().reindex(order)
+    ax.set_xticks(range(len(order)), [f"{t}\n(n={int(k)})" for t, k in zip(order, n, strict=True)])
+    ax.set_ylabel("JSONExact (%)")
+    ax.set_ylim(0, 105)
+    fig.legend(ncol=3, loc="outside lower center")
+    return fig
+
+
+def _bar_style(row: pd.Series, colors: dict[str, Any]) -> dict[str, Any]:
+    color = colors.get(row["model"], PAPER_GREY)
+    zero = row["kind"] == "zero-shot"
+    return {
+        "facecolor": "white" if zero else color,
+        "edgecolor": color,
+        "hatch": "////" if zero else None,
+        "alpha": 1.0 if row["mode"] == "constrained" else 0.6,
+        "linewidth": 0.8,
+    }
+
+
+@styled
+def finetune_gain(frames: Frames, reference: dict[str, Any]) -> Figure:
+    """Zero-shot vs fine-tuned JSONExact per model and decoding mode, gain factor on top."""
+    rows = headline(frames)
+    pairs = _gain_pairs(rows)
+    paper = _paper_gain(reference)
+    if not pairs and not paper:
+        return placeholder("Fine-tuning gain", "not run: needs a zero-shot and a fine-tuned eval")
+    colors = model_colors(frames)
+    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 2.8))
+    labels = []
+    for i, (label, zs, ft, color) in enumerate(
+        [(lbl, zs, ft, colors[zs_row["model"]]) for lbl, zs_row, zs, ft in pairs] + paper
+    ):
+        ax.bar(i - 0.2, zs, 0.38, facecolor="white", edgecolor=color, hatch="////")
+        ax.bar(i + 0.2, ft, 0.38, color=color)
+        gain = f"×{ft / zs:.1f}" if zs > 0 else "from 0"
+        ax.text(i, max(zs, ft) + 2, gain, ha="center", fontsize=7.5)
+        labels.append(label)
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_ylabel("JSONExact (%)")
+    ax.set_ylim(0, 110)
+    ax.legend(handles=[Patch(facecolor="white", edgecolor="k", hatch="////", label="zero-shot"),
+                       Patch(color="0.4", label="fine-tuned")], loc="upper left")  # fmt: skip
+    return fig
+
+
+def _gain_pairs(rows: pd.DataFrame) -> list[tuple[str, pd.Series, float, float]]:
+    out = []
+    for (model, mode), g in rows.groupby(["model", "mode"], sort=False):
+        zs, ft = g[g["kind"] == "zero-shot"], g[g["kind"] == "fine-tuned"]
+        if len(zs) and len(ft):
+            z, f = pct([zs["json_exact"].iloc[0], ft["json_exact"].iloc[0]])
+            out.append((f"{short_model(model)}\n{mode}", zs.iloc[0], float(z), float(f)))
+    return out
+
+
+def _paper_gain(reference: dict[str, Any]) -> list[tuple[str, float, float, str]]:
+    """The paper's zero-shot -> fine-tuned pairs (same params, non-estimated values only)."""
+    models = paper_models(reference)
+    out = []
+    for zs in (m for m in models if m["kind"] == "zero-shot" and not m["overall"].get("estimated")):
+        for ft in (
+            m for m in models if m["kind"] == "fine-tuned" and m["params_m"] == zs["params_m"]
+        ):
+            label = f"paper {zs['params_m']}M\n(reported)"
+            out.append(
+                (label, zs["overall"]["json_exact"], ft["overall"]["json_exact"], PAPER_GREY)
+            )
+    return out
+
+
+@styled
+def ablations(frames: Frames, reference: dict[str, Any]) -> Figure:
+    """Rank and data-size curves (JSONExact, left; training time, right) + loss/decoding bars."""
+    ab = frames.ablations
+    if ab.empty or ab["json_exact"].notna().sum() == 0:
+        return placeholder("Ablations", "not run: no ablation run has been evaluated yet")
+    fig, axes = plt.subplots(
+        1, 3, layout="constrained", figsize=(WIDTH, 2.5), gridspec_kw={"width_ratios": [1, 1, 0.9]}
+    )
+    ref = reference.get("ablations", {})
+    _curve(axes[0], ab[ab["factor"] == "rank"], "LoRA rank r", ref.get("rank"), "r", log2=True)
+    _curve(
+        axes[1], ab[ab["factor"] == "data"], "training data (fraction)", ref.get("data"), "fraction"
+    )
+    _loss_decode_bars(axes[2], frames)
+    axes[0].set_ylabel("JSONExact (%)")
+    handles = [
+        Line2D([], [], marker="o", color=PALETTE[0], label="JSONExact (ours)"),
+        Line2D([], [], marker="^", color=TIME_COLOR, ls="--", label="training time (ours)"),
+        Line2D(
+            [], [], marker="D", color=PAPER_GREY, mfc="white", label=f"JSONExact, {PAPER_LABEL}"
+        ),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3)
+    return fig
+
+
+def _curve(
+    ax: plt.Axes, pts: pd.DataFrame, xlabel: str, ref: dict | None, key: str, log2: bool = False
+) -> None:
+    """JSONExact (left axis) and training time (right axis) against one ablated knob."""
+    pts = pts[pts["json_exact"].notna()].sort_values("value")
+    ax.set_xlabel(xlabel)
+    ax.set_ylim(0, 105)
+    if ref:
+        ref_x, ref_y = [p[key] for p in ref["points"]], [p["json_exact"] for p in ref["points"]]
+        ax.plot(ref_x, ref_y, "D-", color=PAPER_GREY, mfc="white", ms=4, lw=0.8)
+    if pts.empty:
+        ax.text(0.5, 0.5, "not run", transform=ax.transAxes, ha="center", style="italic")
+        return
+    xs = pts["value"].astype(float)
+    ax.plot(xs, pct(pts["json_exact"]), "o-", color=PALETTE[0])
+    minutes = pts["wall_time_s"] / 60
+    if minutes.notna().any():
+        twin = ax.twinx()
+        twin.plot(xs, minutes, "^--", color=TIME_COLOR, ms=4, lw=0.9)
+        twin.set_ylabel("training time (min)")
+        twin.set_ylim(0, max(1.0, float(minutes.max()) * 1.2))
+        twin.grid(False)
+    if log2:
+        ax.set_xscale("log", base=2)
+    ticks = sorted(set(xs))
+    ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+
+
+def _loss_decode_bars(ax: plt.Axes, frames: Frames) -> None:
+    """Prompt-masked vs full-sequence loss, and free vs constrained decoding of the main run."""
+    ab = frames.ablations
+    bars: list[tuple[str, float]] = [
+        (f"{r['value']}\nloss", r["json_exact"]) for _, r in ab[ab["factor"] == "loss"].iterrows()
+    ]
+    main = frames.design.main_run
+    for mode in ("free", "constrained"):
+        row = frames.find_eval(main, mode) if main else None
+        short = {"constrained": "constr."}.get(mode, mode)
+        bars.append((f"{short}\ndecoding", math.nan if row is None else row["json_exact"]))
+    labels = [b[0] for b in bars]
+    values = pct([b[1] for b in bars])
+    ax.bar(range(len(bars)), np.nan_to_num(values), color=[PALETTE[2]] * 2 + [PALETTE[4]] * 2)
+    for i, v in enumerate(values):
+        ax.text(i, (0 if np.isnan(v) else v) + 2, "not run" if np.isnan(v) else f"{v:.0f}",
+                ha="center", fontsize=6.5, rotation=90 if np.isnan(v) else 0)  # fmt: skip
+    ax.set_xticks(
+        range(len(bars)), labels, fontsize=6, rotation=45, ha="right", rotation_mode="anchor"
+    )
+    ax.set_ylim(0, 105)
+    ax.set_title("loss masking / decoding", fontsize=8)
+
+
+@styled
+def schema_heatmap(frames: Frames, reference: dict[str, Any]) -> Figure:
+    """JSONExact per schema (rows, grouped by tier) x evaluation (columns)."""
+    e = frames.evals
+    data = frames.schemas
+    if e.empty or data.empty:
+        return placeholder("Per-schema JSONExact", "not run: no evaluation found")
+    cols = e[e["kind"] != "ablation"]
+    data = data[data["name"].isin(cols["name"])]
+    tiers = data.groupby("schema")["tier"].first()
+    order = sorted(tiers.index, key=lambda s: (_tier_rank(tiers[s]), s))
+    grid = data.pivot_table(index="schema", columns="label", values="json_exact").reindex(
+        index=order, columns=[lbl for lbl in cols["label"] if lbl in set(data["label"])]
+    )
+    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 0.8 + 0.2 * len(order)))
+    sns.heatmap(grid * 100, ax=ax, cmap="cividis", vmin=0, vmax=100, annot=True, fmt=".0f",
+                annot_kws={"fontsize": 6}, cbar_kws={"label": "JSONExact (%)", "shrink": 0.6},
+                linewidths=0.3, linecolor="white", mask=grid.isna())  # fmt: skip
+    ax.set_facecolor("0.9")  # NaN cells (schema not in that split) read as light grey
+    ax.grid(False)
+    ax.set_yticks(
+        np.arange(len(order)) + 0.5, [f"{s} ({tiers[s][0]})" for s in order], fontsize=6.5
+    )
+    ax.set_xticks(
+        np.arange(grid.shape[1]) + 0.5, grid.columns, rotation=35, ha="right", fontsize=6.5
+    )
+    ax.set_xlabel("")
+    ax.set_ylabel("schema (tier: s/m/c)")
+    return fig
+
+
+def _tier_rank(tier: str) -> int:
+    return TIERS.index(tier) if tier in TIERS else len(TIERS)
+
+
+def error_colors(categories: list[str]) -> dict[str, Any]:
+    errs = [c for c in categories if c != "correct"]
+    out = {c: PALETTE[(i + 1) % len(PALETTE)] for i, c in enumerate(errs)}
+    return {"correct": "0.82", **out}
+
+
+def _categories(present: list[str]) -> list[str]:
+    return [c for c in ERROR_CATEGORIES if c in present] + sorted(
+        set(present) - set(ERROR_CATEGORIES)
+    )
+
+
+@styled
+def errors(frames: Frames, reference: dict[str, Any]) -> Figure:
+    """Share of each error category per eval; right: the main eval's categories by tier."""
+    err = frames.errors
+    if err.empty:
+        return placeholder("Error categories", "not run: no evaluation found")
+    cats = _categories(list(err["category"].unique()))
+    colors = error_colors(cats)
+    labels = list(dict.fromkeys(err["label"]))
+    share = err.pivot_table(index="label", columns="category", values="share").reindex(
+        index=labels, columns=cats
+    )
+    has_tiers = not frames.error_tiers.empty
+    fig, axes = plt.subplots(1, 2 if has_tiers else 1, layout="constrained", figsize=(WIDTH, 0.9 + 0.22 * len(labels)),
+                             gridspec_kw={"width_ratios": [2.2, 1]} if has_tiers else None, squeeze=False)  # fmt: skip
+    ax = axes[0, 0]
+    left = np.zeros(len(labels))
+    for c in cats:
+        vals = pct(share[c].fillna(0))
+        ax.barh(range(len(labels)), vals, left=left, color=colors[c], label=c.replace("_", " "))
+        left += vals
+    ax.set_yticks(range(len(labels)), labels, fontsize=6.5)
+    ax.invert_yaxis()
+    ax.set_xlabel("share of examples (%)")
+    ax.set_xlim(0, 100)
+    fig.legend(ncol=6, loc="outside lower center", fontsize=6.5)
+    if has_tiers:
+        _error_tiers(axes[0, 1], frames, colors)
+    return fig
+
+
+def _error_tiers(ax: plt.Axes, frames: Frames, colors: dict[str, Any]) -> None:
+    table = frames.error_tiers
+    tiers = sorted(table.columns, key=_tier_rank)
+    bottom = np.zeros(len(tiers))
+    for c in _categories(list(table.index)):
+        vals = table.loc[c].reindex(tiers).fillna(0).to_numpy(dtype=float)
+        ax.bar(range(len(tiers)), vals, bottom=bottom, color=colors.get(c, "k"))
+        bottom += vals
+    ax.set_xticks(
+        range(len(tiers)), tiers, fontsize=6.5, rotation=30, ha="right", rotation_mode="anchor"
+    )
+    ax.set_ylabel("examples")
+    ax.set_title("main model by tier", fontsize=7)
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+
+
+@styled
+def loss_curves(frames: Frames, reference: dict[str, Any]) -> Figure:
+    """Training loss per run against epochs (comparable across data sizes); running runs dashed."""
+    loss = frames.losses
+    if loss.empty:
+        return placeholder("Training loss", "not run: no runs/*/loss.csv found")
+    x = "epoch" if "epoch" in loss.columns and loss["epoch"].notna().all() else "step"
+    colors = run_colors(frames)
+    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 2.8))
+    for run, g in loss.groupby("run", sort=False):
+        main = g["role"].iloc[0] in ("main", "scale")
+        done = bool(g["finished"].iloc[0])
+        ax.plot(g[x], g["loss"], color=colors[run], lw=1.8 if main else 0.9,
+                ls="-" if done else "--", label=run + ("" if done else " (running)"))  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel("training loss (log scale)")
+    fig.legend(ncol=3, fontsize=6.5, loc="outside lower center")
+    return fig
+
+
+FIGURES: dict[str, FigureFn] = {
+    "exact_vs_params": exact_vs_params,
+    "by_tier": by_tier,
+    "size_vs_accuracy": size_vs_accuracy,
+    "finetune_gain": finetune_gain,
+    "ablations": ablations,
+    "schema_heatmap": schema_heatmap,
+    "errors": errors,
+    "loss_curves": loss_curves,
+}
+
+
+# ----------------------------------------------------------------------------- saving (I/O)
+def save(fig: Figure, base: Path, dpi: int = 200) -> list[Path]:
+    """Write base.png and base.pdf atomically, with no timestamps (reproducible bytes); close fig."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    meta = {
+        "png": {"Software": None},
+        "pdf": {"CreationDate": None, "ModDate": None, "Producer": None},
+    }
+    try:
+        for ext in ("png", "pdf"):
+            path = base.with_suffix(f".{ext}")
+            fd, tmp = tempfile.mkstemp(dir=base.parent, prefix=f".{path.name}.", suffix=f".{ext}")
+            os.close(fd)
+            try:
+                fig.savefig(tmp, dpi=dpi, bbox_inches="tight", metadata=meta[ext], format=ext)
+                os.replace(tmp, path)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+            written.append(path)
+    finally:
+        plt.close(fig)
+    return written

@@ -1,0 +1,627 @@
+"""paper/generated/numbers.tex: one `\\newcommand` per number the paper's text quotes.
+
+    tex = render(frames, reference)      # frames from maaza.report.build_frames
+
+The text refers to roles, not run names: `Main` is params.yaml's first train run on the default
+model, `Scale` the other train run (the larger model); `Ft`/`Zs` fine-tuned/zero-shot, constrained
+decoding unless `Free`; `Holdout` the held-out-schema split. So `\\MainFtExact` is the main run's
+JSONExact with constrained decoding on the test split. `Paper...` macros are numbers reported by
+the original paper (paper_reference.yaml). A result that does not exist yet expands to
+`\\notrun` ("(not run)"), never to a guess. Each line ends with a comment naming the file and key
+the number comes from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from maaza.report import (
+    NOT_RUN,
+    Frames,
+    fmt_duration,
+    fmt_f1,
+    fmt_int,
+    fmt_num,
+    fmt_params,
+    fmt_pct,
+    fmt_points,
+    fmt_ratio,
+    missing,
+    tex_escape,
+    tt,
+)
+
+MACRO_NAME = re.compile(r"^[A-Za-z]+$")
+
+
+@dataclass(frozen=True)
+class Number:
+    name: str  # TeX macro name: letters only
+    value: str  # TeX text
+    source: str  # "file: key" or "derived: how"
+
+
+def _get(row: pd.Series | None, key: str) -> Any:
+    if row is None or key not in row.index:
+        return None
+    value = row[key]
+    return None if missing(value) else value
+
+
+# ----------------------------------------------------------------------------- status + data
+def status_numbers(frames: Frames) -> list[Number]:
+    inv = frames.inventory
+    missing_list = ", ".join(tt(m) for m in inv.missing) or "none"
+    running = ", ".join(f"{tt(r)} ({s} steps)" for r, s in inv.in_progress.items()) or "none"
+    src = "derived: files found under runs/ and results/eval/ vs params.yaml"
+    return [
+        Number("ReportRunsFound", str(len(inv.found_runs)), src),
+        Number("ReportEvalsFound", str(len(inv.found_evals)), src),
+        Number("ReportRunsExpected", str(len(frames.design.expected_runs())), "params.yaml"),
+        Number("ReportEvalsExpected", str(len(frames.design.expected_evals())), "params.yaml"),
+        Number("ReportNMissing", str(len(inv.missing)), src),
+        Number(
+            "ReportNExpected",
+            str(len(frames.design.expected_runs()) + len(frames.design.expected_evals())),
+            "params.yaml",
+        ),
+        Number("ReportMissingList", missing_list, src),
+        Number("ReportRunning", running, "derived: runs/*/loss.csv without train_metrics.json"),
+    ]
+
+
+def data_numbers(frames: Frames) -> list[Number]:
+    """Split sizes and schema counts, read from the evaluations themselves (what was scored)."""
+    main = frames.design.main_run
+    test = frames.find_eval(main, "constrained") if main else None
+    test = test if test is not None else _any_eval(frames, "test")
+    hold = frames.find_eval(main, "constrained", "holdout") if main else None
+    hold = hold if hold is not None else _any_eval(frames, "holdout")
+    runs = frames.runs
+    main_run = (
+        runs[runs["run"] == main].iloc[0] if main and (runs.get("run") == main).any() else None
+    )
+    out = [
+        Number(
+            "NTrain",
+            fmt_int(_get(main_run, "n_train_examples")),
+            f"{_get(main_run, 'source')}: n_train_examples",
+        ),
+        Number("NTest", fmt_int(_get(test, "n")), f"{_get(test, 'source')}: n"),
+        Number("NHoldout", fmt_int(_get(hold, "n")), f"{_get(hold, 'source')}: n"),
+        Number("NSchemasTest", _n_schemas(frames, test), f"{_get(test, 'source')}: by_schema"),
+        Number("NSchemasHoldout", _n_schemas(frames, hold), f"{_get(hold, 'source')}: by_schema"),
+    ]
+    tiers = frames.tiers
+    for tier in ("simple", "medium", "complex"):
+        hit = (
+            tiers[(tiers["name"] == _get(test, "name")) & (tiers["tier"] == tier)]
+            if not tiers.empty
+            else tiers
+        )
+        n = hit["n"].iloc[0] if len(hit) else None
+        out.append(
+            Number(f"NTest{tier.title()}", fmt_int(n), f"{_get(test, 'source')}: by_tier.{tier}.n")
+        )
+    return out
+
+
+def _any_eval(frames: Frames, split: str) -> pd.Series | None:
+    e = frames.evals
+    hit = e[e["split"] == split] if not e.empty else e
+    return hit.iloc[0] if len(hit) else None
+
+
+def _n_schemas(frames: Frames, row: pd.Series | None) -> str:
+    if row is None or frames.schemas.empty:
+        return NOT_RUN
+    return str(int((frames.schemas["name"] == row["name"]).sum()))
+
+
+def dataset_numbers(frames: Frames) -> list[Number]:
+    """What the data stage generated and checked (data/report.json)."""
+    d, src = frames.data, frames.data_source or "data/report.json (missing)"
+    splits = ("train", "test", "holdout")
+    counts = {s: (d.counts.get(s) if d else None) for s in splits}
+    out = []
+    for split in splits:
+        c = counts[split]
+        out.append(
+            Number(f"DataN{split.title()}", fmt_int(c.n if c else None), f"{src}: counts.{split}.n")
+        )
+        for tier in ("simple", "medium", "complex"):
+            n = c.by_tier.get(tier) if c else None
+            out.append(
+                Number(
+                    f"DataN{split.title()}{tier.title()}",
+                    fmt_int(n),
+                    f"{src}: counts.{split}.by_tier",
+                )
+            )
+    styles = sorted({st for c in counts.values() if c for st in c.by_style})
+    checks = sorted({k for sc in (d.checks.values() if d else []) for k in sc.checks})
+    rates = [cc.pass_rate for sc in (d.checks.values() if d else []) for cc in sc.checks.values()]
+    tok = (d.tokens.get("train") or {}).get("all", {}) if d else {}
+    seq, target = tok.get("sequence", {}), tok.get("target", {})
+    out += [
+        Number("DataNSchemas", str(len(d.schemas)) if d else NOT_RUN, f"{src}: schemas"),
+        Number("DataNStyles", str(len(styles)) if d else NOT_RUN, f"{src}: counts.*.by_style"),
+        Number(
+            "DataStyles",
+            ", ".join(tex_escape(x) for x in styles) if d else NOT_RUN,
+            f"{src}: counts.*.by_style",
+        ),
+        Number("DataNChecks", str(len(checks)) if d else NOT_RUN, f"{src}: checks"),
+        Number(
+            "DataCheckNames", ", ".join(tt(c) for c in checks) if d else NOT_RUN, f"{src}: checks"
+        ),
+        Number(
+            "DataMinPassRate",
+            fmt_pct(min(rates)) if rates else NOT_RUN,
+            f"{src}: checks.*.checks.*.pass_rate (min)",
+        ),
+        Number(
+            "DataNFailed",
+            fmt_int(sum(sc.n_failed for sc in d.checks.values())) if d else NOT_RUN,
+            f"{src}: checks.*.n_failed",
+        ),
+        Number(
+            "DataLeakage",
+            fmt_int(sum(d.leakage.values())) if d and d.leakage else NOT_RUN,
+            f"{src}: leakage",
+        ),
+        Number(
+            "DataTokenizer",
+            tt(d.tokens["tokenizer"]) if d and d.tokens.get("tokenizer") else NOT_RUN,
+            f"{src}: tokens.tokenizer",
+        ),
+        Number(
+            "DataSeqMean", fmt_num(seq.get("mean"), 0), f"{src}: tokens.train.all.sequence.mean"
+        ),
+        Number(
+            "DataSeqPNinetyFive", fmt_int(seq.get("p95")), f"{src}: tokens.train.all.sequence.p95"
+        ),
+        Number("DataSeqMax", fmt_int(seq.get("max")), f"{src}: tokens.train.all.sequence.max"),
+        Number(
+            "DataTargetMean", fmt_num(target.get("mean"), 0), f"{src}: tokens.train.all.target.mean"
+        ),
+    ]
+    return out
+
+
+def recipe_numbers(frames: Frames) -> list[Number]:
+    """Settings quoted in the method section, from params.yaml (so the text cannot drift)."""
+    out = []
+    for name, (value, key) in frames.design.recipe.items():
+        out.append(Number(f"Recipe{name}", _fmt_setting(name, value), f"params.yaml: {key}"))
+    return out
+
+
+def _fmt_setting(name: str, value: Any) -> str:
+    if isinstance(value, str):
+        return tt(value)
+    if name == "TestFraction":
+        return fmt_pct(value, 0)
+    if isinstance(value, float) and 0 < abs(value) < 1e-2:
+        mantissa, exp = f"{value:.0e}".split("e")
+        return f"${mantissa}\\times10^{{{int(exp)}}}$"
+    return f"{value:g}"
+
+
+# ----------------------------------------------------------------------------- per role
+def roles(frames: Frames) -> dict[str, str | None]:
+    d = frames.design
+    return {"Main": d.main_run, "Scale": d.scale_runs[0] if d.scale_runs else None}
+
+
+EVAL_METRICS: dict[str, tuple[str, Callable[[Any], str]]] = {
+    "Exact": ("json_exact", fmt_pct),
+    "FieldFOne": ("field_f1", fmt_f1),
+    "LeafFOne": ("leaf_f1", fmt_f1),
+    "Compliance": ("compliance", fmt_pct),
+    "ParseRate": ("parse_rate", fmt_pct),
+    "Latency": ("latency_mean_s", lambda x: NOT_RUN if missing(x) else f"{x:.2f}\\,s"),
+    "LatencyPNinetyFive": ("latency_p95_s", lambda x: NOT_RUN if missing(x) else f"{x:.2f}\\,s"),
+    "TokensPerS": ("tokens_per_s", lambda x: fmt_num(x, 1)),
+    "N": ("n", fmt_int),
+}
+
+
+def role_evals(frames: Frames, run: str | None) -> dict[str, pd.Series | None]:
+    model = frames.design.run_models.get(run) if run else None
+    if run is None:
+        return dict.fromkeys(("Ft", "FtFree", "Holdout", "Zs", "ZsFree"))
+    return {
+        "Ft": frames.find_eval(run, "constrained"),
+        "FtFree": frames.find_eval(run, "free"),
+        "Holdout": frames.find_eval(run, "constrained", "holdout"),
+        "Zs": frames.find_eval(None, "constrained", model=model),
+        "ZsFree": frames.find_eval(None, "free", model=model),
+    }
+
+
+def eval_numbers(frames: Frames) -> list[Number]:
+    out = []
+    for role, run in roles(frames).items():
+        model = frames.design.run_models.get(run) if run else None
+        out += [
+            Number(f"{role}Run", tt(run) if run else NOT_RUN, "params.yaml: train.runs"),
+            Number(
+                f"{role}Model",
+                tt(model) if model else NOT_RUN,
+                f"params.yaml: train.runs.{run}.model",
+            ),
+            Number(
+                f"{role}Params",
+                _params_text(_model_params(frames, model)),
+                "metrics.json or train_metrics.json of the model: params_total",
+            ),
+        ]
+        for slot, row in role_evals(frames, run).items():
+            src = _get(row, "source") or "missing"
+            for suffix, (key, fmt) in EVAL_METRICS.items():
+                out.append(Number(f"{role}{slot}{suffix}", fmt(_get(row, key)), f"{src}: {key}"))
+            lo, hi = _get(row, "json_exact_lo"), _get(row, "json_exact_hi")
+            ci = NOT_RUN if lo is None else f"[{100 * lo:.1f}, {100 * hi:.1f}]\\%"
+            out.append(Number(f"{role}{slot}ExactCI", ci, f"derived: Wilson 95% interval of {src}"))
+        out += _gain_numbers(role, role_evals(frames, run))
+    return out
+
+
+def _params_text(n: float | None) -> str:
+    # A parameter count is a property of the model, not a result: unknown, not "not run".
+    return r"\textit{unknown}" if n is None else fmt_params(n)
+
+
+def _model_params(frames: Frames, model: str | None) -> float | None:
+    e = frames.evals
+    hit = (
+        e[(e["model"] == model) & e["params_total"].notna()]
+        if model and not e.empty
+        else e.iloc[0:0]
+    )
+    if len(hit):
+        return hit["params_total"].iloc[0]
+    r = frames.runs
+    hit = r[r["model"] == model] if model and not r.empty else r.iloc[0:0]
+    return hit["params_total"].iloc[0] if len(hit) else None
+
+
+def fmt_gap(a: float | None, b: float | None) -> str:
+    """'12.3\\,pp below' / 'above' / 'equal to': a compared with b, in words the text can use."""
+    if a is None or b is None:
+        return NOT_RUN
+    diff = 100 * (a - b)
+    if abs(diff) < 0.05:
+        return "equal to"
+    return f"{abs(diff):.1f}\\,pp {'above' if diff > 0 else 'below'}"
+
+
+def _gain_numbers(role: str, ev: dict[str, pd.Series | None]) -> list[Number]:
+    ex = {k: _get(v, "json_exact") for k, v in ev.items()}
+    src = "derived: JSONExact ratios/differences of the evals above"
+    return [
+        Number(f"{role}Gain", fmt_ratio(ex["Ft"], ex["Zs"]), src),
+        Number(f"{role}GainFree", fmt_ratio(ex["FtFree"], ex["ZsFree"]), src),
+        Number(f"{role}GainPoints", fmt_points(ex["Ft"], ex["Zs"]), src),
+        Number(f"{role}GainPointsFree", fmt_points(ex["FtFree"], ex["ZsFree"]), src),
+        Number(f"{role}DecodeGain", fmt_points(ex["Ft"], ex["FtFree"]), src),
+        Number(f"{role}ZsDecodeGain", fmt_points(ex["Zs"], ex["ZsFree"]), src),
+        Number(f"{role}HoldoutGap", fmt_gap(ex["Holdout"], ex["Ft"]), src),
+    ]
+
+
+TRAIN_METRICS: dict[str, tuple[str, Callable[[Any], str]]] = {
+    "WallTime": ("wall_time_s", fmt_duration),
+    "TokensPerS": ("real_tokens_per_s", lambda x: fmt_num(x, 0)),
+    "Roof": ("roof_fraction", lambda x: fmt_pct(x, 0)),
+    "Trainable": ("params_trainable", lambda x: fmt_params(x)),
+    "TrainablePct": ("trainable_pct", lambda x: NOT_RUN if missing(x) else f"{x:.2f}\\%"),
+    "FinalLoss": ("final_loss", lambda x: fmt_num(x, 3)),
+    "AdapterMB": ("adapter_mb", lambda x: fmt_num(x, 1)),
+    "Epochs": ("epochs", lambda x: fmt_num(x, 0)),
+    "Steps": ("steps", fmt_int),
+    "LoraR": ("r", fmt_int),
+    "LoraAlpha": ("alpha", fmt_int),
+    "NTrain": ("n_train_examples", fmt_int),
+    "NTruncated": ("n_truncated", fmt_int),
+    "Cores": ("cores", fmt_int),
+    "CPU": ("cpu", lambda x: NOT_RUN if missing(x) else tex_escape(x)),
+    "Torch": ("torch", lambda x: NOT_RUN if missing(x) else tex_escape(x)),
+}
+
+
+def train_numbers(frames: Frames) -> list[Number]:
+    out = []
+    runs = frames.runs
+    for role, run in roles(frames).items():
+        hit = runs[runs["run"] == run] if run and not runs.empty else runs.iloc[0:0]
+        row = hit.iloc[0] if len(hit) else None
+        src = _get(row, "source") or "missing"
+        for suffix, (key, fmt) in TRAIN_METRICS.items():
+            out.append(Number(f"{role}Train{suffix}", fmt(_get(row, key)), f"{src}: {key}"))
+    return out
+
+
+# ----------------------------------------------------------------------------- ablations
+def ablation_numbers(frames: Frames) -> list[Number]:
+    ab = frames.ablations
+    src = "derived: ablation runs' train_metrics.json + ab-*/ft-* constrained metrics.json"
+    out = []
+    for factor, name in (("rank", "Rank"), ("data", "Data")):
+        pts = ab[(ab["factor"] == factor) & ab["json_exact"].notna()] if not ab.empty else ab
+        fmt_v = (lambda v: fmt_int(v)) if factor == "rank" else (lambda v: fmt_pct(v, 0))
+        lo = pts.sort_values("value").iloc[0] if len(pts) else None
+        hi = pts.sort_values("value").iloc[-1] if len(pts) else None
+        best = (
+            pts.sort_values(["json_exact", "value"], ascending=[False, True]).iloc[0]
+            if len(pts)
+            else None
+        )
+        spread = (pts["json_exact"].max(), pts["json_exact"].min()) if len(pts) else (None, None)
+        out += [
+            Number(f"Abl{name}Count", str(len(pts)), src),
+            Number(f"Abl{name}MinValue", fmt_v(_get(lo, "value")), src),
+            Number(f"Abl{name}MinExact", fmt_pct(_get(lo, "json_exact")), src),
+            Number(f"Abl{name}MinTime", fmt_duration(_get(lo, "wall_time_s")), src),
+            Number(f"Abl{name}MinNTrain", fmt_int(_get(lo, "n_train_examples")), src),
+            Number(f"Abl{name}MaxValue", fmt_v(_get(hi, "value")), src),
+            Number(f"Abl{name}MaxExact", fmt_pct(_get(hi, "json_exact")), src),
+            Number(f"Abl{name}MaxTime", fmt_duration(_get(hi, "wall_time_s")), src),
+            Number(f"Abl{name}BestValue", fmt_v(_get(best, "value")), src),
+            Number(f"Abl{name}BestExact", fmt_pct(_get(best, "json_exact")), src),
+            Number(
+                f"Abl{name}Spread",
+                f"{100 * (spread[0] - spread[1]):.1f}\\,pp" if len(pts) > 1 else NOT_RUN,
+                src,
+            ),
+        ]
+    loss = ab[ab["factor"] == "loss"] if not ab.empty else ab
+    full = loss[~loss["is_main"]].iloc[0] if len(loss[~loss["is_main"]]) else None
+    resp = loss[loss["is_main"]].iloc[0] if len(loss[loss["is_main"]]) else None
+    out += [
+        Number("AblFullLossExact", fmt_pct(_get(full, "json_exact")), src),
+        Number(
+            "AblFullLossDelta", fmt_points(_get(full, "json_exact"), _get(resp, "json_exact")), src
+        ),
+    ]
+    return out
+
+
+# ----------------------------------------------------------------------------- errors
+def error_numbers(frames: Frames) -> list[Number]:
+    out = []
+    for role, run in roles(frames).items():
+        for slot, row in role_evals(frames, run).items():
+            if slot not in ("Ft", "FtFree", "Zs", "ZsFree"):
+                continue
+            name = _get(row, "name")
+            err = (
+                frames.errors[frames.errors["name"] == name]
+                if name and not frames.errors.empty
+                else None
+            )
+            out += _error_numbers(f"{role}{slot}", err, _get(row, "source") or "missing")
+    return out
+
+
+def _error_numbers(prefix: str, err: pd.DataFrame | None, src: str) -> list[Number]:
+    wrong = err[err["category"] != "correct"] if err is not None else None
+    has = wrong is not None and wrong["count"].sum() > 0
+    top = wrong.sort_values(["count", "category"], ascending=[False, True]).iloc[0] if has else None
+    invalid = err.loc[err["category"] == "invalid_json", "count"].sum() if err is not None else None
+    return [
+        Number(
+            f"{prefix}Errors",
+            fmt_int(wrong["count"].sum()) if wrong is not None else NOT_RUN,
+            f"{src}: errors",
+        ),
+        Number(
+            f"{prefix}ErrTop",
+            top["category"].replace("_", " ") if has else NOT_RUN,
+            f"{src}: errors",
+        ),
+        Number(f"{prefix}ErrTopShare", fmt_pct(_get(top, "share_of_errors"), 0), f"{src}: errors"),
+        Number(
+            f"{prefix}ErrInvalid",
+            fmt_int(invalid) if err is not None else NOT_RUN,
+            f"{src}: errors.invalid_json",
+        ),
+    ]
+
+
+# ----------------------------------------------------------------------------- the paper's numbers
+def _pct(v: float | None) -> str:
+    return NOT_RUN if v is None else f"{v:.1f}\\%"
+
+
+def reference_numbers(reference: dict[str, Any]) -> list[Number]:
+    src = "src/maaza/paper_reference.yaml"
+    split = reference["test_split"]
+    out = [
+        Number(name, str(split[key]), f"{src}: test_split.{key} (Section {split['section']})")
+        for name, key in (
+            ("PaperTestN", "n"),
+            ("PaperTrainN", "n_train"),
+            ("PaperNSchemas", "n_schemas"),
+        )
+    ]
+    for m in reference.get("models", []):
+        o, k = m["overall"], m["macro"]
+        sec = f"{src}: {m['id']} (Section {o['section']})"
+        out += [
+            Number(f"Paper{k}Exact", _pct(o["json_exact"]), sec),
+            Number(f"Paper{k}FieldFOne", f"{o['field_f1']:.3f}", sec),
+            Number(f"Paper{k}Compliance", _pct(o.get("compliance")), sec),
+            Number(f"Paper{k}Params", f"{m['params_m']}M", sec),
+            Number(f"Paper{k}Size", f"{m.get('size_mb')}\\,MB", sec),
+        ]
+        if m.get("alt_overall"):
+            alt = m["alt_overall"]
+            asrc = f"{src}: {m['id']}.alt_overall ({alt['section']})"
+            out += [
+                Number(f"Paper{k}AltExact", _pct(alt["json_exact"]), asrc),
+                Number(f"Paper{k}AltCompliance", _pct(alt.get("compliance")), asrc),
+            ]
+        if m.get("trainable_m"):
+            out.append(
+                Number(
+                    f"Paper{k}Trainable",
+                    f"{m['trainable_m']}M",
+                    f"{src}: {m['id']} (Section 4.2.1)",
+                )
+            )
+        for tier, v in (m.get("by_tier") or {}).items():
+            if isinstance(v, dict):
+                out.append(
+                    Number(
+                        f"Paper{k}{tier.title()}Exact",
+                        _pct(v["json_exact"]),
+                        f"{src}: {m['id']}.by_tier",
+                    )
+                )
+    out += _reference_ablation_numbers(reference, src)
+    comp = reference.get("compute", {})
+    out += [
+        Number("PaperTrainTime", fmt_duration(comp.get("train_time_s")), f"{src}: compute"),
+        Number("PaperHardware", tex_escape(comp.get("hardware", "")), f"{src}: compute"),
+    ]
+    return out + consistency_numbers(reference, src) + _paper_gain(reference, src)
+
+
+def _reference_ablation_numbers(reference: dict[str, Any], src: str) -> list[Number]:
+    out = []
+    for factor, name, key in (("rank", "Rank", "r"), ("data", "Data", "fraction")):
+        pts = sorted(
+            reference.get("ablations", {}).get(factor, {}).get("points", []), key=lambda p: p[key]
+        )
+        if not pts:
+            continue
+        value = (lambda v: str(v)) if factor == "rank" else (lambda v: f"{100 * v:.0f}\\%")
+        for pos, p in (("Min", pts[0]), ("Max", pts[-1])):
+            out += [
+                Number(f"PaperAbl{name}{pos}Value", value(p[key]), f"{src}: ablations.{factor}"),
+                Number(
+                    f"PaperAbl{name}{pos}Exact", _pct(p["json_exact"]), f"{src}: ablations.{factor}"
+                ),
+                Number(
+                    f"PaperAbl{name}{pos}Time",
+                    fmt_duration(p["time_s"]),
+                    f"{src}: ablations.{factor}",
+                ),
+            ]
+    return out
+
+
+def _paper_gain(reference: dict[str, Any], src: str) -> list[Number]:
+    by_macro = {m["macro"]: m for m in reference.get("models", [])}
+    base, ft = by_macro.get("BaseSmall"), by_macro.get("MaazaSmall")
+    if not base or not ft:
+        return []
+    ratio = ft["overall"]["json_exact"] / base["overall"]["json_exact"]
+    return [
+        Number(
+            "PaperGainSmall",
+            f"{ratio:.1f}$\\times$",
+            f"derived: {src} MaazaSmall/BaseSmall JSONExact",
+        )
+    ]
+
+
+def achievable(pct: float, n: int, digits: int = 1) -> bool:
+    """Can a percentage printed with `digits` decimals be k/n for some whole k?"""
+    return any(round(100 * k / n, digits) == round(pct, digits) for k in range(n + 1))
+
+
+def consistency_numbers(reference: dict[str, Any], src: str) -> list[Number]:
+    """Which tier-level JSONExact percentages of the paper cannot be k/n for its stated tier size n
+    (a transcription check on the paper itself, e.g. 13.5% is not a multiple of 1/57)."""
+    sizes = reference["test_split"]["by_tier"]
+    checked, bad = 0, []
+    for m in reference.get("models", []):
+        bt = m.get("by_tier") or {}
+        if bt.get("estimated"):
+            continue
+        for tier, n in sizes.items():
+            v = (bt.get(tier) or {}).get("json_exact")
+            if v is None:
+                continue
+            checked += 1
+            if not achievable(v, n):
+                bad.append(f"{tex_escape(m['label'])}, {tier}: {v:.1f}\\% of {n}")
+    return [
+        Number(
+            "PaperTierPctChecked", str(checked), f"derived: {src} by_tier vs test_split.by_tier"
+        ),
+        Number(
+            "PaperTierPctImpossible", str(len(bad)), f"derived: {src} by_tier vs test_split.by_tier"
+        ),
+        Number("PaperTierPctImpossibleList", "; ".join(bad) or "none", f"derived: {src}"),
+    ]
+
+
+def comparison_numbers(frames: Frames, reference: dict[str, Any]) -> list[Number]:
+    """Words, not numbers, that depend on results ('above'/'below'), so the text never asserts a
+    direction the results do not show."""
+    by_macro = {m["macro"]: m for m in reference.get("models", [])}
+    ours = _get(role_evals(frames, roles(frames)["Main"]).get("Ft"), "json_exact")
+    paper = by_macro.get("MaazaSmall", {}).get("overall", {}).get("json_exact")
+    word = NOT_RUN if ours is None or paper is None else _direction(100 * ours, paper)
+    return [Number("MainFtVsPaper", word, "derived: MainFtExact vs PaperMaazaSmallExact")]
+
+
+def _direction(a: float, b: float) -> str:
+    return "above" if a > b + 0.05 else "below" if a < b - 0.05 else "equal to"
+
+
+# ----------------------------------------------------------------------------- render
+def collect(frames: Frames, reference: dict[str, Any]) -> list[Number]:
+    numbers = [
+        *status_numbers(frames),
+        *data_numbers(frames),
+        *dataset_numbers(frames),
+        *recipe_numbers(frames),
+        *eval_numbers(frames),
+        *train_numbers(frames),
+        *ablation_numbers(frames),
+        *error_numbers(frames),
+        *reference_numbers(reference),
+        *comparison_numbers(frames, reference),
+    ]
+    _check(numbers)
+    return numbers
+
+
+def _check(numbers: Iterable[Number]) -> None:
+    seen: set[str] = set()
+    for n in numbers:
+        if not MACRO_NAME.match(n.name):
+            raise ValueError(f"macro name {n.name!r} is not letters-only TeX")
+        if n.name in seen:
+            raise ValueError(f"macro {n.name!r} generated twice")
+        if "\n" in n.value:
+            raise ValueError(f"macro {n.name!r}: value spans lines")
+        seen.add(n.name)
+
+
+def render(frames: Frames, reference: dict[str, Any]) -> str:
+    lines = [
+        "% Generated by maaza.report_numbers -- do not edit; rerun `dvc repro report`.",
+        "% One macro per number quoted in the paper; the comment after each names its source.",
+        r"\providecommand{\notrun}{\textit{not run}}",
+    ]
+    lines += [
+        f"\\newcommand{{\\{n.name}}}{{{n.value}}}% {n.source}" for n in collect(frames, reference)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def parse(tex: str) -> dict[str, str]:
+    """Macro name -> value of a rendered numbers.tex (used by tests and the notebook)."""
+    pattern = re.compile(r"^\\newcommand\{\\([A-Za-z]+)\}\{(.*)\}% .*$")
+    return {m[1]: m[2] for line in tex.splitlines() if (m := pattern.match(line))}
