@@ -6,7 +6,7 @@ from the parts, rounded to cents, and stated in the text, so the label is checka
 
 from __future__ import annotations
 
-from maaza.datagen.doc import Doc, F, Items, Node, Obj
+from maaza.datagen.doc import Doc, F, Field, Items, Node, Obj
 from maaza.datagen.medium import ADJECTIVES, NOUNS, address
 from maaza.datagen.values import Ctx
 
@@ -59,7 +59,8 @@ def party(ctx: Ctx, key: str, label: str, company: bool, say: tuple[str, ...]) -
             )
         )
     if ctx.keep():
-        nodes.append(address(ctx))
+        where = ", ".join(n.text for n in address(ctx).nodes if isinstance(n, Field) and n.text)
+        nodes.append(F("address", where, where, "address"))
     return Obj(key, label, nodes, say)
 
 
@@ -67,7 +68,7 @@ def invoice(ctx: Ctx) -> Doc:
     number = ctx.ident(ctx.pick(["INV-####-###", "INV#####", "####-??"]))
     issued = ctx.past_date(300)
     lines = []
-    for _ in range(ctx.rng.randint(1, 4)):
+    for _ in range(ctx.rng.randint(1, 3)):
         qty = ctx.pick([1, 1, 2, 3, 5, 10, 1.5, 2.5, 12])
         unit = round(ctx.rng.uniform(15, 900), 2)
         amount = round(qty * unit, 2)
@@ -76,7 +77,9 @@ def invoice(ctx: Ctx) -> Doc:
                 F("description", d := ctx.pick(SERVICES), d, "item"),
                 F("quantity", qty, f"{qty:g}", "qty"),
             ]
-            + money_fields(ctx, [("unit_price", unit, "at", ()), ("amount", amount, "amount", ())])
+            + money_fields(
+                ctx, [("unit_price", unit, "unit price", ()), ("amount", amount, "amount", ())]
+            )
         )
     subtotal = round(sum(line[3].value for line in lines), 2)
     rate = ctx.pick([0.05, 0.07, 0.08, 0.1, 0.13, 0.2, 0.0825])

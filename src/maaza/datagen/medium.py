@@ -91,9 +91,9 @@ def product_info(ctx: Ctx) -> Doc:
     price = round(ctx.rng.uniform(4, 600), 2)
     in_stock = ctx.chance(0.7)
     stock_text = (
-        ctx.pick(["in stock", "In stock: yes"])
+        ctx.pick(["in stock", "in stock now"])
         if in_stock
-        else ctx.pick(["out of stock", "In stock: no"])
+        else ctx.pick(["out of stock", "not in stock"])
     )
     nodes = [
         F(
