@@ -518,7 +518,7 @@ FIGURES: dict[str, FigureFn] = {
 
 
 # ----------------------------------------------------------------------------- saving (I/O)
-def save(fig: Figure, base: Path, dpi: int = 200) -> list[Path]:
+def save(fig: Figure, base: Path, dpi: int = 150) -> list[Path]:
     """Write base.png and base.pdf atomically, with no timestamps (reproducible bytes); close fig."""
     base.parent.mkdir(parents=True, exist_ok=True)
     written = []

@@ -56,6 +56,7 @@ def latex_table(
     sources: Iterable[str],
     note: str | None = None,
     size: str = r"\small",
+    colsep: str = "4pt",
 ) -> str:
     """A booktabs `table` float; `body` lines are finished TeX rows (or rules)."""
     srcs = sorted({s for s in sources if s})
@@ -65,7 +66,7 @@ def latex_table(
         r"\begin{table}[!tbp]",
         r"\centering",
         size,
-        r"\setlength{\tabcolsep}{4pt}",
+        rf"\setlength{{\tabcolsep}}{{{colsep}}}",
         rf"\caption{{{caption}}}",
         rf"\label{{tab:{name.replace('_', '-')}}}",
         rf"\begin{{tabular}}{{{colspec}}}",
@@ -310,8 +311,8 @@ def ablations(frames: Frames, reference: dict[str, Any]) -> str:
     return latex_table(
         name="ablations",
         caption="Ablations of the main run (one knob changed at a time; JSONExact with constrained "
-        "decoding on the test split), with the original paper's reported JSONExact and "
-        "training time (Sections " + ", ".join(s for s in sections if s) + ").",
+        "decoding on the test split), beside the JSONExact and training time "
+        "reported by the original paper (Sections " + ", ".join(s for s in sections if s) + ").",
         colspec="llrrrrr@{\\hspace{1.5em}}rr",
         header=[
             row(
@@ -343,6 +344,7 @@ def ablations(frames: Frames, reference: dict[str, Any]) -> str:
         note="Times: wall-clock training time on our CPU; the paper's on one RTX 4080. "
         "Decoding rows use the main fine-tuned and zero-shot models (no retraining).",
         size=r"\footnotesize",
+        colsep="3pt",
     )
 
 
