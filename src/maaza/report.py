@@ -199,6 +199,7 @@ class Results:
     evals: dict[str, EvalResult]
     data: DataReport | None
     data_source: str | None
+    registry_params: dict[str, int] = field(default_factory=dict)  # model facts, not results
 
 
 def load_run(folder: Path) -> RunResult | None:
@@ -489,7 +490,7 @@ def model_params(results: Results) -> dict[str, int]:
     for e in results.evals.values():
         if e.metrics.params_total:
             out.setdefault(e.metrics.model, e.metrics.params_total)
-    return out
+    return results.registry_params | out
 
 
 def _eval_row(e: EvalResult, results: Results, design: Design, params: dict[str, int]) -> dict:
@@ -776,9 +777,28 @@ def write_text(path: Path, text: str) -> None:
         raise
 
 
+def registry_params(models: Iterable[str]) -> dict[str, int]:
+    """Parameter counts the model registry knows without loading anything (a fallback that places
+    a zero-shot model on the parameter axis before any run or eval of it has reported a count)."""
+    from maaza.models import ModelError, resolve
+
+    out = {}
+    for model in models:
+        try:
+            n = resolve(model).params
+        except (ModelError, ValueError, OSError):
+            continue
+        if n:
+            out[model] = n
+    return out
+
+
 def load_frames(paths: ReportPaths) -> Frames:
     results = load_results(paths.runs_dir, paths.eval_dir, paths.data_report)
-    return build_frames(results, load_design(paths.params_file))
+    design = load_design(paths.params_file)
+    seen = {e.metrics.model for e in results.evals.values()}
+    models = seen | set(design.run_models.values()) | set(design.zeroshot_models)
+    return build_frames(replace(results, registry_params=registry_params(sorted(models))), design)
 
 
 def build_report(paths: ReportPaths, progress: bool = True) -> Inventory:
