@@ -272,3 +272,19 @@ def test_reference_file_is_complete() -> None:
     }
     assert all("section" in m["overall"] for m in ref["models"])
     assert [p["r"] for p in ref["ablations"]["rank"]["points"]] == [8, 16, 32]
+
+
+def test_cli_report_reports_bad_files_and_exits_1(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from maaza.cli import app
+
+    (tmp_path / "eval" / "e1").mkdir(parents=True)
+    (tmp_path / "eval" / "e1" / "metrics.json").write_text('{"name": 1')
+    args = ["report", "--eval-dir", str(tmp_path / "eval"), "--runs-dir", str(tmp_path / "none"),
+            "--figures-dir", str(tmp_path / "f"), "--tables-dir", str(tmp_path / "t"),
+            "--generated-dir", str(tmp_path / "g")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert "e1/metrics.json:1: invalid JSON" in result.output.replace("\n", "")
+    assert not (tmp_path / "g" / "numbers.tex").exists()

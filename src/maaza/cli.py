@@ -129,5 +129,35 @@ def data_import(
         console.print(f"wrote {len(records)} records to {out}")
 
 
+# ----------------------------------------------------------------------------- report
+PathOpt = Annotated[Path, typer.Option()]
+
+
+@app.command()
+def report(
+    runs_dir: PathOpt = Path("runs"),
+    eval_dir: PathOpt = Path("results/eval"),
+    data_report: PathOpt = Path("data/report.json"),
+    params_path: Annotated[Path, typer.Option("--params")] = Path("params.yaml"),
+    figures_dir: PathOpt = Path("figures"),
+    tables_dir: PathOpt = Path("paper/tables"),
+    generated_dir: PathOpt = Path("paper/generated"),
+) -> None:
+    """Write every figure, LaTeX table and numbers.tex from the result files found under
+    RUNS_DIR/<run>/ and EVAL_DIR/<eval>/ (the `report` stage without the notebook), and list what
+    was found and what params.yaml expects but is missing."""
+    from maaza.report import ReportError, ReportPaths, build_report, describe
+
+    paths = ReportPaths(
+        runs_dir, eval_dir, data_report, params_path, figures_dir, tables_dir, generated_dir
+    )
+    try:
+        inventory = build_report(paths)
+    except ReportError as err:
+        raise fail(str(err)) from None
+    console.print(describe(inventory), highlight=False)
+    console.print(f"wrote {figures_dir}/, {tables_dir}/, {generated_dir}/numbers.tex")
+
+
 if __name__ == "__main__":
     app()

@@ -764,6 +764,13 @@ class ReportPaths:
     reference: Path = DEFAULT_REFERENCE
 
 
+def public_mode(path: str | Path) -> None:
+    """mkstemp creates files 0600; give the final file the usual umask-based mode (e.g. 0644)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def write_text(path: Path, text: str) -> None:
     """Write via a temp file + rename, so a killed run never leaves a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -771,6 +778,7 @@ def write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+        public_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -32,7 +32,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from maaza.metrics import ERROR_CATEGORIES  # noqa: E402
-from maaza.report import Frames, short_model  # noqa: E402
+from maaza.report import Frames, public_mode, short_model  # noqa: E402
 from maaza.schemas import TIERS  # noqa: E402
 
 PALETTE = sns.color_palette("colorblind")
@@ -533,6 +533,7 @@ def save(fig: Figure, base: Path, dpi: int = 150) -> list[Path]:
             os.close(fd)
             try:
                 fig.savefig(tmp, dpi=dpi, bbox_inches="tight", metadata=meta[ext], format=ext)
+                public_mode(tmp)
                 os.replace(tmp, path)
             finally:
                 Path(tmp).unlink(missing_ok=True)
