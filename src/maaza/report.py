@@ -715,6 +715,7 @@ class Frames:
     losses: pd.DataFrame
     data: DataReport | None
     data_source: str | None
+    model_params: dict[str, int] = field(default_factory=dict)  # model -> base parameter count
 
     def find_eval(self, run: str | None, mode: str, split: str = "test", model: str | None = None):
         """The eval row of a fine-tuned run (run given) or a zero-shot model, or None."""
@@ -746,6 +747,7 @@ def build_frames(results: Results, design: Design) -> Frames:
         losses=loss_frame(results, design),
         data=results.data,
         data_source=results.data_source,
+        model_params=model_params(results),
     )
     # The error x tier table needs the main eval's name, which needs the frames themselves.
     return replace(frames, error_tiers=error_tier_frame(results, frames.main_eval_name()))

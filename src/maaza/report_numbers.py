@@ -279,17 +279,7 @@ def _params_text(n: float | None) -> str:
 
 
 def _model_params(frames: Frames, model: str | None) -> float | None:
-    e = frames.evals
-    hit = (
-        e[(e["model"] == model) & e["params_total"].notna()]
-        if model and not e.empty
-        else e.iloc[0:0]
-    )
-    if len(hit):
-        return hit["params_total"].iloc[0]
-    r = frames.runs
-    hit = r[r["model"] == model] if model and not r.empty else r.iloc[0:0]
-    return hit["params_total"].iloc[0] if len(hit) else None
+    return frames.model_params.get(model) if model else None
 
 
 def fmt_gap(a: float | None, b: float | None) -> str:

@@ -113,12 +113,7 @@ def setting(r: pd.Series) -> str:
 
 
 def known_params(frames: Frames, model: str) -> float | None:
-    hit = frames.evals[frames.evals["model"] == model] if not frames.evals.empty else frames.evals
-    return (
-        hit["params_total"].dropna().iloc[0]
-        if len(hit) and hit["params_total"].notna().any()
-        else None
-    )
+    return frames.model_params.get(model)
 
 
 def _params_cell(n: float | None) -> str:
@@ -388,7 +383,7 @@ def schema_best_worst(frames: Frames, reference: dict[str, Any], k: int = 5) -> 
     else:
         keys = ["json_exact", "field_f1", "schema"]
         best = data.sort_values(keys, ascending=[False, False, True]).head(k)
-        worst = data.sort_values(keys, ascending=[True, True, True]).head(k)
+        worst = data.drop(best.index).sort_values(keys, ascending=[True, True, True]).head(k)
         body = [r"\multicolumn{7}{@{}l}{\textit{Best " + str(k) + r"}} \\", *_schema_rows(best),
                 r"\midrule\multicolumn{7}{@{}l}{\textit{Worst " + str(k) + r"}} \\", *_schema_rows(worst)]  # fmt: skip
     src = frames.evals.loc[frames.evals["name"] == name, "source"] if name else []
@@ -400,8 +395,8 @@ def schema_best_worst(frames: Frames, reference: dict[str, Any], k: int = 5) -> 
         header=[row(["Schema", "Tier", "n", "JSONExact", "Field F1", "Leaf F1", "Compl."])],
         body=body,
         sources=list(src),
-        note="Ties are broken by Field F1, then by name. Few examples per schema: read as a ranking, "
-        "not as precise rates.",
+        note="Ties are broken by Field F1, then by name; a schema is listed once. Few examples per schema: "
+        "read as a ranking, not as precise rates.",
     )
 
 
