@@ -7,7 +7,7 @@ Both come from the same nodes, so the label can only contain what the text state
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -52,7 +52,6 @@ class Doc:
     intro: tuple[str, ...] = ()  # opening sentences for prose / email
     log: tuple[str, ...] = ()  # one-line templates over top-level field texts, for the log style
     people: tuple[str, str] = ("", "")  # (sender, recipient) for email and chat
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def F(key: str, value: Any, text: str | None, label: str, *say: str) -> Field:

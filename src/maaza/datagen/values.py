@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from faker import Faker
 
@@ -87,7 +87,6 @@ class Ctx:
     currency: str = "USD"
     money_style: str = "symbol"
     date_style: int = 0  # index into date_forms: one document writes its dates one way
-    notes: dict[str, str] = field(default_factory=dict)
 
     def pick(self, options):
         return options[self.rng.randrange(len(options))]
@@ -124,9 +123,6 @@ class Ctx:
         if words and 2 <= n <= 12 and self.chance(0.25):
             return NUMBER_WORDS[n]
         return f"{n:,}" if n >= 10000 and self.chance(0.5) else str(n)
-
-    def decimal(self, x: float, places: int) -> str:
-        return f"{x:.{places}f}"
 
     def percent(self, fraction: float) -> str:
         pct = f"{fraction * 100:.2f}".rstrip("0").rstrip(".")
