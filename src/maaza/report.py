@@ -485,12 +485,15 @@ def inventory(results: Results, design: Design) -> Inventory:
 
 
 def model_params(results: Results) -> dict[str, int]:
-    """Base-model parameter count per model name, from any finished run (or an eval that says)."""
+    """Base-model parameter count per model name. The registry's count comes first (a fact about
+    the base model), then an eval's `params_total`, then a run's (which may include its adapter)."""
     out = {r.metrics.model: r.metrics.params_total for r in results.runs.values() if r.metrics}
-    for e in results.evals.values():
-        if e.metrics.params_total:
-            out.setdefault(e.metrics.model, e.metrics.params_total)
-    return results.registry_params | out
+    out |= {
+        e.metrics.model: e.metrics.params_total
+        for e in results.evals.values()
+        if e.metrics.params_total
+    }
+    return out | results.registry_params
 
 
 def _eval_row(e: EvalResult, results: Results, design: Design, params: dict[str, int]) -> dict:
@@ -500,7 +503,7 @@ def _eval_row(e: EvalResult, results: Results, design: Design, params: dict[str,
         role = "ablation"
     kind = {"zero-shot": "zero-shot", "ablation": "ablation"}.get(role, "fine-tuned")
     run = results.runs.get(m.run) if m.run else None
-    n_params = m.params_total or params.get(m.model)
+    n_params = params.get(m.model)  # one count per model (see model_params)
     adapter = run.metrics.adapter_mb if run and run.metrics else 0.0
     lo, hi = wilson(m.overall.json_exact, m.n)
     return {
