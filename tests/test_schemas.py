@@ -54,10 +54,12 @@ def test_folder_tier_matches_shape(schemas):
 
 
 def test_tier_rules():
-    flat = lambda n: {
-        "type": "object",
-        "properties": {f"f{i}": {"type": "string"} for i in range(n)},
-    }  # noqa: E731
+    def flat(n):
+        return {
+            "type": "object",
+            "properties": {f"f{i}": {"type": "string"} for i in range(n)},
+        }
+
     assert tier_of(flat(2)) == "simple"
     assert tier_of(flat(4)) == "simple"
     assert tier_of(flat(5)) == "medium"
