@@ -129,6 +129,9 @@ class EvalConfig(Strict):
     zeroshot_prompt_format: PromptFormat = "paper"
     modes: list[DecodeMode] = Field(default_factory=lambda: ["free", "constrained"])
     limit: int | None = Field(None, gt=0, description="evaluate only the first N examples")
+    threads: int | None = Field(
+        None, gt=0, description="torch threads while evaluating; null = torch's default (1 is faster on a busy CPU)"
+    )
 
 
 class Params(Strict):

@@ -1,0 +1,430 @@
+"""Batched greedy decoding of JSON answers, free or JSON-Schema-constrained (xgrammar).
+
+    grammars = GrammarCache(tokenizer, vocab_size(model), cfg)     # compiled once per schema
+    gens = generate(model, tokenizer, prompts, cfg, schemas=schemas, mode="constrained",
+                    grammars=grammars, budgets=[160, ...])
+
+Prompts are sorted by length and decoded `cfg.batch_size` at a time with left padding and the KV
+cache (`model.generate`). A row stops as soon as its top-level JSON value closes, at EOS, at its
+token budget, or (free mode) when its last tokens repeat a short period; the last two are
+truncations and are counted. In constrained mode every row carries its own compiled grammar, so
+rows with different schemas share a batch; a looping row is not stopped but pushed off the loop
+(the token that would repeat the period is banned), so the grammar can still close the value.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+import xgrammar as xgr
+from tqdm.auto import tqdm
+from transformers import (
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
+
+from maaza.config import DecodeConfig, DecodeMode
+from maaza.prompts import JSON_SEPARATORS
+
+StopReason = Literal["json", "eos", "budget", "repetition"]
+MIN_PERIOD_REPEATS = 3  # a tail counts as a loop only if the period occurs at least this often
+MAX_PERIOD = 32  # longest loop looked for, in tokens (an array item of a complex schema)
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str  # the continuation, special tokens removed
+    n_tokens: int  # generated tokens, the stop token included
+    latency_s: float  # batch start -> this row finished (what a caller of this batch waits)
+    stop: StopReason
+    loop_breaks: int = 0  # constrained mode: steps where a repeating token was banned
+
+    @property
+    def truncated(self) -> bool:
+        return self.stop in ("budget", "repetition")
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.n_tokens / self.latency_s if self.latency_s > 0 else 0.0
+
+
+# ----------------------------------------------------------------------------- pure helpers
+class JsonCloser:
+    """Watches text arrive and says when the first top-level JSON value has closed.
+
+    Characters before the first '{' or '[' (prose, a markdown fence) are ignored.
+    """
+
+    def __init__(self) -> None:
+        self.depth, self.in_string, self.escaped, self.closed = 0, False, False, False
+
+    def feed(self, text: str) -> bool:
+        for ch in text:
+            if self.closed:
+                break
+            if self.in_string:
+                if self.escaped:
+                    self.escaped = False
+                elif ch == "\\":
+                    self.escaped = True
+                elif ch == '"':
+                    self.in_string = False
+            elif ch == '"' and self.depth > 0:
+                self.in_string = True
+            elif ch in "{[":
+                self.depth += 1
+            elif ch in "}]" and self.depth > 0:
+                self.depth -= 1
+                self.closed = self.depth == 0
+        return self.closed
+
+
+def repeating_period(tokens: list[int], min_span: int) -> int | None:
+    """Smallest p <= MAX_PERIOD such that the last max(min_span, 3p) tokens repeat with period p.
+
+    Legitimate JSON rarely repeats itself exactly: array items differ in their values.
+    """
+    n = len(tokens)
+    for p in range(1, MAX_PERIOD + 1):
+        span = max(min_span, MIN_PERIOD_REPEATS * p)
+        if span > n:
+            break
+        if all(tokens[n - 1 - j] == tokens[n - 1 - j - p] for j in range(span - p)):
+            return p
+    return None
+
+
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SUBSCHEMA_ONE = ("additionalProperties", "items", "contains", "not", "if", "then", "else")
+
+
+def grammar_schema(
+    schema: dict[str, Any], format_policy: str, max_items: int | None, max_string_length: int | None
+) -> dict[str, Any]:
+    """The schema handed to the grammar engine (input unchanged).
+
+    With format_policy="annotation", `format` keywords are dropped: xgrammar would otherwise force
+    e.g. RFC 3339 date-times with a time-zone offset that jsonschema (and the reference data) do
+    not require. Arrays/strings without their own bound get max_items/max_string_length, so a
+    looping array or string must end.
+    """
+
+    def walk(node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        out = dict(node)
+        if format_policy == "annotation":
+            out.pop("format", None)
+        for key in _SUBSCHEMA_MAPS:
+            if isinstance(out.get(key), dict):
+                out[key] = {name: walk(sub) for name, sub in out[key].items()}
+        for key in _SUBSCHEMA_LISTS:
+            if isinstance(out.get(key), list):
+                out[key] = [walk(sub) for sub in out[key]]
+        for key in _SUBSCHEMA_ONE:
+            if key in out:
+                out[key] = (
+                    [walk(s) for s in out[key]] if isinstance(out[key], list) else walk(out[key])
+                )
+        types = out.get("type") if isinstance(out.get("type"), list) else [out.get("type")]
+        if "array" in types and max_items is not None and "maxItems" not in out:
+            out["maxItems"] = max_items
+        free_string = not ({"enum", "const", "pattern", "format"} & out.keys())
+        if "string" in types and free_string and max_string_length is not None:
+            out.setdefault("maxLength", max_string_length)
+        return out
+
+    return walk(copy.deepcopy(schema))
+
+
+def vocab_size(model: Any) -> int:
+    """Rows of the output layer (may exceed len(tokenizer): padded embeddings)."""
+    return int(model.get_output_embeddings().weight.shape[0])
+
+
+def _batches(order: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(order), size):
+        yield order[start : start + size]
+
+
+# ----------------------------------------------------------------------------- grammar cache
+class GrammarCache:
+    """Compiled xgrammar grammars, one per distinct schema (compiling takes milliseconds, not zero)."""
+
+    def __init__(self, tokenizer: Any, vocab: int, cfg: DecodeConfig) -> None:
+        info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab)
+        self.compiler = xgr.GrammarCompiler(info, max_threads=1)
+        self.tokenizer, self.vocab, self.cfg = tokenizer, vocab, cfg
+        self._cache: dict[str, xgr.CompiledGrammar] = {}
+
+    @functools.cached_property
+    def token_starts(self) -> dict[str, torch.Tensor]:
+        """Vocabulary masks (vocab,) by first visible character: quote, close (']' '}'), comma."""
+        n = min(len(self.tokenizer), self.vocab)
+        firsts = [t.lstrip()[:1] for t in self.tokenizer.batch_decode([[i] for i in range(n)])]
+        pad = [""] * (self.vocab - n)  # embedding rows without a token: never allowed anyway
+        return {
+            group: torch.tensor([bool(c) and c in chars for c in firsts + pad], dtype=torch.bool)
+            for group, chars in (("quote", '"'), ("close", "]}"), ("comma", ","))
+        }
+
+    def get(self, schema: dict[str, Any]) -> xgr.CompiledGrammar:
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._cache:
+            prepared = grammar_schema(
+                schema, self.cfg.format_policy, self.cfg.max_items, self.cfg.max_string_length
+            )
+            # No free whitespace and the training separators: the grammar admits exactly the
+            # byte layout of render_target(), so a fine-tuned model is never pushed off its habit.
+            self._cache[key] = self.compiler.compile_json_schema(
+                json.dumps(prepared),
+                any_whitespace=False,
+                separators=JSON_SEPARATORS,
+                strict_mode=True,
+            )
+        return self._cache[key]
+
+
+# ----------------------------------------------------------------------------- per-batch state
+@dataclass
+class _Rows:
+    """What the stopping criterion and the grammar processor both need to know about a batch."""
+
+    prompt_len: int
+    budgets: list[int]
+    token_text: Callable[[int], str]
+    stop_ids: set[int]
+    repeat_span: int
+    mode: DecodeMode
+    start: float = field(default_factory=time.perf_counter)
+
+    def __post_init__(self) -> None:
+        n = len(self.budgets)
+        self.closers = [JsonCloser() for _ in range(n)]
+        self.n_tokens: list[int | None] = [None] * n  # set when a row stops
+        self.stop: list[StopReason | None] = [None] * n
+        self.latency: list[float] = [0.0] * n
+        self.loop_breaks = [0] * n
+        self.looping: list[tuple[bool, int] | None] = [None] * n  # JSON state a loop was seen in
+
+    def finish(self, i: int, n: int, reason: StopReason) -> None:
+        self.n_tokens[i], self.stop[i] = n, reason
+        self.latency[i] = time.perf_counter() - self.start
+
+
+class _StopRows(StoppingCriteria):
+    """Per-row stop: JSON closed, EOS, token budget, or (free mode) a repetition loop."""
+
+    def __init__(self, rows: _Rows) -> None:
+        self.rows = rows
+
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
+    ) -> torch.BoolTensor:
+        rows, n = self.rows, input_ids.shape[1] - self.rows.prompt_len
+        for i in range(input_ids.shape[0]):
+            if rows.stop[i] is not None:
+                continue
+            token = int(input_ids[i, -1])
+            if token in rows.stop_ids:
+                rows.finish(i, n, "eos")
+            elif rows.closers[i].feed(rows.token_text(token)):
+                rows.finish(i, n, "json")
+            elif n >= rows.budgets[i]:
+                rows.finish(i, n, "budget")
+            elif rows.mode == "free" and repeating_period(
+                input_ids[i, rows.prompt_len :].tolist(), rows.repeat_span
+            ):
+                rows.finish(i, n, "repetition")
+        done = [s is not None for s in rows.stop]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+class _GrammarRows(LogitsProcessor):
+    """xgrammar masking, one matcher per row, aware of rows that stopped early.
+
+    xgr.contrib.hf.LogitsProcessor asserts that every row's last token is grammatical, which fails
+    for the pad tokens generate() appends to rows our criterion stopped; this one skips them.
+    """
+
+    def __init__(
+        self, rows: _Rows, cache: GrammarCache, grammars: list[xgr.CompiledGrammar]
+    ) -> None:
+        self.rows = rows
+        self.cache = cache  # its token_starts masks are built on the first loop only
+        self.matchers = [xgr.GrammarMatcher(g) for g in grammars]
+        self.bitmask = xgr.allocate_token_bitmask(len(grammars), cache.vocab)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        rows, n = self.rows, input_ids.shape[1] - self.rows.prompt_len
+        active = []
+        for i, matcher in enumerate(self.matchers):
+            stopped_at = rows.n_tokens[i]
+            if n > 0 and (stopped_at is None or stopped_at >= n) and not matcher.is_terminated():
+                token = int(input_ids[i, -1])
+                if not matcher.accept_token(token):
+                    raise RuntimeError(
+                        f"row {i}: token {token} rejected by its grammar at step {n}"
+                    )
+            if stopped_at is None and not matcher.is_terminated():
+                matcher.fill_next_token_bitmask(self.bitmask, i)
+                active.append(i)
+        if active:
+            idx = torch.tensor(active)
+            sub = scores[idx].float()
+            xgr.apply_token_bitmask_inplace(sub, self.bitmask[idx])
+            for j, i in enumerate(active):
+                self._break_loop(sub[j], input_ids[i, rows.prompt_len :].tolist(), i)
+            scores[idx] = sub.to(scores.dtype)
+        return scores
+
+    def _break_loop(self, row_scores: torch.Tensor, tokens: list[int], i: int) -> None:
+        """Steer a looping row towards ending the value it loops in, within the grammar.
+
+        Once a loop is seen, the row stays in this mode until the JSON nesting state changes.
+        Inside a string, tokens that close it (first visible char '"') are kept; outside, tokens
+        that close a container (']' '}'), else a ',' ending a number or an item. When none of
+        those is allowed yet (e.g. digits of a date-time's fraction before its offset), the
+        tokens of the loop are banned instead.
+        """
+        rows, closer = self.rows, self.rows.closers[i]
+        state = (closer.in_string, closer.depth)
+        if rows.looping[i] != state:
+            rows.looping[i] = None
+            if repeating_period(tokens, rows.repeat_span) is None:
+                return
+            rows.looping[i] = state
+        allowed = torch.isfinite(row_scores)
+        groups = ("quote",) if closer.in_string else ("close", "comma")
+        keep = next((k for g in groups if (k := allowed & self.cache.token_starts[g]).any()), None)
+        if keep is None:
+            keep = allowed.clone()
+            keep[sorted(set(tokens[-rows.repeat_span :]))] = False
+        if keep.any():
+            row_scores[~keep] = float("-inf")
+            rows.loop_breaks[i] += 1
+
+
+# ----------------------------------------------------------------------------- generation
+def _token_text(tokenizer: Any) -> Callable[[int], str]:
+    cache: dict[int, str] = {}
+
+    def text(token: int) -> str:
+        if token not in cache:
+            cache[token] = tokenizer.decode([token])
+        return cache[token]
+
+    return text
+
+
+def _stop_ids(model: Any, tokenizer: Any) -> set[int]:
+    ids = model.generation_config.eos_token_id
+    ids = set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    return ids
+
+
+@torch.inference_mode()
+def _generate_batch(
+    model: Any,
+    tokenizer: Any,
+    prompts: list[str],
+    budgets: list[int],
+    cfg: DecodeConfig,
+    mode: DecodeMode,
+    grammars: tuple[GrammarCache, list[xgr.CompiledGrammar]] | None,
+    token_text: Callable[[int], str],
+) -> list[Generation]:
+    tokenizer.padding_side = "left"  # generation appends on the right: pads must be on the left
+    enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    rows = _Rows(
+        prompt_len=enc["input_ids"].shape[1],
+        budgets=budgets,
+        token_text=token_text,
+        stop_ids=_stop_ids(model, tokenizer),
+        repeat_span=cfg.repeat_span,
+        mode=mode,
+    )
+    processors = LogitsProcessorList([_GrammarRows(rows, *grammars)] if grammars else [])
+    out = model.generate(
+        **enc,
+        max_new_tokens=max(budgets),
+        do_sample=False,
+        num_beams=1,
+        temperature=None,
+        top_p=None,
+        top_k=None,
+        use_cache=True,
+        pad_token_id=tokenizer.pad_token_id,
+        logits_processor=processors,
+        stopping_criteria=StoppingCriteriaList([_StopRows(rows)]),
+    )
+    gens = []
+    for i in range(len(prompts)):
+        if rows.stop[i] is None:  # generate() ended without our criterion firing: the budget
+            rows.finish(i, out.shape[1] - rows.prompt_len, "budget")
+        n = rows.n_tokens[i]
+        ids = out[i, rows.prompt_len : rows.prompt_len + n]
+        text = tokenizer.decode(ids, skip_special_tokens=True)
+        gens.append(Generation(text, n, rows.latency[i], rows.stop[i], rows.loop_breaks[i]))
+    return gens
+
+
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: list[str],
+    cfg: DecodeConfig,
+    *,
+    mode: DecodeMode = "free",
+    schemas: list[dict[str, Any]] | None = None,
+    grammars: GrammarCache | None = None,
+    budgets: list[int] | None = None,
+    progress: bool = True,
+) -> list[Generation]:
+    """Greedy continuations of `prompts`, in input order.
+
+    budgets[i] caps row i's new tokens (default cfg.max_new_tokens). Constrained mode needs one
+    schema per prompt; pass a shared GrammarCache to reuse compiled grammars across calls.
+    """
+    if mode == "constrained":
+        if schemas is None or len(schemas) != len(prompts):
+            raise ValueError("constrained decoding needs one schema per prompt")
+        grammars = grammars or GrammarCache(tokenizer, vocab_size(model), cfg)
+    budgets = budgets or [cfg.max_new_tokens] * len(prompts)
+    if len(budgets) != len(prompts):
+        raise ValueError(f"{len(budgets)} budgets for {len(prompts)} prompts")
+    lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
+    order = sorted(range(len(prompts)), key=lambda i: lengths[i])  # similar lengths: little padding
+    token_text = _token_text(tokenizer)
+    results: dict[int, Generation] = {}
+    bar = tqdm(total=len(prompts), desc=f"decode ({mode})", unit="ex", disable=not progress)
+    for batch in _batches(order, cfg.batch_size):
+        compiled = (
+            (grammars, [grammars.get(schemas[i]) for i in batch]) if mode == "constrained" else None
+        )
+        outs = _generate_batch(
+            model,
+            tokenizer,
+            [prompts[i] for i in batch],
+            [min(budgets[i], cfg.max_new_tokens) for i in batch],
+            cfg,
+            mode,
+            compiled,
+            token_text,
+        )
+        results.update(zip(batch, outs, strict=True))
+        bar.update(len(batch))
+    bar.close()
+    return [results[i] for i in range(len(prompts))]

@@ -1,0 +1,216 @@
+"""maaza.decode: JSON-close tracking, loop detection, grammar schemas, constrained decoding on tiny-random."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import xgrammar as xgr
+
+from maaza.config import DecodeConfig
+from maaza.decode import (
+    GrammarCache,
+    JsonCloser,
+    generate,
+    grammar_schema,
+    repeating_period,
+    vocab_size,
+)
+from maaza.metrics import is_compliant, parse_output
+from maaza.prompts import render_target
+
+# Every string, array and number is bounded, so a random model must finish inside the budget.
+BOUNDED = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "count": {"type": "integer", "minimum": 0, "maximum": 99},
+        "kind": {"type": "string", "enum": ["a", "b", "c"]},
+        "ok": {"type": "boolean"},
+        "owner": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "age": {"type": "integer", "minimum": 0, "maximum": 9},
+            },
+            "required": ["id"],
+        },
+        "tags": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["name", "count", "kind", "ok", "owner", "tags"],
+}
+DATED = {
+    "type": "object",
+    "properties": {"when": {"type": "string", "format": "date-time"}},
+    "required": ["when"],
+}
+TIGHT = DecodeConfig(
+    batch_size=4, max_new_tokens=256, max_string_length=6, max_items=2, repeat_span=12
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # tiny-random's matrices are 64 wide: OpenMP synchronisation costs more than it saves.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+# ----------------------------------------------------------------------------- pure helpers
+@pytest.mark.parametrize(
+    ("chunks", "closes_at"),
+    [
+        (['{"a": 1', "}", " trailing"], 1),
+        (["Sure, here it is:\n```json\n", '{"a": "}', '"}'], 2),  # a brace inside a string
+        (['{"a": "\\"}', '"}'], 1),  # an escaped quote does not end the string
+        (['[1, [2], {"b": [3]}', "]"], 1),
+        (['He said "hi" ', 'and "bye.\n', '{"x": {}}'], 2),  # prose quotes are not strings
+        (['{"a": ', "[1, 2"], None),
+    ],
+)
+def test_json_closer(chunks, closes_at):
+    closer = JsonCloser()
+    results = [closer.feed(c) for c in chunks]
+    assert (results.index(True) if True in results else None) == closes_at
+
+
+def test_repeating_period():
+    assert repeating_period([5] * 24, 24) == 1
+    assert repeating_period([5] * 23, 24) is None  # too short a tail
+    assert repeating_period([9, 8, 1, 2, 3] * 10, 24) == 5
+    assert repeating_period([1, 2, 3] * 10 + [4], 24) is None  # the loop was left
+    assert repeating_period(list(range(100)), 24) is None
+    item = list(range(30))  # an array item of 30 tokens repeated 3 times: span 90 > 24
+    assert repeating_period(item * 3, 24) == 30
+
+
+def test_grammar_schema_policy_and_bounds():
+    schema = {
+        "type": "object",
+        "properties": {
+            "format": {"type": "string", "format": "date"},  # a property *named* format stays
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "few": {"type": "array", "items": {"type": "integer"}, "maxItems": 3},
+            "code": {"type": "string", "pattern": "^[A-Z]+$"},
+            "maybe": {"type": ["string", "null"]},
+        },
+    }
+    out = grammar_schema(schema, "annotation", max_items=8, max_string_length=40)
+    props = out["properties"]
+    assert set(props) == set(schema["properties"])
+    assert props["format"] == {"type": "string", "maxLength": 40}
+    assert props["tags"] == {
+        "type": "array",
+        "items": {"type": "string", "maxLength": 40},
+        "maxItems": 8,
+    }
+    assert props["few"]["maxItems"] == 3  # the schema's own bound wins
+    assert "maxLength" not in props["code"]  # a pattern already constrains the string
+    assert props["maybe"]["maxLength"] == 40
+    assert schema["properties"]["format"] == {"type": "string", "format": "date"}  # input unchanged
+    kept = grammar_schema(schema, "enforce", max_items=None, max_string_length=None)
+    assert kept["properties"]["format"] == {"type": "string", "format": "date"}
+    assert "maxItems" not in kept["properties"]["tags"]
+
+
+# ----------------------------------------------------------------------------- grammar
+@pytest.mark.parametrize(
+    ("policy", "no_offset", "with_offset"),
+    [("annotation", True, True), ("enforce", False, True)],
+)
+def test_format_policy_reaches_the_grammar(tiny_model, policy, no_offset, with_offset):
+    model, tok = tiny_model
+    cache = GrammarCache(tok, vocab_size(model), DecodeConfig(format_policy=policy))
+    assert (
+        xgr.GrammarMatcher(cache.get(DATED)).accept_string('{"when": "2024-05-01T10:00:00"}')
+        is no_offset
+    )
+    assert (
+        xgr.GrammarMatcher(cache.get(DATED)).accept_string('{"when": "2024-05-01T10:00:00Z"}')
+        is with_offset
+    )
+
+
+def test_grammar_admits_exactly_the_training_layout(tiny_model):
+    model, tok = tiny_model
+    cache = GrammarCache(tok, vocab_size(model), DecodeConfig())
+    target = {
+        "name": "x",
+        "count": 3,
+        "kind": "a",
+        "ok": True,
+        "owner": {"id": "u1"},
+        "tags": ["t"],
+    }
+    assert xgr.GrammarMatcher(cache.get(BOUNDED)).accept_string(render_target(target))
+    compact = json.dumps(target, separators=(",", ":"))
+    assert not xgr.GrammarMatcher(cache.get(BOUNDED)).accept_string(compact)
+    assert cache.get(BOUNDED) is cache.get(json.loads(json.dumps(BOUNDED)))  # compiled once
+
+
+# ----------------------------------------------------------------------------- generation
+def test_constrained_rows_with_different_schemas_are_always_valid(tiny_model):
+    model, tok = tiny_model
+    schemas = [BOUNDED, DATED, BOUNDED, DATED, BOUNDED]
+    prompts = [f"Record {i}: " + "some words " * (3 * i) for i in range(len(schemas))]
+    for policy in ("annotation", "enforce"):
+        cfg = TIGHT.model_copy(update={"format_policy": policy})
+        gens = generate(
+            model, tok, prompts, cfg, mode="constrained", schemas=schemas, progress=False
+        )
+        for gen, schema in zip(gens, schemas, strict=True):
+            parsed = parse_output(gen.text)
+            assert gen.stop == "json" and not gen.truncated, gen
+            assert gen.text == render_target(parsed.value)  # nothing after the closing brace
+            assert is_compliant(parsed.value, schema, policy), gen.text
+
+
+def test_constrained_package_schema_valid_or_counted_truncated(tiny_model):
+    from maaza.schemas import load_schemas
+
+    model, tok = tiny_model
+    schemas = load_schemas()
+    chosen = [schemas[s] for s in ("rating", "location", "sensor_reading", "order_details")]
+    cfg = DecodeConfig(batch_size=4, max_new_tokens=160, repeat_span=24)
+    gens = generate(
+        model, tok, ["Text:"] * 4, cfg, mode="constrained", schemas=chosen, progress=False
+    )
+    for gen, schema in zip(gens, chosen, strict=True):
+        parsed = parse_output(gen.text)
+        assert gen.truncated or (parsed.ok and is_compliant(parsed.value, schema)), gen
+        assert gen.n_tokens <= 160
+
+
+def test_batched_equals_one_at_a_time_and_keeps_input_order(tiny_model):
+    model, tok = tiny_model
+    prompts = ["A short one.", "A much longer prompt " * 6, "Medium length prompt here."]
+    schemas = [BOUNDED] * 3
+    batched = generate(
+        model, tok, prompts, TIGHT, mode="constrained", schemas=schemas, progress=False
+    )
+    single = TIGHT.model_copy(update={"batch_size": 1})
+    alone = generate(
+        model, tok, prompts, single, mode="constrained", schemas=schemas, progress=False
+    )
+    assert [g.text for g in batched] == [g.text for g in alone]
+
+
+def test_free_mode_truncations_are_counted(tiny_model):
+    model, tok = tiny_model
+    cfg = DecodeConfig(batch_size=2, max_new_tokens=64, repeat_span=24)
+    gens = generate(model, tok, ["Hello", "Extract JSON:"], cfg, budgets=[5, 64], progress=False)
+    assert gens[0].stop == "budget" and gens[0].n_tokens == 5 and gens[0].truncated
+    # tiny-random loops; the guard must stop it long before the budget
+    assert gens[1].truncated and gens[1].n_tokens <= 64
+    assert all(g.latency_s > 0 and g.tokens_per_s > 0 for g in gens)
+
+
+def test_constrained_needs_a_schema_per_prompt(tiny_model):
+    model, tok = tiny_model
+    with pytest.raises(ValueError, match="one schema per prompt"):
+        generate(
+            model, tok, ["a", "b"], TIGHT, mode="constrained", schemas=[BOUNDED], progress=False
+        )
