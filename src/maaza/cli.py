@@ -29,7 +29,8 @@ console = Console()
 
 def fail(message: str) -> typer.Exit:
     """Print a one-line error to stderr; `raise fail(...)` exits with status 1."""
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    # soft_wrap: off a terminal rich would wrap at 80 columns, splitting paths and messages
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False)
     return typer.Exit(code=1)
 
 
@@ -129,6 +130,73 @@ def data_import(
         console.print(f"wrote {len(records)} records to {out}")
 
 
+# ----------------------------------------------------------------------------- evaluate
+@app.command("eval")
+def eval_(
+    model: Annotated[str | None, typer.Option(help="registry name or path (or the run's)")] = None,
+    data: Annotated[Path, typer.Option(help="JSONL (EdgeJSON form)")] = Path("data/test.jsonl"),
+    schemas: Annotated[Path, typer.Option(help="schema folder (tier sub-folders allowed)")] = Path(
+        "src/maaza/schemas"
+    ),
+    out: Annotated[Path | None, typer.Option(help="folder for predictions + metrics")] = None,
+    adapter: Annotated[Path | None, typer.Option(help="peft adapter folder, merged in")] = None,
+    run: Annotated[str | None, typer.Option(help="training run: its model + prompt format")] = None,
+    mode: Annotated[str, typer.Option(help="free | constrained")] = "free",
+    prompt_format: Annotated[str | None, typer.Option(help="paper | model_card | compact")] = None,
+    split: Annotated[str | None, typer.Option(help="test | holdout | external")] = None,
+    limit: Annotated[int | None, typer.Option(help="first N examples only")] = None,
+    params_path: Annotated[Path, typer.Option("--params")] = Path("params.yaml"),
+    profile: Annotated[str | None, typer.Option(help="params profile")] = None,
+) -> None:
+    """Run a model (+ adapter) on a dataset: OUT/predictions.jsonl + OUT/metrics.json.
+
+    A run defined in params (--run, or an adapter at runs/<run>/adapter) gives the base model and
+    prompt format; otherwise --model is zero-shot with evaluate.zeroshot_prompt_format.
+    --split defaults to the data file's name (test, holdout), else external.
+    """
+    import dataclasses
+
+    from maaza.config import ConfigError, load_params
+    from maaza.evaluate import eval_name, run_eval, spec_from_params
+    from maaza.importer import EdgeJSONImportError
+
+    if mode not in ("free", "constrained"):
+        raise fail(f"--mode must be free or constrained, got {mode!r}")
+    if prompt_format not in (None, "paper", "model_card", "compact"):
+        raise fail(f"--prompt-format must be paper, model_card or compact, got {prompt_format!r}")
+    try:
+        params = load_params(params_path, profile)
+        known = {*params.train.runs, *params.ablate.runs}
+        if run is None and adapter is not None and adapter.parent.name in known:
+            run = adapter.parent.name
+        split = split or (data.stem if data.stem in ("test", "holdout") else "external")
+        name = out.name if out else eval_name(model, run, mode, split)
+        spec = spec_from_params(
+            params, name=name, mode=mode, split=split, model=model, run=run,
+            adapter=str(adapter) if adapter else None,
+        )  # fmt: skip
+    except (ConfigError, ValueError) as err:
+        raise fail(str(err)) from None
+    spec = dataclasses.replace(
+        spec,
+        model=model or spec.model,
+        prompt_format=prompt_format or spec.prompt_format,
+        limit=limit or spec.limit,
+    )
+    out = out or Path("results/eval") / spec.name
+    try:
+        metrics = run_eval(spec, data, schemas, out)
+    except (EdgeJSONImportError, FileNotFoundError) as err:
+        raise fail(str(err)) from None
+    o = metrics["overall"]
+    console.print(
+        f"{spec.name}: n={o['n']}  JSONExact {o['json_exact']:.3f}  Field F1 {o['field_f1']:.3f}  "
+        f"Leaf F1 {o['leaf_f1']:.3f}  compliance {o['compliance']:.3f}  "
+        f"truncated {o['truncated']:.3f}  {o['examples_per_s']:.2f} ex/s -> {out}/",
+        highlight=False,
+    )
+
+
 # ----------------------------------------------------------------------------- report
 PathOpt = Annotated[Path, typer.Option()]
 
@@ -157,6 +225,124 @@ def report(
         raise fail(str(err)) from None
     console.print(describe(inventory), highlight=False)
     console.print(f"wrote {figures_dir}/, {tables_dir}/, {generated_dir}/numbers.tex")
+
+
+# ----------------------------------------------------------------------------- extract
+@app.command()
+def extract(
+    schema: Annotated[Path, typer.Option(help="JSON Schema file (draft-07) the answer must match")],
+    text: Annotated[
+        str | None, typer.Argument(help="text to extract from; '-' reads stdin")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="base model (default: the adapter's)")] = None,
+    adapter: Annotated[
+        str | None,
+        typer.Option(help="adapter folder, run folder or run name (default: best trained run)"),
+    ] = None,
+    zero_shot: Annotated[
+        bool, typer.Option("--zero-shot", help="base model alone, no adapter")
+    ] = False,
+    mode: Annotated[str, typer.Option(help="constrained | free")] = "constrained",
+    input_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--input", help='JSONL, one text a line: {"text": ...}, {"prompt": ...} or "..."'
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="JSONL results of --input (a rerun continues it)")
+    ] = None,
+    prompt_format: Annotated[
+        str | None, typer.Option(help="paper | model_card | compact (default: the run's)")
+    ] = None,
+    max_new_tokens: Annotated[
+        int | None, typer.Option(min=1, help="answer length cap (default: params.yaml)")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="texts decoded together (default: params.yaml)")
+    ] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="MAAZA_ROOT",
+            help="folder holding runs/, results/eval/, params.yaml (default: the project)",
+        ),
+    ] = None,
+) -> None:
+    """Print the JSON object in TEXT that matches --schema (or answer every line of --input into
+    --output, resumable). Uses the best fine-tuned adapter found under ROOT/runs unless told otherwise."""
+    import maaza.extract as ex
+    from maaza.config import ConfigError
+
+    err = Console(stderr=True)
+    if mode not in ("constrained", "free"):
+        raise fail(f"--mode must be constrained or free, got {mode!r}")
+    if prompt_format not in (None, "paper", "model_card", "compact"):
+        raise fail(f"--prompt-format must be paper, model_card or compact, got {prompt_format!r}")
+    if (text is None) == (input_path is None):
+        raise fail("give one of TEXT, - (stdin) or --input FILE")
+    if (input_path is None) != (output is None):
+        raise fail("--input and --output go together")
+    try:
+        from maaza.models import ModelError  # imports torch: only once the cheap checks passed
+
+        cfg = ex.decode_config(root, max_new_tokens=max_new_tokens, batch_size=batch_size)
+        schema_obj = ex.load_schema(schema, cfg)
+        lines = ex.read_input(input_path) if input_path else None
+        single = ex.read_text_arg(text) if text is not None else None
+        if lines and output and len(ex.completed_lines(output, lines)) == len(lines):
+            err.print(f"{output}: all {len(lines)} lines already done")
+            return
+        extractor = ex.Extractor(
+            model,
+            adapter or ex.AUTO,
+            zero_shot=zero_shot,
+            mode=mode,
+            prompt_format=prompt_format,
+            decode=cfg,
+            root=root,
+        )
+        err.print(
+            f"{extractor.source.describe()}: {extractor.source.note}; "
+            f"loaded in {extractor.load_s:.1f} s",
+            highlight=False,
+        )
+        if single is not None:
+            _extract_one(extractor, single, schema_obj, err)
+            return
+        try:
+            counts = ex.extract_file(extractor, schema_obj, lines, output)
+        except KeyboardInterrupt:
+            err.print(
+                f"interrupted: finished lines are in {output}; rerun the same command to continue"
+            )
+            raise typer.Exit(130) from None
+    except (ex.ExtractError, ConfigError, ModelError) as e:
+        raise fail(str(e)) from None
+    err.print(
+        f"wrote {counts['done']} results to {output} ({counts['skipped']} were already done); "
+        f"{counts['invalid']} invalid",
+        highlight=False,
+    )
+    if counts["invalid"]:
+        raise fail(
+            f'{counts["invalid"]} answers do not match the schema (see "errors" in {output})'
+        )
+
+
+def _extract_one(extractor, text: str, schema: dict, err: Console) -> None:
+    """Answer on stdout (one JSON line), how it went on stderr; exit 1 unless it validates."""
+    res = extractor.extract_batch([text], schema)[0]
+    if res.value is not None:
+        typer.echo(json.dumps(res.value, ensure_ascii=False))
+    speed = res.n_tokens / res.latency_s if res.latency_s else 0.0
+    err.print(
+        f"{'valid' if res.valid else 'INVALID'}; {res.n_tokens} tokens in {res.latency_s:.2f} s "
+        f"({speed:.1f} tokens/s, {extractor.mode} decoding, stop: {res.stop})",
+        highlight=False,
+    )
+    if not res.valid:
+        raise fail("answer does not match the schema: " + "; ".join(res.errors[:5]))
 
 
 if __name__ == "__main__":

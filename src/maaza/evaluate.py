@@ -91,6 +91,12 @@ def spec_from_params(
     )
 
 
+def eval_name(model: str | None, run: str | None, mode: str, split: str) -> str:
+    """The docs/DESIGN.md name: zs-<model>-<mode> or ft-<run>-<mode>, + -<split> off the test split."""
+    base = f"ft-{run}-{mode}" if run else f"zs-{Path(str(model)).name}-{mode}"
+    return base if split == "test" else f"{base}-{split}"
+
+
 # ----------------------------------------------------------------------------- pure parts
 def schema_budgets(
     records: list[dict[str, Any]], count_tokens: Callable[[str], int], cfg: DecodeConfig

@@ -1,0 +1,179 @@
+"""maaza.evaluate and `maaza eval`: budgets, aggregation, result files on external EdgeJSON data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from maaza.cli import app
+from maaza.config import PROJECT_ROOT, DecodeConfig, load_params
+from maaza.decode import Generation
+from maaza.evaluate import aggregate, eval_name, prediction_row, schema_budgets, spec_from_params
+
+EXTERNAL = Path(__file__).parent / "fixtures" / "external"
+PARAMS = PROJECT_ROOT / "params.yaml"
+OVERALL_KEYS = {"json_exact", "field_f1", "leaf_f1", "compliance", "parse_rate", "truncated"}
+OVERALL_KEYS |= {"latency_mean_s", "latency_p95_s", "tokens_per_s"}
+SCHEMA = {
+    "type": "object",
+    "properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
+    "required": ["a"],
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny-random: thread synchronisation costs more than it saves
+    yield
+    torch.set_num_threads(n)
+
+
+def _row(**kw):
+    base = {
+        "complexity": "simple",
+        "style": None,
+        "json_exact": 0,
+        "field_f1": 0.0,
+        "leaf_f1": 0.0,
+        "compliant": False,
+        "error": "invalid_json",
+        "latency_s": 1.0,
+        "n_tokens": 10,
+        "truncated": False,
+        "loop_breaks": 0,
+        "parsed": None,
+    }
+    return base | kw
+
+
+def test_schema_budgets_per_schema_longest_answer_capped():
+    records = [
+        {"schema_id": "s", "expected_output": {"a": 1}},  # '{"a": 1}' = 8 chars (+1 stop)
+        {"schema_id": "s", "expected_output": {"a": 12345}},  # 12 chars + 1 -> 13
+        {"schema_id": "t", "expected_output": {"b": "x" * 200}},  # 209 + 1 -> 630 > cap
+        {"schema_id": "u", "expected_output": {}},  # 2 + 1 -> 9 < floor 32
+    ]
+    cfg = DecodeConfig(max_new_tokens=512, token_budget_factor=3.0)
+    assert schema_budgets(records, len, cfg) == {"s": 39, "t": 512, "u": 32}
+
+
+def test_prediction_row_scores_and_records_decoding_facts():
+    record = {
+        "id": "x-1",
+        "schema_id": "s",
+        "complexity": "simple",
+        "prompt": "p",
+        "expected_output": {"a": 1},
+    }
+    gen = Generation('```json\n{"a": "1"}\n```', n_tokens=12, latency_s=0.5, stop="json")
+    row = prediction_row(record, SCHEMA, gen, "annotation")
+    assert row["parsed"] == {"a": "1"} and row["error"] == "type_error"
+    assert (row["json_exact"], row["compliant"], row["truncated"]) == (0, False, False)
+    assert row["schema_errors"] == ["a: '1' is not of type 'integer'"]
+    assert row["style"] is None and row["expected"] == {"a": 1}
+    cut = prediction_row(record, SCHEMA, Generation('{"a": 1', 40, 2.0, "budget"), "annotation")
+    assert cut["truncated"] and cut["error"] == "invalid_json" and cut["parse_error"]
+
+
+def test_aggregate_hand_computed():
+    rows = [
+        _row(id="1", schema_id="s", style="email", json_exact=1, field_f1=1.0, leaf_f1=1.0, compliant=True, error="correct", parsed={}),
+        _row(id="2", schema_id="s", style="chat", field_f1=0.5, leaf_f1=0.75, compliant=True, error="value_mismatch", parsed={}, latency_s=3.0),
+        _row(id="3", schema_id="t", complexity="complex", truncated=True, latency_s=2.0, n_tokens=50),
+    ]  # fmt: skip
+    m = aggregate(rows, wall_time_s=7.0)
+    o = m["overall"]
+    assert o.keys() >= OVERALL_KEYS
+    assert (o["json_exact"], o["field_f1"], o["leaf_f1"]) == (
+        round(1 / 3, 6),
+        0.5,
+        round(1.75 / 3, 6),
+    )
+    assert (o["compliance"], o["parse_rate"], o["truncated"]) == (
+        round(2 / 3, 6),
+        round(2 / 3, 6),
+        round(1 / 3, 6),
+    )
+    assert o["latency_mean_s"] == 2.0 and o["latency_p95_s"] == 3.0
+    assert o["tokens_per_s"] == 10.0  # 70 tokens / 7 s
+    assert o["stderr"]["json_exact"] == pytest.approx((1 / 3) ** 0.5 / 3**0.5, abs=1e-6)
+    assert m["by_tier"]["simple"]["n"] == 2 and m["by_tier"]["complex"]["truncated"] == 1.0
+    assert m["by_schema"]["t"]["tier"] == "complex"
+    assert set(m["by_style"]) == {"email", "chat", "unknown"}
+    assert m["errors"] == {
+        "correct": 1, "field_omission": 0, "type_error": 0, "value_mismatch": 1,
+        "structure_error": 0, "invalid_json": 1,
+    }  # fmt: skip
+
+
+def test_specs_and_names_from_params():
+    params = load_params(PARAMS)
+    zs = spec_from_params(params, name="n", mode="free", split="test", model="gemma3-270m")
+    assert zs.prompt_format == params.evaluate.zeroshot_prompt_format and zs.run is None
+    ft = spec_from_params(
+        params, name="n", mode="constrained", split="test", run="smollm2-135m-r16"
+    )
+    run = params.train_run("smollm2-135m-r16")
+    assert (ft.model, ft.prompt_format) == (run.model, run.prompt_format)
+    with pytest.raises(ValueError, match="model"):
+        spec_from_params(params, name="n", mode="free", split="test")
+    assert (
+        eval_name("smollm2-135m-instruct", None, "free", "test") == "zs-smollm2-135m-instruct-free"
+    )
+    assert (
+        eval_name(None, "smollm2-135m-r16", "constrained", "holdout")
+        == "ft-smollm2-135m-r16-constrained-holdout"
+    )
+
+
+def test_cli_eval_on_external_edgejson_data(tmp_path):
+    out = tmp_path / "zs-tiny-constrained-external"
+    args = ["eval", "--model", "tiny-random", "--data", str(EXTERNAL / "data.jsonl")]
+    args += ["--schemas", str(EXTERNAL / "schemas"), "--out", str(out), "--mode", "constrained"]
+    result = CliRunner().invoke(app, [*args, "--params", str(PARAMS)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert (metrics["name"], metrics["split"], metrics["mode"], metrics["n"]) == (
+        out.name,
+        "external",
+        "constrained",
+        6,
+    )
+    assert metrics["prompt_format"] == "paper" and metrics["run"] is None
+    assert set(metrics["by_tier"]) == {"simple", "medium", "complex"}  # from the nested folders
+    assert (
+        metrics["provenance"]["data"]["sha256"]
+        and metrics["provenance"]["decode"]["max_items"] == 32
+    )
+    assert [r["id"] for r in rows] == [
+        f"ext-{s}-{i}" for s in ("book", "pet", "req") for i in (1, 2)
+    ]
+    for r in rows:  # constrained: schema-valid by construction unless cut off (and then counted)
+        assert r["compliant"] or r["truncated"], r
+    assert metrics["overall"]["compliance"] + metrics["overall"]["truncated"] >= 1.0
+
+
+def test_cli_eval_reports_bad_input(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a"}\n')
+    args = [
+        "eval",
+        "--model",
+        "tiny-random",
+        "--data",
+        str(bad),
+        "--schemas",
+        str(EXTERNAL / "schemas"),
+    ]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "o"), "--params", str(PARAMS)])
+    assert result.exit_code == 1 and f"{bad}:1: missing key" in result.output
+    result = CliRunner().invoke(
+        app, ["eval", "--model", "tiny-random", "--mode", "greedy", "--params", str(PARAMS)]
+    )
+    assert result.exit_code == 1 and "--mode must be" in result.output
