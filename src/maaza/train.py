@@ -1,0 +1,575 @@
+"""LoRA fine-tuning with the paper's recipe, fast on a CPU, resumable, launchable by accelerate.
+
+    python -m maaza.train --run smollm2-135m-r16 --params params.yaml --data data/train.jsonl --out runs/smollm2-135m-r16
+    accelerate launch --num_processes 2 -m maaza.train --run ... # same entry point, multi-GPU / multi-node
+    maaza train smollm2-135m-r16                                  # the CLI wrapper
+
+Rerunning the same command after a kill resumes from `<out>/checkpoints/` (deleted on success).
+Outputs in `<out>/`: adapter/ (peft), train_metrics.json, loss.csv, README.md, merged/ (merge: true).
+
+Where the speed comes from (CPU, measured in benchmarks/train_throughput.py and the report):
+- the loss runs the decoder, then the output layer and cross-entropy only at labelled positions
+  (with response-only loss most positions are prompt, and the 49k-wide vocabulary projection is
+  a fifth of the model's FLOPs per position);
+- micro-batches are cut from length-sorted optimizer steps and padded to their own longest member;
+- frozen base weights carry no gradient state; only the LoRA matrices (fp32) are optimised;
+- torch uses every core this process may run on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from maaza.collate import (
+    Example,
+    collate,
+    encode_records,
+    padding_stats,
+    read_records,
+    step_plan,
+    steps_per_epoch,
+    stratified_subset,
+)
+from maaza.config import TrainRun, load_params
+
+LOSS_COLUMNS = ("step", "epoch", "loss", "lr", "tokens_per_s", "elapsed_s")
+CHECKPOINT_PREFIX = "step-"
+KEEP_CHECKPOINTS = 2  # the newest one may be mid-write when a kill lands; keep one more
+
+
+class TrainError(RuntimeError):
+    """A run that cannot start (bad settings for this hardware, inconsistent state)."""
+
+
+# ----------------------------------------------------------------------------- model pieces
+class LabelledLMLoss(nn.Module):
+    """Summed next-token cross-entropy, computing logits only where a label exists.
+
+    Wrapping the loss in a module (rather than calling the model's parts from the loop) keeps it
+    one forward call, so DistributedDataParallel under `accelerate launch` sees and syncs it.
+    """
+
+    def __init__(self, peft_model: nn.Module) -> None:
+        super().__init__()
+        self.peft_model = peft_model
+        base = peft_model.get_base_model()
+        self.decoder = base.get_decoder()  # LoRA layers live inside it (peft injects in place)
+        self.lm_head = base.get_output_embeddings()
+        self.softcap = getattr(base.config, "final_logit_softcapping", None)  # gemma-style
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor
+    ) -> torch.Tensor:
+        hidden = self.decoder(
+            input_ids=input_ids, attention_mask=attention_mask, use_cache=False
+        ).last_hidden_state  # (B, T, C)
+        targets = labels[:, 1:]  # position t predicts token t+1
+        keep = targets != -100  # (B, T-1)
+        logits = self.lm_head(hidden[:, :-1][keep]).float()  # (N, V), N = labelled positions
+        if self.softcap is not None:
+            logits = torch.tanh(logits / self.softcap) * self.softcap
+        return F.cross_entropy(logits, targets[keep], reduction="sum")
+
+
+def native_bf16() -> bool:
+    """Does this machine multiply bf16 matrices in hardware? (AVX2-only CPUs emulate it ~50x slower.)"""
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def base_dtype(run: TrainRun) -> torch.dtype:
+    if run.base_dtype == "float32":
+        return torch.float32
+    if not native_bf16():
+        raise TrainError(
+            "base_dtype: bfloat16 needs native bf16 matmuls (CUDA, or a CPU with AVX512-BF16/AMX); "
+            f"this CPU ({torch.backends.cpu.get_cpu_capability()}) emulates them far slower than "
+            "fp32 (measured here: ~2 vs ~115 GFLOP/s). Set train.common.base_dtype: float32"
+        )
+    return torch.bfloat16
+
+
+def add_lora(model: nn.Module, run: TrainRun) -> nn.Module:
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(
+        r=run.lora.r,
+        lora_alpha=run.lora.alpha,
+        lora_dropout=run.lora.dropout,
+        target_modules=list(run.lora.target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    # autocast_adapter_dtype (peft's default) keeps the LoRA matrices in fp32 over a bf16 base.
+    return get_peft_model(model, config)
+
+
+def count_params(model: nn.Module) -> tuple[int, int]:
+    """(total, trainable); tied weights counted once (parameters() deduplicates)."""
+    params = list(model.parameters())
+    return sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
+
+
+def matmul_gflops(dtype: torch.dtype, seconds: float = 0.5) -> float:
+    """Measured matmul throughput in a LoRA-step-like shape: the roof a step is compared with."""
+    a, b = torch.randn(1024, 576, dtype=dtype), torch.randn(576, 1536, dtype=dtype)
+    a @ b  # warm-up
+    n, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds or n < 2:
+        a @ b
+        n += 1
+    return 2 * 1024 * 576 * 1536 * n / elapsed / 1e9
+
+
+# ----------------------------------------------------------------------------- state
+@dataclass
+class Progress:
+    """Everything besides tensors that a resumed run needs to continue seamlessly."""
+
+    step: int = 0  # optimizer steps done
+    elapsed_s: float = 0.0  # training time so far, summed over sessions
+    real_tokens: int = 0  # non-padding tokens processed so far
+    rows: list[dict[str, float]] = field(default_factory=list)  # loss.csv rows so far
+
+
+def fingerprint(run_name: str, run: TrainRun, data_path: Path, world: int) -> str:
+    """Identity of a run's inputs: a checkpoint from other inputs must never be resumed."""
+    h = hashlib.sha256()
+    h.update(json.dumps([run_name, run.model_dump(), world], sort_keys=True).encode())
+    h.update(data_path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _rng_state() -> dict[str, Any]:
+    return {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def save_checkpoint(
+    ckpt_dir: Path, model: nn.Module, optimizer: Any, scheduler: Any, progress: Progress,
+    fp: str, rank: int, is_main: bool,
+) -> None:  # fmt: skip
+    """Write step-N/ atomically (temp folder, then rename) and drop older checkpoints."""
+    from safetensors.torch import save_file
+
+    final = ckpt_dir / f"{CHECKPOINT_PREFIX}{progress.step:06d}"
+    tmp = ckpt_dir / f".tmp-{final.name}"
+    if is_main:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        save_file(trainable_state(model), str(tmp / "lora.safetensors"))
+        torch.save(
+            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "progress": progress.__dict__, "fingerprint": fp},
+            tmp / "state.pt",
+        )  # fmt: skip
+    _barrier()
+    torch.save(_rng_state(), tmp / f"rng-{rank}.pt")  # dropout masks differ per process
+    _barrier()
+    if is_main:
+        tmp.rename(final)
+        for old in sorted(ckpt_dir.glob(f"{CHECKPOINT_PREFIX}*"))[:-KEEP_CHECKPOINTS]:
+            shutil.rmtree(old, ignore_errors=True)
+    _barrier()
+
+
+def latest_checkpoint(ckpt_dir: Path) -> Path | None:
+    done = sorted(ckpt_dir.glob(f"{CHECKPOINT_PREFIX}*")) if ckpt_dir.is_dir() else []
+    return done[-1] if done else None
+
+
+def load_checkpoint(
+    path: Path, model: nn.Module, optimizer: Any, scheduler: Any, rank: int
+) -> Progress:
+    from safetensors.torch import load_file
+
+    weights = load_file(str(path / "lora.safetensors"))
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in weights.items():
+            params[name].copy_(value)
+    state = torch.load(path / "state.pt", weights_only=False)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    _set_rng_state(torch.load(path / f"rng-{rank}.pt", weights_only=False))
+    return Progress(**state["progress"])
+
+
+def resume_point(ckpt_dir: Path, fp: str, is_main: bool) -> Path | None:
+    """The newest checkpoint of these very inputs; stale ones (other data/settings) are removed."""
+    latest = latest_checkpoint(ckpt_dir)
+    if latest is None:
+        return None
+    if torch.load(latest / "state.pt", weights_only=False)["fingerprint"] == fp:
+        return latest
+    _barrier()  # everyone has read it before the main process deletes it
+    if is_main:
+        print(
+            f"ignoring {ckpt_dir}: written for other data or settings; starting fresh",
+            file=sys.stderr,
+        )
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+    _barrier()
+    return None
+
+
+def _barrier() -> None:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
+# ----------------------------------------------------------------------------- output files
+def atomic_write(path: Path, text: str) -> None:
+    from maaza.data import atomic_write_text
+
+    atomic_write_text(path, text)
+
+
+def loss_csv(rows: Sequence[dict[str, float]]) -> str:
+    lines = [",".join(LOSS_COLUMNS)]
+    lines += [
+        ",".join(f"{row[c]:.6g}" if c != "step" else str(int(row[c])) for c in LOSS_COLUMNS)
+        for row in rows
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def hardware() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "native_bf16": native_bf16(),
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "torch": torch.__version__,
+    }
+
+
+def model_card(run_name: str, run: TrainRun, metrics: dict[str, Any]) -> str:
+    """README.md of a run folder: what was trained, how, how well it trained, how to use it."""
+    settings = run.model_dump()
+    settings["lora"] = ", ".join(f"{k}={v}" for k, v in run.lora.model_dump().items())
+    rows = "\n".join(f"| {k} | {v} |" for k, v in settings.items())
+    facts = {k: metrics[k] for k in (
+        "n_train_examples", "n_truncated", "steps", "epochs", "params_trainable", "trainable_pct",
+        "final_loss", "wall_time_s", "real_tokens_per_s", "roof_fraction", "adapter_mb")}  # fmt: skip
+    fact_rows = "\n".join(f"| {k} | {v} |" for k, v in facts.items())
+    return f"""---
+library_name: peft
+base_model: {run.model}
+tags: [lora, json-extraction, maaza]
+---
+# {run_name}: LoRA adapter for schema-valid JSON extraction
+
+LoRA adapter (peft) for `{run.model}`, trained by `maaza.train` (rebuild of the Maaza / EdgeJSON
+paper, Section 4.2 recipe) on {metrics["n_train_examples"]} examples with
+{"response-only" if run.loss == "response" else "full-sequence"} loss, prompt format `{run.prompt_format}`.
+
+## Use
+```python
+from peft import PeftModel
+from maaza.models import load
+from maaza.prompts import build_prompt
+
+base, tok = load("{run.model}")
+model = PeftModel.from_pretrained(base, "adapter")   # this folder's adapter/
+prompt = build_prompt(text, schema, "{run.prompt_format}")  # the answer is one JSON line, then eos
+```
+or `maaza.extract` / `maaza eval` with this run.
+
+## Training settings
+| setting | value |
+|---|---|
+{rows}
+
+## Training result
+| metric | value |
+|---|---|
+{fact_rows}
+
+Hardware: {metrics["hardware"]["cpu"]} ({metrics["hardware"]["cores"]} threads), torch {metrics["hardware"]["torch"]}.
+Loss curve: `loss.csv`; all numbers: `train_metrics.json`.
+"""
+
+
+def dir_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+def save_dir_atomic(target: Path, save: Callable[[Path], None]) -> None:
+    tmp = target.parent / f".tmp-{target.name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    save(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+
+
+# ----------------------------------------------------------------------------- the loop
+@dataclass
+class Data:
+    examples: list[Example]
+    plan: list[list[list[int]]]
+    steps_per_epoch: int
+
+
+def prepare_data(
+    run: TrainRun, records: list[dict[str, Any]], schemas: dict, tokenizer: Any
+) -> Data:
+    records = stratified_subset(records, run.train_fraction, run.seed)
+    examples = encode_records(
+        records, schemas, tokenizer, run.prompt_format, run.max_length, run.loss
+    )
+    lengths = [len(e.input_ids) for e in examples]
+    plan = step_plan(
+        lengths, run.micro_batch_size, run.grad_accum, run.epochs, run.seed, run.max_steps
+    )
+    return Data(
+        examples, plan, steps_per_epoch(len(examples), run.micro_batch_size, run.grad_accum)
+    )
+
+
+def set_threads(world_local: int) -> int:
+    """All cores this process may use, shared among the processes of this machine."""
+    cores = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+    torch.set_num_threads(max(1, cores // max(1, world_local)))
+    return torch.get_num_threads()
+
+
+def train(
+    run_name: str,
+    run: TrainRun,
+    data_path: str | Path,
+    out_dir: str | Path,
+    schemas_dir: str | Path | None = None,
+    progress_bar: bool = True,
+) -> dict[str, Any]:
+    """Train one run end to end (resuming if a checkpoint of the same inputs exists); returns
+    the metrics written to `<out_dir>/train_metrics.json`."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from tqdm.auto import tqdm
+    from transformers import get_cosine_schedule_with_warmup
+
+    from maaza.models import load
+    from maaza.schemas import load_schemas
+
+    accelerator = Accelerator()
+    rank, world, is_main = (
+        accelerator.process_index,
+        accelerator.num_processes,
+        accelerator.is_main_process,
+    )
+    if run.grad_accum % world:
+        raise TrainError(
+            f"grad_accum ({run.grad_accum}) must be a multiple of the process count ({world})"
+        )
+    if accelerator.device.type == "cpu":
+        set_threads(int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+    data_path, out_dir = Path(data_path), Path(out_dir)
+    ckpt_dir = out_dir / "checkpoints"
+    fp = fingerprint(run_name, run, data_path, world)
+
+    dtype = base_dtype(run)
+    model, tokenizer = load(run.model, dtype=dtype)
+    data = prepare_data(run, read_records(data_path), load_schemas(schemas_dir), tokenizer)
+    n_steps = len(data.plan)
+
+    set_seed(run.seed)  # LoRA init and dropout masks
+    model = add_lora(model, run)
+    model.train()
+    params_total, params_trainable = count_params(model)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=run.learning_rate, weight_decay=run.weight_decay)
+    scheduler = get_cosine_schedule_with_warmup(
+        optimizer, math.ceil(run.warmup_ratio * n_steps), n_steps
+    )
+
+    progress = Progress()
+    latest = resume_point(ckpt_dir, fp, is_main)
+    if latest is not None:
+        progress = load_checkpoint(latest, model, optimizer, scheduler, rank)
+        accelerator.print(f"resuming {run_name} from {latest} (step {progress.step}/{n_steps})")
+
+    loss_module = accelerator.prepare(LabelledLMLoss(model))
+    pad_id = tokenizer.pad_token_id
+    bar = tqdm(total=n_steps, initial=progress.step, desc=run_name, disable=not (is_main and progress_bar),
+               dynamic_ncols=True, unit="step")  # fmt: skip
+    while progress.step < n_steps:
+        step_start = time.perf_counter()
+        micro = data.plan[progress.step]
+        n_labels = max(1, sum(data.examples[i].n_labels for mb in micro for i in mb))
+        mine = micro[rank::world] or [micro[0]]  # every process must join the gradient sync
+        lr = scheduler.get_last_lr()[0]
+        loss_sum, real = torch.zeros((), device=accelerator.device), 0
+        for j, mb in enumerate(mine):
+            batch = {
+                k: v.to(accelerator.device)
+                for k, v in collate([data.examples[i] for i in mb], pad_id).items()
+            }
+            # DDP averages gradients over processes; scale so the step's mean is over all labels.
+            weight = world / n_labels if micro[rank::world] else 0.0
+            sync = j == len(mine) - 1
+            with accelerator.no_sync(loss_module) if not sync else nullcontext():
+                loss = loss_module(**batch)
+                accelerator.backward(loss * weight)
+            loss_sum += loss.detach() * (weight > 0)
+            real += int(batch["attention_mask"].sum()) if weight else 0
+        torch.nn.utils.clip_grad_norm_(trainable, run.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+
+        totals = accelerator.reduce(
+            torch.tensor([float(loss_sum), float(real)], device=accelerator.device), "sum"
+        )
+        step_loss, step_real = float(totals[0]) / n_labels, int(totals[1])
+        dt = time.perf_counter() - step_start
+        progress.step += 1
+        progress.elapsed_s += dt
+        progress.real_tokens += step_real
+        progress.rows.append({
+            "step": progress.step, "epoch": progress.step / data.steps_per_epoch, "loss": step_loss,
+            "lr": lr, "tokens_per_s": step_real / dt, "elapsed_s": progress.elapsed_s,
+        })  # fmt: skip
+        bar.update(1)
+        bar.set_postfix(loss=f"{step_loss:.4f}", tok_s=f"{step_real / dt:.0f}")
+        if progress.step % run.checkpoint_every == 0 and progress.step < n_steps:
+            save_checkpoint(ckpt_dir, model, optimizer, scheduler, progress, fp, rank, is_main)
+            if is_main:  # progress view for a watcher; the final loss.csv is written at the end
+                atomic_write(ckpt_dir / "loss.csv", loss_csv(progress.rows))
+    bar.close()
+
+    metrics: dict[str, Any] = {}
+    if is_main:
+        metrics = finish(run_name, run, model, tokenizer, data, progress, out_dir,
+                         params_total, params_trainable, dtype)  # fmt: skip
+        shutil.rmtree(ckpt_dir, ignore_errors=True)  # done: no resume state left to confuse a rerun
+    accelerator.wait_for_everyone()
+    return metrics
+
+
+def finish(
+    run_name: str, run: TrainRun, model: nn.Module, tokenizer: Any, data: Data, progress: Progress,
+    out_dir: Path, params_total: int, params_trainable: int, dtype: torch.dtype,
+) -> dict[str, Any]:  # fmt: skip
+    """Save adapter (+ merged model), metrics, loss curve and model card; return the metrics."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_dir_atomic(out_dir / "adapter", model.save_pretrained)
+    if run.merge:
+
+        def save_merged(path: Path) -> None:
+            merged = model.merge_and_unload()
+            merged.save_pretrained(path)
+            tokenizer.save_pretrained(path)
+
+        save_dir_atomic(out_dir / "merged", save_merged)
+    tokens_per_s = progress.real_tokens / max(progress.elapsed_s, 1e-9)
+    roof = matmul_gflops(dtype) if not torch.cuda.is_available() else None
+    flops_per_token = 4 * params_total  # forward 2N + backward to activations 2N (frozen base)
+    pad = padding_stats(data.examples, data.plan)
+    metrics = {
+        "run": run_name,
+        "model": run.model,
+        "params_total": params_total,
+        "params_trainable": params_trainable,
+        "trainable_pct": round(100 * params_trainable / params_total, 2),
+        "lora": {"r": run.lora.r, "alpha": run.lora.alpha, "dropout": run.lora.dropout},
+        "loss_type": run.loss,
+        "prompt_format": run.prompt_format,
+        "train_fraction": run.train_fraction,
+        "n_train_examples": len(data.examples),
+        "n_truncated": sum(e.truncated for e in data.examples),
+        "epochs": run.epochs,
+        "steps": progress.step,
+        "wall_time_s": round(progress.elapsed_s, 1),
+        "real_tokens": progress.real_tokens,
+        "real_tokens_per_s": round(tokens_per_s, 1),
+        "padding_efficiency": round(pad["padding_efficiency"], 4),
+        "base_dtype": str(dtype).removeprefix("torch."),
+        "flops_per_token": flops_per_token,
+        "matmul_roof_gflops": round(roof, 1) if roof else None,
+        "roof_fraction": round(tokens_per_s * flops_per_token / (roof * 1e9), 3) if roof else None,
+        "final_loss": round(progress.rows[-1]["loss"], 5) if progress.rows else None,
+        "adapter_mb": round(dir_mb(out_dir / "adapter"), 2),
+        "hardware": hardware(),
+    }
+    atomic_write(out_dir / "loss.csv", loss_csv(progress.rows))
+    atomic_write(out_dir / "train_metrics.json", json.dumps(metrics, indent=2) + "\n")
+    atomic_write(out_dir / "README.md", model_card(run_name, run, metrics))
+    return metrics
+
+
+# ----------------------------------------------------------------------------- entry point
+def train_from_files(
+    run_name: str,
+    params_path: str | Path,
+    data_path: str | Path,
+    out_dir: str | Path,
+    profile: str | None = None,
+    schemas_dir: str | Path | None = None,
+    progress_bar: bool = True,
+) -> dict[str, Any]:
+    """What the notebook, the CLI and `python -m maaza.train` call."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    run = load_params(params_path, profile).train_run(run_name)
+    return train(run_name, run, data_path, out_dir, schemas_dir, progress_bar)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", required=True, help="run name in train.runs or ablate.runs")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--profile", default=None, help="params profile (default: the file's)")
+    parser.add_argument("--data", default="data/train.jsonl")
+    parser.add_argument("--out", default=None, help="run folder (default: runs/<run>)")
+    parser.add_argument("--schemas", default=None, help="schema folder (default: the package's)")
+    args = parser.parse_args(argv)
+    train_from_files(args.run, args.params, args.data, args.out or f"runs/{args.run}",
+                     args.profile, args.schemas)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
