@@ -215,6 +215,18 @@ def aggregate(rows: list[dict[str, Any]], wall_time_s: float) -> dict[str, Any]:
     }
 
 
+def failure_examples(rows: list[dict[str, Any]], k: int = 6) -> list[dict[str, Any]]:
+    """Up to k wrong predictions, one per error category first (in ERROR_CATEGORIES order)."""
+    wrong = [r for r in rows if r["error"] != "correct"]
+    firsts = [
+        next(r for r in wrong if r["error"] == c)
+        for c in ERROR_CATEGORIES
+        if any(r["error"] == c for r in wrong)
+    ]
+    rest = [r for r in wrong if r not in firsts]
+    return (firsts + rest)[:k]
+
+
 # ----------------------------------------------------------------------------- provenance
 def _git_commit() -> str | None:
     try:
