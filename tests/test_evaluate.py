@@ -12,7 +12,14 @@ from typer.testing import CliRunner
 from maaza.cli import app
 from maaza.config import PROJECT_ROOT, DecodeConfig, load_params
 from maaza.decode import Generation
-from maaza.evaluate import aggregate, eval_name, prediction_row, schema_budgets, spec_from_params
+from maaza.evaluate import (
+    aggregate,
+    eval_name,
+    failure_examples,
+    prediction_row,
+    schema_budgets,
+    spec_from_params,
+)
 
 EXTERNAL = Path(__file__).parent / "fixtures" / "external"
 PARAMS = PROJECT_ROOT / "params.yaml"
@@ -177,3 +184,10 @@ def test_cli_eval_reports_bad_input(tmp_path):
         app, ["eval", "--model", "tiny-random", "--mode", "greedy", "--params", str(PARAMS)]
     )
     assert result.exit_code == 1 and "--mode must be" in result.output
+
+
+def test_failure_examples_one_per_category_first():
+    errors = ["correct", "type_error", "type_error", "invalid_json", "value_mismatch"]
+    rows = [_row(id=str(i), error=e) for i, e in enumerate(errors)]
+    assert [r["id"] for r in failure_examples(rows, k=3)] == ["1", "4", "3"]  # category order
+    assert [r["id"] for r in failure_examples(rows, k=10)] == ["1", "4", "3", "2"]
