@@ -84,7 +84,9 @@ class TrainRun(Strict):
     max_length: int = Field(1024, gt=0, description="longer examples are truncated and counted")
     loss: Literal["response", "full"] = Field("response", description="mask the prompt or not")
     train_fraction: float = Field(1.0, gt=0.0, le=1.0, description="data-size ablation")
-    base_dtype: Literal["float32", "bfloat16"] = "bfloat16"
+    base_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="frozen base weights; auto = bf16 only where matmuls are native bf16"
+    )
     checkpoint_every: int = Field(10, gt=0, description="optimizer steps between checkpoints")
     max_steps: int | None = Field(None, gt=0, description="cap on optimizer steps (quick profile)")
     merge: bool = Field(False, description="also save base+adapter merged")
