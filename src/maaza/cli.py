@@ -274,7 +274,7 @@ def extract(
     import maaza.extract as ex
     from maaza.config import ConfigError
 
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     if mode not in ("constrained", "free"):
         raise fail(f"--mode must be constrained or free, got {mode!r}")
     if prompt_format not in (None, "paper", "model_card", "compact"):

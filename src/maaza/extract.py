@@ -1,0 +1,697 @@
+"""Text -> JSON that validates against the user's own JSON Schema, with a fine-tuned adapter.
+
+    maaza extract --schema contact.json "Call Ana Ruiz on +34 600 123 456"     # one text
+    maaza extract --schema contact.json --input in.jsonl --output out.jsonl    # many, resumable
+
+    from maaza import Extractor
+    ex = Extractor()                                   # best fine-tuned run found under runs/
+    ex.extract("Call Ana Ruiz on ...", schema)         # -> dict (valid, or ExtractError)
+    ex.extract_batch(texts, schema)                    # -> [Extraction] (value, valid, latency...)
+    Extractor(model="smollm2-135m-instruct", zero_shot=True)   # the base model, no adapter
+
+The default adapter is the fine-tuned run with the best JSONExact among the evaluations the report
+stage reads (results/eval/*/metrics.json: fine-tuned, constrained, test split) whose
+runs/<run>/adapter/ exists; runs without an evaluation yet come after. Its base model and prompt
+format are read from runs/<run>/train_metrics.json (params.yaml as a fallback). Paths are searched
+under the project root, or under $MAAZA_ROOT / `--root`.
+
+Schemas are checked before any model loads: JSON, a valid draft-07 schema (jsonschema's
+meta-schema), an object at the root, and no feature that xgrammar 0.2.8 rejects or silently
+ignores (measured keyword by keyword; see UNCONSTRAINABLE). Every output is re-validated with
+jsonschema, so an answer that is not schema-valid is reported, never returned as if it were.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from maaza.config import PROJECT_ROOT, DecodeConfig, DecodeMode, Params, PromptFormat
+
+ROOT_ENV = "MAAZA_ROOT"
+AUTO = "auto"  # adapter="auto": the best fine-tuned run under <root>/runs
+TEXT_KEYS = ("text", "prompt")  # a JSONL input line: {"text": ...}, {"prompt": ...} or "..."
+TRAIN_HINT = (
+    "train one with `dvc repro train` (or `python -m maaza.train --run smollm2-135m-r16`), name one with "
+    "--adapter runs/<run>/adapter, or use the base model with --zero-shot"
+)
+
+# Keywords xgrammar 0.2.8 accepts but does not enforce (a grammar-valid answer could break the
+# schema) or cannot produce at all. Found by compiling each one and testing accepted strings
+# against jsonschema (see tests/test_extract.py::test_unconstrainable_features_are_named).
+UNCONSTRAINABLE = {
+    "if": "if/then/else (conditional subschemas) is ignored",
+    "then": "if/then/else (conditional subschemas) is ignored",
+    "else": "if/then/else (conditional subschemas) is ignored",
+    "dependencies": "dependencies is ignored",
+    "dependentRequired": "dependentRequired is ignored",
+    "dependentSchemas": "dependentSchemas is ignored",
+    "not": "not is ignored",
+    "contains": "contains is ignored",
+    "patternProperties": "patternProperties is not supported: keys matching it are never "
+    "produced; list the keys under properties",
+    "prefixItems": "tuple arrays (prefixItems) are not supported",
+    "additionalItems": "tuple arrays (additionalItems) are not supported",
+}
+# Regex features: `pattern` is compiled into the grammar; these are rejected or ignored.
+_REGEX_GROUPS = {"=": "lookahead (?=...)", "!": "negative lookahead (?!...)",
+                 "<=": "lookbehind (?<=...)", "<!": "negative lookbehind (?<!...)",
+                 "P=": "named backreference (?P=...)"}  # fmt: skip
+_REGEX_ESCAPES = {"b": "word boundary \\b", "B": "non-word boundary \\B",
+                  "p": "Unicode property \\p{...}", "P": "Unicode property \\P{...}",
+                  "k": "named backreference \\k<...>"}  # fmt: skip
+_NUMERIC_TYPES = {"integer": {"integer"}, "number": {"integer", "number"}}
+
+
+class ExtractError(ValueError):
+    """Bad input or an answer that is not valid: the message says what and where."""
+
+
+class SchemaError(ExtractError):
+    """The schema cannot be used (unreadable, invalid, or not constrainable)."""
+
+
+class NoAdapterError(ExtractError):
+    """No fine-tuned adapter was found, and zero-shot use was not asked for."""
+
+
+# ----------------------------------------------------------------------------- schema checks
+def _pointer(path: Sequence[str | int]) -> str:
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def _subschemas(node: dict[str, Any], path: tuple) -> Iterator[tuple[Any, tuple]]:
+    """(subschema, path) for every place a draft-07 (or 2019+) schema nests another schema."""
+    for key in ("properties", "patternProperties", "definitions", "$defs", "dependentSchemas"):
+        if isinstance(node.get(key), dict):
+            for name, sub in node[key].items():
+                yield sub, (*path, key, name)
+    for key in ("allOf", "anyOf", "oneOf", "prefixItems", "items"):
+        if isinstance(node.get(key), list):
+            for i, sub in enumerate(node[key]):
+                yield sub, (*path, key, i)
+    for key in ("items", "additionalProperties", "additionalItems", "contains", "propertyNames",
+                "not", "if", "then", "else"):  # fmt: skip
+        if isinstance(node.get(key), dict):
+            yield node[key], (*path, key)
+    if isinstance(node.get("dependencies"), dict):
+        for name, sub in node["dependencies"].items():
+            if isinstance(sub, dict):
+                yield sub, (*path, "dependencies", name)
+
+
+def regex_problems(pattern: str) -> list[str]:
+    """Regex features the grammar engine rejects or ignores (backreferences, lookaround, ...)."""
+    found, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt.isdigit() and nxt != "0" and not in_class:
+                found.append(f"backreference \\{nxt}")
+            elif nxt in _REGEX_ESCAPES and not (in_class and nxt == "b"):  # [\b] is a backspace
+                found.append(_REGEX_ESCAPES[nxt])
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+            i += 2 if pattern[i + 1 : i + 2] == "]" else 1  # "[]...]": a leading ] is literal
+            continue
+        if ch == "]" and in_class:
+            in_class = False
+        elif ch == "(" and not in_class and pattern[i + 1 : i + 2] == "?":
+            head = pattern[i + 2 : i + 4]
+            for prefix, name in _REGEX_GROUPS.items():
+                if head.startswith(prefix):
+                    found.append(name)
+                    break
+        i += 1
+    return list(dict.fromkeys(found))
+
+
+def _oneof_overlaps(branches: list[Any]) -> bool:
+    """True unless every branch has a `type` and no value can match two branches by type."""
+    seen: set[str] = set()
+    for branch in branches:
+        kinds = branch.get("type") if isinstance(branch, dict) else None
+        if kinds is None:
+            return True
+        kinds = set(kinds) if isinstance(kinds, list) else {kinds}
+        covers = set().union(*(_NUMERIC_TYPES.get(k, {k}) for k in kinds))
+        if covers & seen:
+            return True
+        seen |= covers
+    return False
+
+
+def _node_problems(node: dict[str, Any]) -> list[str]:
+    """What one schema node asks that the grammar engine cannot guarantee (no recursion)."""
+    out = list(dict.fromkeys(msg for key, msg in UNCONSTRAINABLE.items() if key in node))
+    ref = node.get("$ref")
+    if isinstance(ref, str) and not ref.startswith("#"):
+        out.append(f"$ref {ref!r} points outside this schema (only local '#/...' refs work "
+                   "offline and in the grammar); inline it under definitions")  # fmt: skip
+    if isinstance(node.get("items"), list):
+        out.append("tuple arrays (items as a list) are not supported")
+    if isinstance(node.get("allOf"), list) and len(node["allOf"]) > 1:
+        out.append("allOf with more than one subschema is not enforced (only one is applied); "
+                   "merge them into one schema")  # fmt: skip
+    if isinstance(node.get("oneOf"), list) and _oneof_overlaps(node["oneOf"]):
+        out.append("oneOf whose branches may overlap: the engine treats it as anyOf and cannot "
+                   "enforce 'exactly one'; give each branch a distinct type, or use anyOf")  # fmt: skip
+    if node.get("uniqueItems") is True:
+        out.append("uniqueItems is ignored")
+    if "multipleOf" in node and not (
+        node.get("type") == "integer" and isinstance(node["multipleOf"], int)
+    ):
+        out.append("multipleOf is enforced only for integers with an integer step")
+    enum = node.get("enum") if isinstance(node.get("enum"), list) else []
+    if any(isinstance(v, dict | list) for v in [*enum, node.get("const")]):
+        out.append("enum/const values that are objects or arrays cannot be produced")
+    if node.get("enum") == []:
+        out.append("enum is empty: no value can match")
+    props = node.get("properties", {})
+    is_object = "properties" in node or node.get("type") == "object"  # not e.g. a `then: required`
+    if is_object and isinstance(node.get("required"), list) and isinstance(props, dict):
+        missing = [k for k in node["required"] if k not in props]
+        if missing:
+            out.append(f"required lists {', '.join(map(repr, missing))} but properties does "
+                       "not define it: the grammar would never produce it")  # fmt: skip
+    if isinstance(node.get("pattern"), str):
+        for feature in regex_problems(node["pattern"]):
+            out.append(f"pattern {node['pattern']!r} uses a {feature}, which the engine "
+                       "rejects or ignores")  # fmt: skip
+    return out
+
+
+def schema_problems(schema: Any) -> list[str]:
+    """Every reason this (meta-schema-valid) schema cannot be constrained, as 'pointer: why'."""
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        return ['/: the root must be {"type": "object", ...}: one JSON object is extracted']
+    problems, stack = [], [(schema, ())]
+    while stack:
+        node, path = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        problems += [f"{_pointer(path)}: {msg}" for msg in _node_problems(node)]
+        stack.extend(reversed(list(_subschemas(node, path))))
+    return problems
+
+
+def _grammar_error(schema: dict[str, Any], cfg: DecodeConfig) -> str | None:
+    """Compile the grammar the decoder will use (no tokenizer needed); the engine's own complaint."""
+    import xgrammar as xgr
+
+    from maaza.decode import grammar_schema
+    from maaza.prompts import JSON_SEPARATORS
+
+    prepared = grammar_schema(schema, cfg.format_policy, cfg.max_items, cfg.max_string_length)
+    try:
+        xgr.Grammar.from_json_schema(
+            json.dumps(prepared), any_whitespace=False, separators=JSON_SEPARATORS, strict_mode=True
+        )
+    except (RuntimeError, ValueError) as err:
+        # "[22:48:29] /project/cpp/json_schema_converter.cc:4944: enum array must not be empty"
+        return str(err).strip().rsplit(": ", 1)[-1] if ".cc:" in str(err) else str(err).strip()
+    return None
+
+
+def check_schema(schema: Any, where: str = "schema", cfg: DecodeConfig | None = None) -> None:
+    """Raise SchemaError unless `schema` is a valid draft-07 schema the grammar can enforce."""
+    import jsonschema
+
+    if not isinstance(schema, dict):
+        raise SchemaError(
+            f"{where}: a JSON Schema must be a JSON object, got {type(schema).__name__}"
+        )
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as err:
+        at = _pointer(err.absolute_path) if err.absolute_path else "/"
+        draft = cls.META_SCHEMA.get("$schema", cls.__name__)
+        raise SchemaError(
+            f"{where}: not a valid JSON Schema ({draft}) at {at}: {err.message}"
+        ) from None
+    problems = schema_problems(schema)
+    if not problems:
+        engine = _grammar_error(schema, cfg or DecodeConfig())
+        problems = (
+            [f"/: the grammar engine (xgrammar) cannot compile it: {engine}"] if engine else []
+        )
+    if problems:
+        lines = "\n  ".join(problems)
+        raise SchemaError(f"{where}: schema cannot be enforced by constrained decoding:\n  {lines}")
+
+
+def load_schema(path: str | Path, cfg: DecodeConfig | None = None) -> dict[str, Any]:
+    """Read and check a JSON Schema file (SchemaError with file:line on any problem)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise SchemaError(f"{path}: cannot read schema: {err.strerror or err}") from None
+    text = decode_utf8(raw, str(path))
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SchemaError(f"{path}:{err.lineno}:{err.colno}: not JSON: {err.msg}") from None
+    check_schema(schema, str(path), cfg)
+    return schema
+
+
+# ----------------------------------------------------------------------------- text checks
+def read_text_arg(text: str, stdin: Any = None) -> str:
+    """The CLI's TEXT argument; '-' reads stdin as bytes (so non-UTF-8 input is named, not mangled)."""
+    if text == "-":
+        import sys
+
+        return check_text(decode_utf8((stdin or sys.stdin.buffer).read(), "stdin"), "stdin")
+    return check_text(text, "TEXT")
+
+
+def decode_utf8(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        bad = data[err.start : err.start + 1].hex()
+        raise ExtractError(
+            f"{where}: not UTF-8 text (byte 0x{bad} at offset {err.start})"
+        ) from None
+
+
+def check_text(text: Any, where: str = "text") -> str:
+    """The text to extract from: a non-empty str that is valid Unicode (no lone surrogates)."""
+    if not isinstance(text, str):
+        raise ExtractError(f"{where}: text must be a string, got {type(text).__name__}")
+    try:
+        text.encode("utf-8")  # argv bytes that were not UTF-8 arrive as lone surrogates
+    except UnicodeEncodeError as err:
+        raise ExtractError(
+            f"{where}: not UTF-8 text (undecodable byte at offset {err.start})"
+        ) from None
+    if not text.strip():
+        raise ExtractError(f"{where}: text is empty")
+    return text
+
+
+@dataclass(frozen=True)
+class InputLine:
+    line: int  # 1-based line number in the input file
+    id: str
+    text: str
+
+
+def parse_input_line(raw: bytes, where: str, line: int) -> InputLine | None:
+    """One JSONL input line -> InputLine (None for a blank line); ExtractError names file:line."""
+    text = decode_utf8(raw, where)
+    if not text.strip():
+        return None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ExtractError(f"{where}: not JSON (col {err.colno}): {err.msg}") from None
+    if isinstance(obj, dict):
+        key = next((k for k in TEXT_KEYS if k in obj), None)
+        if key is None:
+            raise ExtractError(f"{where}: object has no {' or '.join(map(repr, TEXT_KEYS))} key")
+        text, ident = obj[key], obj.get("id", line)
+    else:
+        text, ident = obj, line
+    return InputLine(line, str(ident), check_text(text, where))
+
+
+def read_input(path: str | Path) -> list[InputLine]:
+    """Every line of a JSONL input, checked up front (so no model loads for a bad file)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ExtractError(f"{path}: cannot read input: {err.strerror or err}") from None
+    lines = [
+        parsed
+        for n, raw in enumerate(data.splitlines(), start=1)
+        if (parsed := parse_input_line(raw, f"{path}:{n}", n)) is not None
+    ]
+    if not lines:
+        raise ExtractError(f"{path}: no input lines")
+    return lines
+
+
+# ----------------------------------------------------------------------------- model + adapter
+@dataclass(frozen=True)
+class Source:
+    """What answers: a base model, optionally a fine-tuned adapter, and the prompt format."""
+
+    model: str
+    prompt_format: PromptFormat
+    adapter: Path | None = None
+    run: str | None = None
+    json_exact: float | None = None  # the run's test JSONExact (constrained), if evaluated
+    note: str = ""  # why this source was chosen
+
+    def describe(self) -> str:
+        if self.adapter is None:
+            return f"{self.model} zero-shot (prompt {self.prompt_format})"
+        return f"run {self.run} ({self.model} + {self.adapter}, prompt {self.prompt_format})"
+
+
+def project_root(root: str | Path | None = None) -> Path:
+    return Path(root or os.environ.get(ROOT_ENV) or PROJECT_ROOT)
+
+
+def decode_config(root: str | Path | None = None, **overrides: Any) -> DecodeConfig:
+    """evaluate.decode of <root>/params.yaml (defaults without one), with non-None overrides."""
+    params = read_params(project_root(root))
+    base = params.evaluate.decode.model_dump() if params else {}
+    return DecodeConfig.model_validate(
+        {**base, **{k: v for k, v in overrides.items() if v is not None}}
+    )
+
+
+def read_params(root: Path) -> Params | None:
+    """<root>/params.yaml if there is one (ConfigError if it is invalid)."""
+    from maaza.config import load_params
+
+    path = root / "params.yaml"
+    return load_params(path) if path.is_file() else None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None  # a half-written or foreign file does not make a run unusable
+
+
+def eval_scores(eval_dir: Path) -> dict[str, float]:
+    """{run: best test JSONExact under constrained decoding} from the report stage's inputs."""
+    scores: dict[str, float] = {}
+    for path in sorted(eval_dir.glob("*/metrics.json")):
+        m = _read_json(path)
+        if not isinstance(m, dict) or not m.get("run") or m.get("mode") != "constrained":
+            continue
+        exact = (m.get("overall") or {}).get("json_exact")
+        if m.get("split") == "test" and isinstance(exact, int | float):
+            scores[m["run"]] = max(exact, scores.get(m["run"], -1.0))
+    return scores
+
+
+def run_settings(run_dir: Path, params: Params | None) -> tuple[str, PromptFormat]:
+    """(base model, prompt format) of a training run: train_metrics.json, else params.yaml."""
+    metrics = _read_json(run_dir / "train_metrics.json") or {}
+    run = metrics.get("run", run_dir.name)
+    model, fmt = metrics.get("model"), metrics.get("prompt_format")
+    if (model is None or fmt is None) and params is not None:
+        try:
+            resolved = params.train_run(run)
+            model, fmt = model or resolved.model, fmt or resolved.prompt_format
+        except ValueError:
+            pass
+    if model is None or fmt is None:
+        raise ExtractError(
+            f"{run_dir}: cannot tell the run's base model and prompt format (no train_metrics.json "
+            "and no such run in params.yaml); pass --model and --prompt-format"
+        )
+    return model, fmt
+
+
+def find_adapters(root: Path, params: Params | None = None) -> list[Source]:
+    """Every trained adapter under <root>/runs, best first (evaluated by JSONExact, then the rest)."""
+    scores = eval_scores(root / "results" / "eval")
+    found = []
+    for cfg in sorted((root / "runs").glob("*/adapter/adapter_config.json")):
+        run_dir = cfg.parent.parent
+        run = (_read_json(run_dir / "train_metrics.json") or {}).get("run", run_dir.name)
+        try:
+            model, fmt = run_settings(run_dir, params)
+        except ExtractError:
+            continue
+        exact = scores.get(run)
+        note = f"test JSONExact {exact:.3f}" if exact is not None else "not evaluated yet"
+        found.append(Source(model, fmt, cfg.parent, run, exact, note))
+    return sorted(found, key=lambda s: (s.json_exact is None, -(s.json_exact or 0.0), s.run))
+
+
+def _explicit_adapter(adapter: str | Path, root: Path, params: Params | None) -> tuple[Path, str]:
+    """An adapter folder, a run folder holding adapter/, or a run name under <root>/runs."""
+    for cand in (
+        Path(adapter),
+        Path(adapter) / "adapter",
+        root / "runs" / str(adapter) / "adapter",
+    ):
+        if (cand / "adapter_config.json").is_file():
+            return cand, str(cand.parent.name)
+    raise NoAdapterError(f"{adapter}: not a LoRA adapter folder, run folder or run name under "
+                         f"{root / 'runs'} (no adapter_config.json)")  # fmt: skip
+
+
+def choose_source(
+    model: str | None = None,
+    adapter: str | Path | None = AUTO,
+    *,
+    zero_shot: bool = False,
+    prompt_format: PromptFormat | None = None,
+    root: str | Path | None = None,
+) -> Source:
+    """Resolve what answers, without loading anything heavy (NoAdapterError says how to train)."""
+    root = project_root(root)
+    params = read_params(root)
+    if zero_shot:
+        if adapter not in (None, AUTO):
+            raise ExtractError("--zero-shot uses the base model alone: drop --adapter")
+        default_model = (
+            params.train.common.get("model") if params else None
+        ) or "smollm2-135m-instruct"
+        fmt = prompt_format or (params.evaluate.zeroshot_prompt_format if params else "paper")
+        return Source(model or default_model, fmt, note="zero-shot, asked for")
+    if adapter in (None, AUTO):
+        found = [s for s in find_adapters(root, params) if model is None or s.model == model]
+        if not found:
+            which = f" for base model {model}" if model else ""
+            raise NoAdapterError(f"no trained adapter{which} under {root / 'runs'}: {TRAIN_HINT}")
+        best = found[0]
+        fmt = prompt_format or best.prompt_format
+        return Source(best.model, fmt, best.adapter, best.run, best.json_exact,
+                      f"best of {len(found)} trained run(s): {best.note}")  # fmt: skip
+    path, run = _explicit_adapter(adapter, root, params)
+    try:
+        run_model, run_fmt = run_settings(path.parent, params)
+    except ExtractError:
+        if model is None or prompt_format is None:
+            raise
+        run_model, run_fmt = model, prompt_format
+    if model is not None and model != run_model:
+        raise ExtractError(f"{path} was trained on {run_model}, not {model}: drop --model or "
+                           "pick an adapter of that model")  # fmt: skip
+    return Source(run_model, prompt_format or run_fmt, path, run, note="named by the user")
+
+
+# ----------------------------------------------------------------------------- extraction
+@dataclass(frozen=True)
+class Extraction:
+    """One answer: the parsed JSON (None if unparsable), whether it validates, and its cost."""
+
+    value: Any
+    valid: bool
+    errors: list[str]  # jsonschema messages or the parse error; empty when valid
+    raw: str  # the model's continuation
+    latency_s: float  # decoding time of this answer's batch (grammar compile excluded)
+    n_tokens: int
+    stop: str  # json | eos | budget | repetition (see maaza.decode)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        return {**self.meta, **{k: v for k, v in asdict(self).items() if k != "meta"}}
+
+
+def judge(
+    raw: str, schema: dict[str, Any], format_policy: str = "annotation"
+) -> tuple[Any, bool, list[str]]:
+    """Parse a continuation and validate it: (value or None, valid, error messages)."""
+    from maaza.metrics import parse_output, schema_errors
+
+    parsed = parse_output(raw)
+    if not parsed.ok:
+        return None, False, [f"no JSON in the output: {parsed.error}"]
+    errors = schema_errors(parsed.value, schema, format_policy)
+    return parsed.value, not errors, errors
+
+
+class Extractor:
+    """A loaded model (+ adapter) that answers with JSON for (text, schema) pairs."""
+
+    def __init__(
+        self,
+        model: str | None = None,
+        adapter: str | Path | None = AUTO,
+        *,
+        zero_shot: bool = False,
+        mode: DecodeMode = "constrained",
+        prompt_format: PromptFormat | None = None,
+        decode: DecodeConfig | None = None,
+        root: str | Path | None = None,
+        loaded: tuple[Any, Any] | None = None,
+    ) -> None:
+        """`loaded`: an already loaded (model, tokenizer) to use instead of loading `model`."""
+        self.source = choose_source(model, adapter, zero_shot=zero_shot, prompt_format=prompt_format,
+                                    root=root)  # fmt: skip
+        self.mode, self.cfg = mode, decode or decode_config(root)
+        if loaded is None:
+            from maaza.evaluate import load_model
+
+            start = time.perf_counter()
+            loaded = load_model(self.source.model, self.source.adapter)
+            self.load_s = time.perf_counter() - start
+        else:
+            self.load_s = 0.0
+        self.model, self.tokenizer = loaded
+        self._grammars: Any = None  # maaza.decode.GrammarCache, built on first constrained call
+        self._checked: set[str] = set()  # schemas (sorted JSON) that passed check_schema
+
+    def __repr__(self) -> str:
+        return f"Extractor({self.source.describe()}, mode={self.mode})"
+
+    def _grammar_cache(self) -> Any:
+        from maaza.decode import GrammarCache, vocab_size
+
+        if self._grammars is None:
+            self._grammars = GrammarCache(self.tokenizer, vocab_size(self.model), self.cfg)
+        return self._grammars
+
+    def extract_batch(
+        self,
+        texts: Sequence[str],
+        schemas: dict[str, Any] | Sequence[dict[str, Any]],
+        *,
+        progress: bool = False,
+    ) -> list[Extraction]:
+        """One Extraction per text, in order; schemas: one for all, or one per text."""
+        from maaza.decode import generate
+        from maaza.prompts import build_prompt
+
+        row_schemas = [schemas] * len(texts) if isinstance(schemas, dict) else list(schemas)
+        if len(row_schemas) != len(texts):
+            raise ExtractError(f"{len(row_schemas)} schemas for {len(texts)} texts")
+        for key, s in {json.dumps(s, sort_keys=True): s for s in row_schemas}.items():
+            if key not in self._checked:  # checking compiles a grammar: once per schema
+                check_schema(s, "schema", self.cfg)
+                self._checked.add(key)
+        texts = [check_text(t, f"text {i}") for i, t in enumerate(texts)]
+        prompts = [
+            build_prompt(t, s, self.source.prompt_format)
+            for t, s in zip(texts, row_schemas, strict=True)
+        ]
+        gens = generate(
+            self.model,
+            self.tokenizer,
+            prompts,
+            self.cfg,
+            mode=self.mode,
+            schemas=row_schemas,
+            grammars=self._grammar_cache() if self.mode == "constrained" else None,
+            progress=progress,
+        )
+        out = []
+        for gen, schema in zip(gens, row_schemas, strict=True):
+            value, valid, errors = judge(gen.text, schema, self.cfg.format_policy)
+            if gen.truncated and not valid:
+                errors = [
+                    f"output cut at {gen.n_tokens} tokens ({gen.stop}); raise --max-new-tokens",
+                    *errors,
+                ]
+            out.append(
+                Extraction(
+                    value, valid, errors, gen.text, round(gen.latency_s, 4), gen.n_tokens, gen.stop
+                )
+            )
+        return out
+
+    def extract(self, text: str, schema: dict[str, Any]) -> dict[str, Any]:
+        """The JSON object for `text`; ExtractError if the answer does not validate."""
+        result = self.extract_batch([text], schema)[0]
+        if not result.valid:
+            raise ExtractError("answer does not match the schema: " + "; ".join(result.errors[:5]))
+        return result.value
+
+
+# ----------------------------------------------------------------------------- batch files
+def completed_lines(output: Path, lines: list[InputLine]) -> set[int]:
+    """Input line numbers already answered in `output`; a torn last line is cut off the file.
+
+    A run killed mid-write leaves at most one partial line (each line is flushed whole), so
+    truncating after the last newline keeps every finished result and nothing half-written.
+    """
+    if not output.exists():
+        return set()
+    data = output.read_bytes()
+    keep = data[: data.rfind(b"\n") + 1]
+    if len(keep) != len(data):
+        with output.open("r+b") as f:
+            f.truncate(len(keep))
+    ids = {x.line: x.id for x in lines}
+    done = set()
+    for n, raw in enumerate(keep.splitlines(), start=1):
+        row = _read_row(raw)
+        if row is None or row.get("line") not in ids or str(row.get("id")) != ids[row["line"]]:
+            raise ExtractError(
+                f"{output}:{n}: not a result of this input (line/id do not match); "
+                "use another --output or delete this file"
+            )
+        done.add(row["line"])
+    return done
+
+
+def _read_row(raw: bytes) -> dict[str, Any] | None:
+    try:
+        row = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return row if isinstance(row, dict) else None
+
+
+def _chunks(items: list[InputLine], size: int) -> Iterator[list[InputLine]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def extract_file(
+    extractor: Extractor,
+    schema: dict[str, Any],
+    lines: list[InputLine],
+    output: str | Path,
+    *,
+    progress: bool = True,
+) -> dict[str, int]:
+    """Answer every input line not yet in `output`, appending one flushed JSON line per answer.
+
+    Each output line: {"line", "id", "value", "valid", "errors", "raw", "latency_s", "n_tokens",
+    "stop"}. Rerunning after an interruption continues where it stopped.
+    """
+    from tqdm.auto import tqdm
+
+    output = Path(output)
+    done = completed_lines(output, lines)
+    todo = [x for x in lines if x.line not in done]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    counts = {"total": len(lines), "skipped": len(done), "done": 0, "invalid": 0}
+    bar = tqdm(
+        total=len(lines), initial=len(done), desc="extract", unit="text", disable=not progress
+    )
+    with output.open("a", encoding="utf-8") as f:
+        for chunk in _chunks(todo, extractor.cfg.batch_size):
+            results = extractor.extract_batch([x.text for x in chunk], schema)
+            for item, res in zip(chunk, results, strict=True):
+                row = {"line": item.line, "id": item.id, **res.row()}
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                f.flush()  # a kill now loses at most the line being written
+                counts["done"] += 1
+                counts["invalid"] += not res.valid
+            bar.update(len(chunk))
+    bar.close()
+    return counts
