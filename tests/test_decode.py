@@ -12,6 +12,8 @@ from maaza.config import DecodeConfig
 from maaza.decode import (
     GrammarCache,
     JsonCloser,
+    TokenTable,
+    _Loop,
     generate,
     grammar_schema,
     repeating_period,
@@ -214,3 +216,58 @@ def test_constrained_needs_a_schema_per_prompt(tiny_model):
         generate(
             model, tok, ["a", "b"], TIGHT, mode="constrained", schemas=[BOUNDED], progress=False
         )
+
+
+# ----------------------------------------------------------------------------- loop steering
+TEXTS = ['"', '"}', '"]', "}", "}]", ",", "a", "1", "]", "},", ' "x', "{"]
+TABLE = TokenTable.from_texts(TEXTS)
+
+
+def _ids(mask) -> list[str]:
+    return [TEXTS[i] for i in mask.nonzero().flatten().tolist()]
+
+
+def test_token_table():
+    assert _ids(TABLE.quote) == ['"', '"}', '"]', ' "x']
+    assert _ids(TABLE.close) == ["}", "}]", "]", "},"]
+    assert TABLE.delta.tolist() == [0, -1, -1, -1, -2, 0, 0, 0, -1, -1, 0, 1]
+
+
+@pytest.mark.parametrize(
+    ("states", "texts", "kind", "depth"),
+    [
+        ([(True, 2)] * 3, ["ab", "c", "ab"], "string", 2),
+        ([(False, 2)] * 3, ["2", "2", "2"], "value", 2),  # digits of one number
+        ([(False, 2)] * 2, ["1", ", "], "container", 2),  # [1, 1, 1, ...
+        ([(True, 3), (False, 3), (False, 2), (True, 3)], ['"x', '"}', ", {", '"k'], "container", 2),
+    ],
+)
+def test_loop_kinds(states, texts, kind, depth):
+    assert _Loop.of(states, texts) == _Loop(kind, depth)
+
+
+def _closer(in_string: bool, depth: int) -> JsonCloser:
+    closer = JsonCloser()
+    closer.in_string, closer.depth = in_string, depth
+    return closer
+
+
+def test_loop_steering_targets():
+    everything = torch.ones(len(TEXTS), dtype=torch.bool)
+    container = _Loop("container", 2)
+    assert _ids(container.steer(everything, _closer(False, 3), TABLE)) == ["}]"]  # closes the most
+    assert _ids(container.steer(everything, _closer(True, 3), TABLE)) == ['"}', '"]']
+    assert _ids(_Loop("string", 3).steer(everything, _closer(True, 3), TABLE)) == [
+        '"',
+        '"}',
+        '"]',
+        ' "x',
+    ]
+    assert _ids(_Loop("value", 2).steer(everything, _closer(False, 2), TABLE)) == [","]
+    only_digits = torch.tensor([t in ("1", "a") for t in TEXTS])
+    assert _Loop("value", 2).steer(only_digits, _closer(False, 2), TABLE) is None
+    # leaving: a container loop ends above its depth; a string loop when the string closes
+    assert not container.left(_closer(False, 2)) and container.left(_closer(False, 1))
+    assert _Loop("string", 3).left(_closer(False, 3)) and not _Loop("string", 3).left(
+        _closer(True, 3)
+    )

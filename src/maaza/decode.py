@@ -168,15 +168,11 @@ class GrammarCache:
         self._cache: dict[str, xgr.CompiledGrammar] = {}
 
     @functools.cached_property
-    def token_starts(self) -> dict[str, torch.Tensor]:
-        """Vocabulary masks (vocab,) by first visible character: quote, close (']' '}'), comma."""
+    def token_table(self) -> TokenTable:
+        """Per-token facts for steering a looping row (built on the first loop only)."""
         n = min(len(self.tokenizer), self.vocab)
-        firsts = [t.lstrip()[:1] for t in self.tokenizer.batch_decode([[i] for i in range(n)])]
-        pad = [""] * (self.vocab - n)  # embedding rows without a token: never allowed anyway
-        return {
-            group: torch.tensor([bool(c) and c in chars for c in firsts + pad], dtype=torch.bool)
-            for group, chars in (("quote", '"'), ("close", "]}"), ("comma", ","))
-        }
+        texts = self.tokenizer.batch_decode([[i] for i in range(n)]) + [""] * (self.vocab - n)
+        return TokenTable.from_texts(texts)
 
     def get(self, schema: dict[str, Any]) -> xgr.CompiledGrammar:
         key = json.dumps(schema, sort_keys=True)
@@ -193,6 +189,74 @@ class GrammarCache:
                 strict_mode=True,
             )
         return self._cache[key]
+
+
+# ----------------------------------------------------------------------------- loop steering
+@dataclass(frozen=True)
+class TokenTable:
+    """Vocabulary facts (vocab,): first visible character class and bracket balance of each token."""
+
+    quote: torch.Tensor  # starts with '"'
+    close: torch.Tensor  # starts with ']' or '}'
+    comma: torch.Tensor  # starts with ','
+    delta: torch.Tensor  # opening minus closing brackets in the token (int)
+
+    @classmethod
+    def from_texts(cls, texts: list[str]) -> TokenTable:
+        firsts = [t.lstrip()[:1] for t in texts]
+
+        def starts(chars: str) -> torch.Tensor:
+            return torch.tensor([bool(c) and c in chars for c in firsts], dtype=torch.bool)
+
+        delta = [sum(t.count(c) for c in "[{") - sum(t.count(c) for c in "]}") for t in texts]
+        return cls(starts('"'), starts("]}"), starts(","), torch.tensor(delta, dtype=torch.int32))
+
+
+@dataclass(frozen=True)
+class _Loop:
+    """A repetition found in a constrained row, and how to leave it.
+
+    string:    the period stays inside one string ("abcabcabc") -> close the string.
+    value:     outside strings at one depth (digits of a number) -> a ',' or a closing bracket.
+    container: the period spans items ('"x", "x", "x"' or '{...}, {...}') -> close the container
+               the loop runs in: strings closed first, then the tokens that close the most brackets.
+    """
+
+    kind: Literal["string", "value", "container"]
+    depth: int  # the shallowest depth inside the period: the container to leave
+
+    @classmethod
+    def of(cls, states: list[tuple[bool, int]], texts: list[str]) -> _Loop:
+        """Classify a period from the JSON state after each of its tokens and their texts."""
+        depth = min(d for _, d in states)
+        if all(in_string for in_string, _ in states):
+            return cls("string", depth)
+        flat = all(not in_string and d == depth for in_string, d in states)
+        if flat and not any("," in t for t in texts):
+            return cls("value", depth)
+        return cls("container", depth)  # e.g. "1, 1, 1": a flat loop of array items
+
+    def left(self, closer: JsonCloser) -> bool:
+        if self.kind == "container":
+            return closer.depth < self.depth
+        return self.kind == "value" or not closer.in_string  # a value loop is steered once
+
+    def steer(
+        self, allowed: torch.Tensor, closer: JsonCloser, table: TokenTable
+    ) -> torch.Tensor | None:
+        """Tokens to keep (a subset of allowed), or None if no token ending the loop is allowed."""
+        if closer.in_string:
+            keep = allowed & table.quote
+        elif self.kind == "value":
+            keep = allowed & table.comma
+            keep = keep if keep.any() else allowed & table.close
+        else:
+            keep = allowed & (table.close | table.comma)
+        if not keep.any():
+            return None
+        if self.kind == "container":  # prefer the tokens that close the most brackets
+            keep = keep & (table.delta == table.delta[keep].min())
+        return keep
 
 
 # ----------------------------------------------------------------------------- per-batch state
@@ -215,7 +279,8 @@ class _Rows:
         self.stop: list[StopReason | None] = [None] * n
         self.latency: list[float] = [0.0] * n
         self.loop_breaks = [0] * n
-        self.looping: list[tuple[bool, int] | None] = [None] * n  # JSON state a loop was seen in
+        self.states: list[list[tuple[bool, int]]] = [[] for _ in range(n)]  # (in_string, depth)
+        self.loops: list[_Loop | None] = [None] * n  # the loop a row is being steered out of
 
     def finish(self, i: int, n: int, reason: StopReason) -> None:
         self.n_tokens[i], self.stop[i] = n, reason
@@ -235,10 +300,12 @@ class _StopRows(StoppingCriteria):
         for i in range(input_ids.shape[0]):
             if rows.stop[i] is not None:
                 continue
-            token = int(input_ids[i, -1])
+            token, closer = int(input_ids[i, -1]), rows.closers[i]
+            closed = token not in rows.stop_ids and closer.feed(rows.token_text(token))
+            rows.states[i].append((closer.in_string, closer.depth))
             if token in rows.stop_ids:
                 rows.finish(i, n, "eos")
-            elif rows.closers[i].feed(rows.token_text(token)):
+            elif closed:
                 rows.finish(i, n, "json")
             elif n >= rows.budgets[i]:
                 rows.finish(i, n, "budget")
@@ -261,7 +328,7 @@ class _GrammarRows(LogitsProcessor):
         self, rows: _Rows, cache: GrammarCache, grammars: list[xgr.CompiledGrammar]
     ) -> None:
         self.rows = rows
-        self.cache = cache  # its token_starts masks are built on the first loop only
+        self.cache = cache  # its token_table is built on the first loop only
         self.matchers = [xgr.GrammarMatcher(g) for g in grammars]
         self.bitmask = xgr.allocate_token_bitmask(len(grammars), cache.vocab)
 
@@ -289,26 +356,20 @@ class _GrammarRows(LogitsProcessor):
         return scores
 
     def _break_loop(self, row_scores: torch.Tensor, tokens: list[int], i: int) -> None:
-        """Steer a looping row towards ending the value it loops in, within the grammar.
-
-        Once a loop is seen, the row stays in this mode until the JSON nesting state changes.
-        Inside a string, tokens that close it (first visible char '"') are kept; outside, tokens
-        that close a container (']' '}'), else a ',' ending a number or an item. When none of
-        those is allowed yet (e.g. digits of a date-time's fraction before its offset), the
-        tokens of the loop are banned instead.
-        """
+        """Steer a looping row out of its loop, within the grammar (see _Loop)."""
         rows, closer = self.rows, self.rows.closers[i]
-        state = (closer.in_string, closer.depth)
-        if rows.looping[i] != state:
-            rows.looping[i] = None
-            if repeating_period(tokens, rows.repeat_span) is None:
+        loop = rows.loops[i]
+        if loop is not None and loop.left(closer):
+            loop = rows.loops[i] = None
+        if loop is None:
+            period = repeating_period(tokens, rows.repeat_span)
+            if period is None:
                 return
-            rows.looping[i] = state
-        allowed = torch.isfinite(row_scores)
-        groups = ("quote",) if closer.in_string else ("close", "comma")
-        keep = next((k for g in groups if (k := allowed & self.cache.token_starts[g]).any()), None)
-        if keep is None:
-            keep = allowed.clone()
+            texts = [rows.token_text(t) for t in tokens[-period:]]
+            loop = rows.loops[i] = _Loop.of(rows.states[i][-period:], texts)
+        keep = loop.steer(torch.isfinite(row_scores), closer, self.cache.token_table)
+        if keep is None:  # nothing that ends the value is allowed yet: ban the loop's tokens
+            keep = torch.isfinite(row_scores)
             keep[sorted(set(tokens[-rows.repeat_span :]))] = False
         if keep.any():
             row_scores[~keep] = float("-inf")
