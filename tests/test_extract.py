@@ -74,6 +74,15 @@ TEXTS = ["Dune (1965) by Frank Herbert, ISBN 978-01.", "Rated 4.5 stars, no seri
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a shared CPU, 2 threads made these tests 10-30x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def root(tmp_path, monkeypatch):
     """An empty project root (no runs, no params.yaml) that $MAAZA_ROOT points at."""

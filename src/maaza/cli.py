@@ -261,6 +261,9 @@ def extract(
     batch_size: Annotated[
         int | None, typer.Option(min=1, help="texts decoded together (default: params.yaml)")
     ] = None,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="torch threads (1 is fastest on a busy CPU)")
+    ] = None,
     root: Annotated[
         Path | None,
         typer.Option(
@@ -301,6 +304,7 @@ def extract(
             prompt_format=prompt_format,
             decode=cfg,
             root=root,
+            threads=threads,
         )
         err.print(
             f"{extractor.source.describe()}: {extractor.source.note}; "

@@ -536,12 +536,22 @@ class Extractor:
         prompt_format: PromptFormat | None = None,
         decode: DecodeConfig | None = None,
         root: str | Path | None = None,
+        threads: int | None = None,
         loaded: tuple[Any, Any] | None = None,
     ) -> None:
-        """`loaded`: an already loaded (model, tokenizer) to use instead of loading `model`."""
+        """`threads`: torch threads (default: params.yaml evaluate.threads, else torch's own);
+        `loaded`: an already loaded (model, tokenizer) to use instead of loading `model`."""
         self.source = choose_source(model, adapter, zero_shot=zero_shot, prompt_format=prompt_format,
                                     root=root)  # fmt: skip
-        self.mode, self.cfg = mode, decode or decode_config(root)
+        params = read_params(project_root(root))
+        self.mode = mode
+        self.cfg = decode or (params.evaluate.decode if params else DecodeConfig())
+        threads = threads or (params.evaluate.threads if params else None)
+        if threads:
+            import torch
+
+            # On a shared CPU, torch's OpenMP workers wait on each other: 1 thread can be 10x faster.
+            torch.set_num_threads(threads)
         if loaded is None:
             from maaza.evaluate import load_model
 
