@@ -27,7 +27,7 @@ import json
 import os
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,8 @@ ROOT_ENV = "MAAZA_ROOT"
 AUTO = "auto"  # adapter="auto": the best fine-tuned run under <root>/runs
 TEXT_KEYS = ("text", "prompt")  # a JSONL input line: {"text": ...}, {"prompt": ...} or "..."
 TRAIN_HINT = (
-    "train one with `dvc repro train` (or `python -m maaza.train --run smollm2-135m-r16`), name one with "
-    "--adapter runs/<run>/adapter, or use the base model with --zero-shot"
+    "train one with `dvc repro train` (or `python -m maaza.train --run smollm2-135m-r16`), "
+    "name one with --adapter runs/<run>/adapter, or use the base model with --zero-shot"
 )
 
 # Keywords xgrammar 0.2.8 accepts but does not enforce (a grammar-valid answer could break the
@@ -266,12 +266,12 @@ def load_schema(path: str | Path, cfg: DecodeConfig | None = None) -> dict[str, 
 
 
 # ----------------------------------------------------------------------------- text checks
-def read_text_arg(text: str, stdin: Any = None) -> str:
+def read_text_arg(text: str) -> str:
     """The CLI's TEXT argument; '-' reads stdin as bytes (so non-UTF-8 input is named, not mangled)."""
     if text == "-":
         import sys
 
-        return check_text(decode_utf8((stdin or sys.stdin.buffer).read(), "stdin"), "stdin")
+        return check_text(decode_utf8(sys.stdin.buffer.read(), "stdin"), "stdin")
     return check_text(text, "TEXT")
 
 
@@ -438,15 +438,16 @@ def find_adapters(root: Path, params: Params | None = None) -> list[Source]:
     return sorted(found, key=lambda s: (s.json_exact is None, -(s.json_exact or 0.0), s.run))
 
 
-def _explicit_adapter(adapter: str | Path, root: Path, params: Params | None) -> tuple[Path, str]:
-    """An adapter folder, a run folder holding adapter/, or a run name under <root>/runs."""
+def _explicit_adapter(adapter: str | Path, root: Path) -> tuple[Path, str]:
+    """(adapter folder, run name) for an adapter folder, a run folder or a run name."""
     for cand in (
         Path(adapter),
         Path(adapter) / "adapter",
         root / "runs" / str(adapter) / "adapter",
     ):
         if (cand / "adapter_config.json").is_file():
-            return cand, str(cand.parent.name)
+            run_dir = cand.parent
+            return cand, (_read_json(run_dir / "train_metrics.json") or {}).get("run", run_dir.name)
     raise NoAdapterError(f"{adapter}: not a LoRA adapter folder, run folder or run name under "
                          f"{root / 'runs'} (no adapter_config.json)")  # fmt: skip
 
@@ -479,7 +480,7 @@ def choose_source(
         fmt = prompt_format or best.prompt_format
         return Source(best.model, fmt, best.adapter, best.run, best.json_exact,
                       f"best of {len(found)} trained run(s): {best.note}")  # fmt: skip
-    path, run = _explicit_adapter(adapter, root, params)
+    path, run = _explicit_adapter(adapter, root)
     try:
         run_model, run_fmt = run_settings(path.parent, params)
     except ExtractError:
@@ -504,10 +505,9 @@ class Extraction:
     latency_s: float  # decoding time of this answer's batch (grammar compile excluded)
     n_tokens: int
     stop: str  # json | eos | budget | repetition (see maaza.decode)
-    meta: dict[str, Any] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
-        return {**self.meta, **{k: v for k, v in asdict(self).items() if k != "meta"}}
+        return asdict(self)
 
 
 def judge(
@@ -612,7 +612,7 @@ class Extractor:
             value, valid, errors = judge(gen.text, schema, self.cfg.format_policy)
             if gen.truncated and not valid:
                 errors = [
-                    f"output cut at {gen.n_tokens} tokens ({gen.stop}); raise --max-new-tokens",
+                    f"output cut at {gen.n_tokens} tokens ({gen.stop}); raise max_new_tokens (--max-new-tokens)",
                     *errors,
                 ]
             out.append(
