@@ -351,6 +351,17 @@ def test_real_adapter_is_found_and_applied(tmp_path, tiny_model, monkeypatch):
     jsonschema.validate(ex.extract(TEXTS[0], BOOK), BOOK)
 
 
+def test_damaged_adapter_is_a_clear_error(tmp_path, root):
+    adapter = _write(tmp_path / "runs" / "bad" / "adapter" / "adapter_config.json", "{}").parent
+    _write(
+        tmp_path / "runs" / "bad" / "train_metrics.json",
+        {"model": "tiny-random", "prompt_format": "compact"},
+    )
+    result = _cli("--schema", str(_write(tmp_path / "s.json", SMALL)), "--adapter", "bad", "Dune")
+    assert result.exit_code == 1
+    assert f"{adapter}: cannot apply this adapter to tiny-random" in result.output
+
+
 # ----------------------------------------------------------------------------- valid answers
 def test_api_constrained_answers_always_validate(tiny_model, root):
     ex = Extractor("tiny-random", zero_shot=True, decode=TIGHT, loaded=tiny_model)

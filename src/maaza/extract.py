@@ -552,20 +552,29 @@ class Extractor:
 
             # On a shared CPU, torch's OpenMP workers wait on each other: 1 thread can be 10x faster.
             torch.set_num_threads(threads)
-        if loaded is None:
-            from maaza.evaluate import load_model
-
-            start = time.perf_counter()
-            loaded = load_model(self.source.model, self.source.adapter)
-            self.load_s = time.perf_counter() - start
-        else:
-            self.load_s = 0.0
-        self.model, self.tokenizer = loaded
+        start = time.perf_counter()
+        self.model, self.tokenizer = loaded or self._load()
+        self.load_s = time.perf_counter() - start
         self._grammars: Any = None  # maaza.decode.GrammarCache, built on first constrained call
         self._checked: set[str] = set()  # schemas (sorted JSON) that passed check_schema
 
     def __repr__(self) -> str:
         return f"Extractor({self.source.describe()}, mode={self.mode})"
+
+    def _load(self) -> tuple[Any, Any]:
+        from maaza.evaluate import load_model
+        from maaza.models import ModelError
+
+        try:
+            return load_model(self.source.model, self.source.adapter)
+        except ModelError:
+            raise  # already one clear line about the base model
+        except (OSError, ValueError, KeyError, RuntimeError) as err:
+            if self.source.adapter is None:
+                raise
+            # peft's own errors for a damaged adapter folder or a base model of another shape
+            raise ExtractError(f"{self.source.adapter}: cannot apply this adapter to "
+                               f"{self.source.model}: {err}") from None  # fmt: skip
 
     def _grammar_cache(self) -> Any:
         from maaza.decode import GrammarCache, vocab_size
