@@ -573,8 +573,9 @@ class Extractor:
             if self.source.adapter is None:
                 raise
             # peft's own errors for a damaged adapter folder or a base model of another shape
+            detail = f"missing key {err} in its config" if isinstance(err, KeyError) else err
             raise ExtractError(f"{self.source.adapter}: cannot apply this adapter to "
-                               f"{self.source.model}: {err}") from None  # fmt: skip
+                               f"{self.source.model}: {detail}") from None  # fmt: skip
 
     def _grammar_cache(self) -> Any:
         from maaza.decode import GrammarCache, vocab_size
