@@ -85,8 +85,10 @@ def test_repeating_period():
     assert repeating_period([9, 8, 1, 2, 3] * 10, 24) == 5
     assert repeating_period([1, 2, 3] * 10 + [4], 24) is None  # the loop was left
     assert repeating_period(list(range(100)), 24) is None
-    item = list(range(30))  # an array item of 30 tokens repeated 3 times: span 90 > 24
-    assert repeating_period(item * 3, 24) == 30
+    item = list(range(30))  # a long chunk (>= 16 tokens) repeated twice is a loop already
+    assert repeating_period(item * 2, 24) == 30
+    assert repeating_period([99] + list(range(10)) * 2, 24) is None  # a short one needs 3 copies
+    assert repeating_period(list(range(10)) * 3, 24) == 10
 
 
 def test_grammar_schema_policy_and_bounds():

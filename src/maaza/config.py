@@ -90,6 +90,9 @@ class TrainRun(Strict):
     checkpoint_every: int = Field(10, gt=0, description="optimizer steps between checkpoints")
     max_steps: int | None = Field(None, gt=0, description="cap on optimizer steps (quick profile)")
     merge: bool = Field(False, description="also save base+adapter merged")
+    threads: int | None = Field(
+        None, gt=0, description="torch threads per process; null = all cores (1 is faster on a busy CPU)"
+    )
     seed: int = 42
 
 
@@ -115,7 +118,7 @@ class DecodeConfig(Strict):
         3.0, gt=0, description="per-example budget = factor * tokens of a reference-sized answer"
     )
     repeat_span: int = Field(
-        48, ge=6, description="a tail of this many tokens repeating a period <= span/3 is a loop"
+        24, ge=6, description="a repeating tail at least this long is a loop (see decode.py)"
     )
     max_items: int | None = Field(
         32, gt=0, description="grammar maxItems for arrays without one (constrained mode)"

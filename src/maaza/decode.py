@@ -36,8 +36,11 @@ from maaza.config import DecodeConfig, DecodeMode
 from maaza.prompts import JSON_SEPARATORS
 
 StopReason = Literal["json", "eos", "budget", "repetition"]
-MIN_PERIOD_REPEATS = 3  # a tail counts as a loop only if the period occurs at least this often
-MAX_PERIOD = 32  # longest loop looked for, in tokens (an array item of a complex schema)
+# A tail is a loop when a period of p tokens occurs 3 times in a row (2 times when p >= 16: two
+# identical copies of a long chunk, e.g. a whole nested department, are already a loop).
+MIN_PERIOD_REPEATS = 3
+LONG_PERIOD = 16
+MAX_PERIOD = 160  # longest loop looked for, in tokens (a repeated item of a complex schema)
 
 
 @dataclass(frozen=True)
@@ -89,15 +92,16 @@ class JsonCloser:
 
 
 def repeating_period(tokens: list[int], min_span: int) -> int | None:
-    """Smallest p <= MAX_PERIOD such that the last max(min_span, 3p) tokens repeat with period p.
+    """Smallest p <= MAX_PERIOD such that the last max(min_span, k*p) tokens repeat with period p
+    (k = MIN_PERIOD_REPEATS, or 2 for p >= LONG_PERIOD); None if there is none.
 
     Legitimate JSON rarely repeats itself exactly: array items differ in their values.
     """
     n = len(tokens)
     for p in range(1, MAX_PERIOD + 1):
-        span = max(min_span, MIN_PERIOD_REPEATS * p)
+        span = max(min_span, (MIN_PERIOD_REPEATS if p < LONG_PERIOD else 2) * p)
         if span > n:
-            break
+            continue  # a longer period may still fit with fewer repeats
         if all(tokens[n - 1 - j] == tokens[n - 1 - j - p] for j in range(span - p)):
             return p
     return None
