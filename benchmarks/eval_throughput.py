@@ -37,7 +37,7 @@ def reference_loop(model, tok, prompts: list[str], max_new_tokens: int, deadline
     """One prompt at a time, exactly max_new_tokens new tokens each; returns tokens generated."""
     total = 0
     for prompt in tqdm(prompts, desc="(a) reference", unit="ex"):
-        enc = tok(prompt, return_tensors="pt", add_special_tokens=False)
+        enc = tok(prompt, return_tensors="pt")
         with torch.inference_mode():
             out = model.generate(
                 **enc,

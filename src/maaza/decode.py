@@ -412,7 +412,8 @@ def _generate_batch(
     token_text: Callable[[int], str],
 ) -> list[Generation]:
     tokenizer.padding_side = "left"  # generation appends on the right: pads must be on the left
-    enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    # The tokenizer's own special tokens (Gemma's <bos>), exactly as training tokenizes prompts.
+    enc = tokenizer(prompts, return_tensors="pt", padding=True)
     rows = _Rows(
         prompt_len=enc["input_ids"].shape[1],
         budgets=budgets,
@@ -470,7 +471,7 @@ def generate(
     budgets = budgets or [cfg.max_new_tokens] * len(prompts)
     if len(budgets) != len(prompts):
         raise ValueError(f"{len(budgets)} budgets for {len(prompts)} prompts")
-    lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
+    lengths = [len(ids) for ids in tokenizer(prompts)["input_ids"]]
     order = sorted(range(len(prompts)), key=lambda i: lengths[i])  # similar lengths: little padding
     token_text = _token_text(tokenizer)
     results: dict[int, Generation] = {}
