@@ -130,6 +130,36 @@ def data_import(
         console.print(f"wrote {len(records)} records to {out}")
 
 
+# ----------------------------------------------------------------------------- train
+@app.command()
+def train(
+    run: Annotated[str, typer.Argument(help="run name in train.runs or ablate.runs")],
+    data: Annotated[Path, typer.Option(help="training JSONL")] = Path("data/train.jsonl"),
+    out: Annotated[Path | None, typer.Option(help="run folder (default runs/<run>)")] = None,
+    params_path: Annotated[Path, typer.Option("--params", help="params file")] = Path("params.yaml"),
+    profile: Annotated[str | None, typer.Option(help="params profile (default: the file's)")] = None,
+    schemas: Annotated[Path | None, typer.Option(help="schema folder (default: the package's)")] = None,
+) -> None:
+    """LoRA-train one run (the `train` stage without the notebook); rerun to resume after a kill.
+
+    Multi-GPU / multi-node: `accelerate launch ... -m maaza.train --run RUN` (same code).
+    """
+    from maaza.collate import TrainDataError
+    from maaza.config import ConfigError
+    from maaza.train import TrainError, train_from_files
+
+    out = out or Path("runs") / run
+    try:
+        m = train_from_files(run, params_path, data, out, profile, schemas)
+    except (ConfigError, TrainDataError, TrainError, FileNotFoundError) as err:
+        raise fail(str(err)) from None
+    console.print(
+        f"{run}: {m['steps']} steps, final loss {m['final_loss']}, {m['real_tokens_per_s']} real tokens/s, "
+        f"{m['wall_time_s']} s -> {out}/",
+        highlight=False,
+    )
+
+
 # ----------------------------------------------------------------------------- evaluate
 @app.command("eval")
 def eval_(

@@ -100,11 +100,13 @@ def native_bf16() -> bool:
 def base_dtype(run: TrainRun) -> torch.dtype:
     if run.base_dtype == "float32":
         return torch.float32
+    if run.base_dtype == "auto":  # bf16 pays only with hardware bf16 matmuls (AVX2 emulates it)
+        return torch.bfloat16 if native_bf16() else torch.float32
     if not native_bf16():
         raise TrainError(
             "base_dtype: bfloat16 needs native bf16 matmuls (CUDA, or a CPU with AVX512-BF16/AMX); "
             f"this CPU ({torch.backends.cpu.get_cpu_capability()}) emulates them far slower than "
-            "fp32 (measured here: ~2 vs ~115 GFLOP/s). Set train.common.base_dtype: float32"
+            "fp32 (measured here: ~2 vs ~115 GFLOP/s). Set train.common.base_dtype: auto or float32"
         )
     return torch.bfloat16
 
@@ -155,7 +157,8 @@ class Progress:
 def fingerprint(run_name: str, run: TrainRun, data_path: Path, world: int) -> str:
     """Identity of a run's inputs: a checkpoint from other inputs must never be resumed."""
     h = hashlib.sha256()
-    h.update(json.dumps([run_name, run.model_dump(), world], sort_keys=True).encode())
+    settings = run.model_dump(exclude={"threads", "checkpoint_every"})  # no effect on results
+    h.update(json.dumps([run_name, settings, world], sort_keys=True).encode())
     h.update(data_path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -369,12 +372,14 @@ def prepare_data(
     )
 
 
-def set_threads(world_local: int) -> int:
-    """All cores this process may use, shared among the processes of this machine."""
-    cores = (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    )
-    torch.set_num_threads(max(1, cores // max(1, world_local)))
+def set_threads(requested: int | None, world_local: int) -> int:
+    """`requested`, or all cores this process may use shared among this machine's processes.
+
+    On a CPU shared with other jobs fewer threads can be faster: torch's OpenMP threads spin
+    while waiting for each other, and a descheduled thread stalls the whole matmul.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    torch.set_num_threads(requested or max(1, (cores or 1) // max(1, world_local)))
     return torch.get_num_threads()
 
 
@@ -385,9 +390,11 @@ def train(
     out_dir: str | Path,
     schemas_dir: str | Path | None = None,
     progress_bar: bool = True,
+    loaded: tuple[nn.Module, Any] | None = None,
 ) -> dict[str, Any]:
     """Train one run end to end (resuming if a checkpoint of the same inputs exists); returns
-    the metrics written to `<out_dir>/train_metrics.json`."""
+    the metrics written to `<out_dir>/train_metrics.json`. `loaded`: an already loaded
+    (model, tokenizer) of `run.model` to train in place instead of loading it (tests)."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
     from tqdm.auto import tqdm
@@ -407,13 +414,13 @@ def train(
             f"grad_accum ({run.grad_accum}) must be a multiple of the process count ({world})"
         )
     if accelerator.device.type == "cpu":
-        set_threads(int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+        set_threads(run.threads, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
     data_path, out_dir = Path(data_path), Path(out_dir)
     ckpt_dir = out_dir / "checkpoints"
     fp = fingerprint(run_name, run, data_path, world)
 
     dtype = base_dtype(run)
-    model, tokenizer = load(run.model, dtype=dtype)
+    model, tokenizer = loaded or load(run.model, dtype=dtype)
     data = prepare_data(run, read_records(data_path), load_schemas(schemas_dir), tokenizer)
     n_steps = len(data.plan)
 
