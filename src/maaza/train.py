@@ -127,9 +127,10 @@ def add_lora(model: nn.Module, run: TrainRun) -> nn.Module:
 
 
 def count_params(model: nn.Module) -> tuple[int, int]:
-    """(total, trainable); tied weights counted once (parameters() deduplicates)."""
+    """(base model, trainable LoRA); tied weights counted once (parameters() deduplicates)."""
     params = list(model.parameters())
-    return sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    return sum(p.numel() for p in params) - trainable, trainable
 
 
 def matmul_gflops(dtype: torch.dtype, seconds: float = 0.5) -> float:
