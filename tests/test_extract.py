@@ -71,6 +71,7 @@ SMALL = {  # few tokens per answer: for the CLI tests, which decode many times
 }
 TIGHT = DecodeConfig(batch_size=2, max_new_tokens=200, max_string_length=6, max_items=2)
 TEXTS = ["Dune (1965) by Frank Herbert, ISBN 978-01.", "Rated 4.5 stars, no series."]
+FIXTURES = Path(__file__).parent / "fixtures" / "extract"  # car rental: a schema no data used
 runner = CliRunner()
 
 
@@ -480,8 +481,10 @@ def test_import_maaza_stays_cheap_and_exports_extractor():
 
 @pytest.mark.slow
 def test_zero_shot_smollm2_constrained_answer_validates(root):
+    """A real model on a schema and text the training data never saw (tests/fixtures/extract/)."""
     ex = Extractor("smollm2-135m-instruct", zero_shot=True,
                    decode=DecodeConfig(batch_size=1, max_new_tokens=160))  # fmt: skip
-    schema = load_schemas()["contact_info"]
-    value = ex.extract("Write to Ana Ruiz (ana.ruiz@kelp.io), Kelp Labs, phone 555-0142.", schema)
+    schema = json.loads((FIXTURES / "car_rental.json").read_text())
+    value = ex.extract((FIXTURES / "car_rental.txt").read_text(), schema)
     jsonschema.validate(value, schema)
+    assert value["renter"] == "Marta Oyelaran"  # zero-shot gets the easy fields right
