@@ -191,3 +191,31 @@ def test_failure_examples_one_per_category_first():
     rows = [_row(id=str(i), error=e) for i, e in enumerate(errors)]
     assert [r["id"] for r in failure_examples(rows, k=3)] == ["1", "4", "3"]  # category order
     assert [r["id"] for r in failure_examples(rows, k=10)] == ["1", "4", "3", "2"]
+
+
+def test_rescore_keeps_decoding_facts(tmp_path):
+    from maaza.evaluate import rescore
+    from maaza.importer import import_edgejson
+    from maaza.prompts import render_target
+
+    records, _ = import_edgejson(EXTERNAL / "data.jsonl", EXTERNAL / "schemas")
+    raws = [render_target(r["expected_output"]) for r in records[:2]] + ["no json"]
+    old = [
+        {"id": r["id"], "schema_id": r["schema_id"], "raw": raw, "n_tokens": 7, "latency_s": 0.5,
+         "stop": "json", "loop_breaks": 0, "json_exact": 0}
+        for r, raw in zip(records, raws, strict=False)
+    ]  # fmt: skip
+    metrics = {
+        "name": "x",
+        "overall": {"wall_time_s": 1.5},
+        "provenance": {"decode": {"format_policy": "annotation"}},
+    }
+    (tmp_path / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old))
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    new = rescore(tmp_path, EXTERNAL / "data.jsonl", EXTERNAL / "schemas")
+    rows = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    assert [r["json_exact"] for r in rows] == [1, 1, 0] and rows[2]["error"] == "invalid_json"
+    assert all(r["n_tokens"] == 7 and r["latency_s"] == 0.5 for r in rows)
+    assert new["n"] == 3 and new["overall"]["json_exact"] == round(2 / 3, 6)
+    assert new["overall"]["tokens_per_s"] == 14.0 and "rescored" in new["provenance"]
+    assert json.loads((tmp_path / "metrics.json").read_text()) == new

@@ -160,6 +160,8 @@ def test_format_policy_annotation_vs_enforce():
             "structure_error",
         ),
         ([EXPECTED], "structure_error"),
+        ({"type": "json", "data": EXPECTED}, "structure_error"),  # wrapped one level down
+        ({"data": {"name": "Ada"}, "age": 36}, "structure_error"),
         ({**EXPECTED, "age": "36", "name": None}, "field_omission"),  # most basic kind wins
     ],
 )

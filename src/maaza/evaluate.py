@@ -241,6 +241,10 @@ def _git_commit() -> str | None:
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -258,7 +262,7 @@ def _sha256(path: Path) -> str:
 def provenance(spec: EvalSpec, data: Path, n_threads: int) -> dict[str, Any]:
     return {
         "git": _git_commit(),
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "date": _now(),
         "versions": {pkg: version(pkg) for pkg in VERSIONED},
         "hardware": {"cpu": _cpu_name(), "cores": os.cpu_count(), "torch_threads": n_threads},
         "data": {"path": str(data), "sha256": _sha256(data)},
@@ -336,6 +340,34 @@ def predict(
         for r, s, g in zip(records, row_schemas, gens, strict=True)
     ]
     return rows, wall
+
+
+def rescore(out: str | Path, data: str | Path, schemas_dir: str | Path) -> dict[str, Any]:
+    """Score an evaluation's saved raw outputs again (after a metrics change), without decoding.
+
+    Decoding facts (text, tokens, latency, stop) and provenance are kept; the metrics file
+    records when it was rescored and by which commit.
+    """
+    out = Path(out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    old = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    records, schemas = import_edgejson(data, schemas_dir)
+    by_id = {r["id"]: r for r in records}
+    policy = metrics["provenance"]["decode"]["format_policy"]
+    rows = [
+        prediction_row(
+            by_id[p["id"]],
+            schemas[p["schema_id"]],
+            Generation(p["raw"], p["n_tokens"], p["latency_s"], p["stop"], p["loop_breaks"]),
+            policy,
+        )
+        for p in old
+    ]
+    wall = metrics["overall"]["wall_time_s"]
+    metrics.update(aggregate(rows, wall))
+    metrics["provenance"]["rescored"] = {"git": _git_commit(), "date": _now()}
+    write_results(out, rows, metrics)
+    return metrics
 
 
 def run_eval(

@@ -205,6 +205,20 @@ def is_compliant(
 
 
 # ----------------------------------------------------------------------------- error categories
+def _nested_keys(values: list[Any]) -> set[str]:
+    """Every object key at any depth inside values."""
+    keys: set[str] = set()
+    stack = list(values)
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            keys.update(v)
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return keys
+
+
 def _issues(pred: Any, exp: Any, found: set[str]) -> None:
     """Walk prediction and reference together, adding the kinds of difference found."""
     exp_kind, pred_kind = json_type(exp), json_type(pred)
@@ -215,8 +229,10 @@ def _issues(pred: Any, exp: Any, found: set[str]) -> None:
         missing = [k for k in exp if k not in pred]
         extra = [k for k in pred if k not in exp]
         # A nested object/array that is missing while unknown keys appear was most likely
-        # flattened or renamed ("customer_name" instead of "customer": {"name"}): structure.
-        if extra and any(isinstance(exp[k], dict | list) for k in missing):
+        # flattened or renamed ("customer_name" instead of "customer": {"name"}); a missing key
+        # found deeper in the output was wrapped ({"data": {...}}): both are structure errors.
+        flattened = extra and any(isinstance(exp[k], dict | list) for k in missing)
+        if flattened or (missing and set(missing) & _nested_keys([pred[k] for k in extra])):
             found.add("structure_error")
         if missing:
             found.add("field_omission")
