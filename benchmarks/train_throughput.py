@@ -21,6 +21,7 @@ hits every variant alike.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -38,6 +39,7 @@ import torch  # noqa: E402
 from maaza.collate import collate, encode_records  # noqa: E402
 from maaza.config import DataConfig, TrainRun, deep_merge, load_params  # noqa: E402
 from maaza.data import build_dataset, to_jsonl  # noqa: E402
+from maaza.fastlora import patch_lora_layers  # noqa: E402
 from maaza.models import load  # noqa: E402
 from maaza.prompts import build_prompt, render_target  # noqa: E402
 from maaza.schemas import load_schemas  # noqa: E402
@@ -83,7 +85,7 @@ def reference(run: TrainRun, records: list[dict[str, Any]], steps: int) -> dict[
         for i, m, y in zip(enc["input_ids"], enc["attention_mask"], labels, strict=True)
     ]
     torch.manual_seed(run.seed)
-    model = add_lora(model, run)
+    model = add_lora(model, run, lean=False)  # plain peft, as the reference recipe
     with tempfile.TemporaryDirectory() as out:
         args = TrainingArguments(
             output_dir=out, per_device_train_batch_size=run.micro_batch_size,
@@ -141,23 +143,35 @@ def variants(run: TrainRun, records: list[dict[str, Any]], repeats: int) -> list
     padded = {k: torch.nn.functional.pad(v, (0, REF_MAX_LENGTH - v.shape[1]), value=pad if k == "input_ids"
               else (0 if k == "attention_mask" else -100)) for k, v in dyn_full.items()}  # fmt: skip
     torch.manual_seed(run.seed)
-    peft_model = add_lora(model, run)
+    peft_model = add_lora(model, run, lean=False)
     peft_model.train()
     labelled = LabelledLMLoss(peft_model)
+    fast_model = copy.deepcopy(peft_model)
+    patch_lora_layers(fast_model)
+    fast = LabelledLMLoss(fast_model)
     n_resp = int((dyn_resp["labels"][:, 1:] != -100).sum())
-    dropouts = [m for m in peft_model.modules() if isinstance(m, torch.nn.Dropout)]
+    dropouts = [
+        m
+        for net in (peft_model, fast_model)
+        for m in net.modules()
+        if isinstance(m, torch.nn.Dropout)
+    ]
 
     def hf(batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return peft_model(**batch).loss
 
-    def ours_loss(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def labelled_loss(batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return labelled(**batch) / n_resp
+
+    def ours_loss(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return fast(**batch) / n_resp
 
     cases = [
         ("reference: pad 512, full loss, all logits", hf, padded, 0.1),
         ("+ dynamic padding", hf, dyn_full, 0.1),
         ("+ response-only labels (logits everywhere)", hf, dyn_resp, 0.1),
-        ("+ logits/loss only at labelled positions (ours)", ours_loss, dyn_resp, 0.1),
+        ("+ logits/loss only at labelled positions", labelled_loss, dyn_resp, 0.1),
+        ("+ lean LoRA layers: cheap dropout masks (ours)", ours_loss, dyn_resp, 0.1),
         ("  (info) ours without LoRA dropout", ours_loss, dyn_resp, 0.0),
     ]
     real = int(dyn_full["attention_mask"].sum())
@@ -170,6 +184,7 @@ def variants(run: TrainRun, records: list[dict[str, Any]], repeats: int) -> list
             fn(batch).backward()
             times[name].append(time.perf_counter() - start)
             peft_model.zero_grad(set_to_none=True)
+            fast_model.zero_grad(set_to_none=True)
     return [{"variant": name, "shape": list(batch["input_ids"].shape), "real_tokens": real,
              "median_s": statistics.median(times[name][1:]),
              "tokens_per_s": real / statistics.median(times[name][1:])}

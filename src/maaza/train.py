@@ -50,6 +50,7 @@ from maaza.collate import (
     stratified_subset,
 )
 from maaza.config import TrainRun, load_params
+from maaza.fastlora import patch_lora_layers
 
 LOSS_COLUMNS = ("step", "epoch", "loss", "lr", "tokens_per_s", "elapsed_s")
 CHECKPOINT_PREFIX = "step-"
@@ -111,7 +112,8 @@ def base_dtype(run: TrainRun) -> torch.dtype:
     return torch.bfloat16
 
 
-def add_lora(model: nn.Module, run: TrainRun) -> nn.Module:
+def add_lora(model: nn.Module, run: TrainRun, lean: bool = True) -> nn.Module:
+    """peft LoRA per the run's settings; `lean`: route the LoRA layers through fastlora.py."""
     from peft import LoraConfig, get_peft_model
 
     config = LoraConfig(
@@ -123,7 +125,10 @@ def add_lora(model: nn.Module, run: TrainRun) -> nn.Module:
         task_type="CAUSAL_LM",
     )
     # autocast_adapter_dtype (peft's default) keeps the LoRA matrices in fp32 over a bf16 base.
-    return get_peft_model(model, config)
+    peft_model = get_peft_model(model, config)
+    if lean:
+        patch_lora_layers(peft_model)  # same math, cheaper dropout and less memory
+    return peft_model
 
 
 def count_params(model: nn.Module) -> tuple[int, int]:
