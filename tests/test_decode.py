@@ -16,10 +16,11 @@ from maaza.decode import (
     _Loop,
     generate,
     grammar_schema,
+    minimal_instance,
     repeating_period,
     vocab_size,
 )
-from maaza.metrics import is_compliant, parse_output
+from maaza.metrics import is_compliant, parse_output, schema_errors
 from maaza.prompts import render_target
 
 # Every string, array and number is bounded, so a random model must finish inside the budget.
@@ -172,20 +173,23 @@ def test_constrained_rows_with_different_schemas_are_always_valid(tiny_model):
             assert is_compliant(parsed.value, schema, policy), gen.text
 
 
-def test_constrained_package_schema_valid_or_counted_truncated(tiny_model):
+def test_constrained_rows_close_before_their_budget(tiny_model):
     from maaza.schemas import load_schemas
 
     model, tok = tiny_model
     schemas = load_schemas()
-    chosen = [schemas[s] for s in ("rating", "location", "sensor_reading", "order_details")]
+    chosen = [schemas[s] for s in ("rating", "location", "sensor_reading", "invoice")]
     cfg = DecodeConfig(batch_size=4, max_new_tokens=160, repeat_span=24)
+    budgets = [64, 64, 64, 160]  # far too few for a rambling random model
     gens = generate(
-        model, tok, ["Text:"] * 4, cfg, mode="constrained", schemas=chosen, progress=False
-    )
-    for gen, schema in zip(gens, chosen, strict=True):
+        model, tok, ["Text:"] * 4, cfg, mode="constrained", schemas=chosen, budgets=budgets,
+        progress=False,
+    )  # fmt: skip
+    for gen, schema, budget in zip(gens, chosen, budgets, strict=True):
         parsed = parse_output(gen.text)
-        assert gen.truncated or (parsed.ok and is_compliant(parsed.value, schema)), gen
-        assert gen.n_tokens <= 160
+        assert gen.stop == "json" and parsed.ok and is_compliant(parsed.value, schema), gen
+        assert gen.n_tokens <= budget
+    assert any(g.budget_closed for g in gens)
 
 
 def test_batched_equals_one_at_a_time_and_keeps_input_order(tiny_model):
@@ -273,3 +277,24 @@ def test_loop_steering_targets():
     assert _Loop("string", 3).left(_closer(False, 3)) and not _Loop("string", 3).left(
         _closer(True, 3)
     )
+
+
+def test_minimal_instance_is_valid_and_small():
+    from maaza.schemas import load_schemas
+
+    assert minimal_instance(BOUNDED) == {
+        "name": "",
+        "count": 0,
+        "kind": "a",
+        "ok": False,
+        "owner": {"id": ""},
+        "tags": [],
+    }
+    assert minimal_instance({"type": ["string", "null"]}) is None
+    assert minimal_instance({"type": "array", "items": {"type": "integer"}, "minItems": 2}) == [
+        0,
+        0,
+    ]
+    for schema in load_schemas().values():  # the reserve is sized by a real answer
+        errors = schema_errors(minimal_instance(schema), schema)
+        assert all("does not match" in e for e in errors), errors  # patterns: sized only

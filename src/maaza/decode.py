@@ -8,8 +8,9 @@ Prompts are sorted by length and decoded `cfg.batch_size` at a time with left pa
 cache (`model.generate`). A row stops as soon as its top-level JSON value closes, at EOS, at its
 token budget, or (free mode) when its last tokens repeat a short period; the last two are
 truncations and are counted. In constrained mode every row carries its own compiled grammar, so
-rows with different schemas share a batch; a looping row is not stopped but pushed off the loop
-(the token that would repeat the period is banned), so the grammar can still close the value.
+rows with different schemas share a batch; a looping row is not stopped but steered out of its
+loop (towards closing the string or container it loops in), and a row that nears its budget is
+steered to close its value (keeping room for the smallest valid answer), so it ends as valid JSON.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from transformers import (
 )
 
 from maaza.config import DecodeConfig, DecodeMode
-from maaza.prompts import JSON_SEPARATORS
+from maaza.prompts import JSON_SEPARATORS, render_target
 
 StopReason = Literal["json", "eos", "budget", "repetition"]
 # A tail is a loop when a period of p tokens occurs 3 times in a row (2 times when p >= 16: two
@@ -49,7 +50,8 @@ class Generation:
     n_tokens: int  # generated tokens, the stop token included
     latency_s: float  # batch start -> this row finished (what a caller of this batch waits)
     stop: StopReason
-    loop_breaks: int = 0  # constrained mode: steps where a repeating token was banned
+    loop_breaks: int = 0  # constrained mode: steps steered off a loop (or to close at the budget)
+    budget_closed: bool = False  # constrained mode: forced to close as its token budget ran out
 
     @property
     def truncated(self) -> bool:
@@ -170,6 +172,7 @@ class GrammarCache:
         self.compiler = xgr.GrammarCompiler(info, max_threads=1)
         self.tokenizer, self.vocab, self.cfg = tokenizer, vocab, cfg
         self._cache: dict[str, xgr.CompiledGrammar] = {}
+        self._reserves: dict[str, int] = {}
 
     @functools.cached_property
     def token_table(self) -> TokenTable:
@@ -177,6 +180,14 @@ class GrammarCache:
         n = min(len(self.tokenizer), self.vocab)
         texts = self.tokenizer.batch_decode([[i] for i in range(n)]) + [""] * (self.vocab - n)
         return TokenTable.from_texts(texts)
+
+    def reserve(self, schema: dict[str, Any]) -> int:
+        """Tokens to keep at the end of a row's budget to close its value: the smallest answer."""
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._reserves:
+            smallest = render_target(minimal_instance(schema))
+            self._reserves[key] = len(self.tokenizer(smallest)["input_ids"]) + CLOSING_SLACK
+        return self._reserves[key]
 
     def get(self, schema: dict[str, Any]) -> xgr.CompiledGrammar:
         key = json.dumps(schema, sort_keys=True)
@@ -196,6 +207,34 @@ class GrammarCache:
 
 
 # ----------------------------------------------------------------------------- loop steering
+def minimal_instance(schema: dict[str, Any]) -> Any:
+    """A smallest-looking valid value of schema (required fields only): sizes the closing reserve."""
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return min(schema["enum"], key=lambda v: len(json.dumps(v)))
+    for key in ("anyOf", "oneOf"):
+        if schema.get(key):
+            return minimal_instance(schema[key][0])
+    kind = schema.get("type", "object")
+    kind = "null" if isinstance(kind, list) and "null" in kind else kind
+    kind = kind[0] if isinstance(kind, list) else kind
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {k: minimal_instance(props.get(k, {})) for k in schema.get("required", [])}
+    if kind == "array":
+        return [minimal_instance(schema.get("items", {}))] * schema.get("minItems", 0)
+    if kind == "string":  # a format or pattern: a typical length rather than a valid value
+        sized = "format" in schema or "pattern" in schema
+        return "2000-01-01T00:00:00Z" if sized else "x" * schema.get("minLength", 0)
+    if kind in ("integer", "number"):
+        return schema.get("minimum", schema.get("exclusiveMinimum", -1) + 1)
+    return {"boolean": False, "null": None}.get(kind)
+
+
+CLOSING_SLACK = 16  # tokens: the open string/number and brackets of wherever the row is
+
+
 @dataclass(frozen=True)
 class TokenTable:
     """Vocabulary facts (vocab,): first visible character class and bracket balance of each token."""
@@ -285,6 +324,8 @@ class _Rows:
         self.loop_breaks = [0] * n
         self.states: list[list[tuple[bool, int]]] = [[] for _ in range(n)]  # (in_string, depth)
         self.loops: list[_Loop | None] = [None] * n  # the loop a row is being steered out of
+        self.closing = [False] * n  # constrained: near the budget, steered to close the value
+        self.reserves = [0] * n  # constrained: tokens kept at the end of the budget to close
 
     def finish(self, i: int, n: int, reason: StopReason) -> None:
         self.n_tokens[i], self.stop[i] = n, reason
@@ -328,13 +369,12 @@ class _GrammarRows(LogitsProcessor):
     for the pad tokens generate() appends to rows our criterion stopped; this one skips them.
     """
 
-    def __init__(
-        self, rows: _Rows, cache: GrammarCache, grammars: list[xgr.CompiledGrammar]
-    ) -> None:
+    def __init__(self, rows: _Rows, cache: GrammarCache, schemas: list[dict[str, Any]]) -> None:
         self.rows = rows
         self.cache = cache  # its token_table is built on the first loop only
-        self.matchers = [xgr.GrammarMatcher(g) for g in grammars]
-        self.bitmask = xgr.allocate_token_bitmask(len(grammars), cache.vocab)
+        self.matchers = [xgr.GrammarMatcher(cache.get(s)) for s in schemas]
+        self.bitmask = xgr.allocate_token_bitmask(len(schemas), cache.vocab)
+        rows.reserves = [cache.reserve(s) for s in schemas]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         rows, n = self.rows, input_ids.shape[1] - self.rows.prompt_len
@@ -360,17 +400,28 @@ class _GrammarRows(LogitsProcessor):
         return scores
 
     def _break_loop(self, row_scores: torch.Tensor, tokens: list[int], i: int) -> None:
-        """Steer a looping row out of its loop, within the grammar (see _Loop)."""
+        """Steer a looping row out of its loop, within the grammar (see _Loop).
+
+        A row within its reserve (GrammarCache.reserve) of its budget is steered to close the whole value
+        (a container loop at depth 1): a runaway that loops without repeating exactly (counting
+        "item 7", "item 8", ...) still ends as valid JSON instead of being cut off.
+        """
         rows, closer = self.rows, self.rows.closers[i]
+        if len(tokens) >= rows.budgets[i] - rows.reserves[i]:
+            rows.closing[i] = True
         loop = rows.loops[i]
         if loop is not None and loop.left(closer):
-            loop = rows.loops[i] = None
+            loop = None
+        if loop is None and rows.closing[i] and closer.depth >= 1:
+            loop = _Loop("container", 1)
         if loop is None:
             period = repeating_period(tokens, rows.repeat_span)
-            if period is None:
-                return
-            texts = [rows.token_text(t) for t in tokens[-period:]]
-            loop = rows.loops[i] = _Loop.of(rows.states[i][-period:], texts)
+            if period is not None:
+                texts = [rows.token_text(t) for t in tokens[-period:]]
+                loop = _Loop.of(rows.states[i][-period:], texts)
+        rows.loops[i] = loop
+        if loop is None:
+            return
         keep = loop.steer(torch.isfinite(row_scores), closer, self.cache.token_table)
         if keep is None:  # nothing that ends the value is allowed yet: ban the loop's tokens
             keep = torch.isfinite(row_scores)
@@ -408,7 +459,7 @@ def _generate_batch(
     budgets: list[int],
     cfg: DecodeConfig,
     mode: DecodeMode,
-    grammars: tuple[GrammarCache, list[xgr.CompiledGrammar]] | None,
+    constrained: tuple[GrammarCache, list[dict[str, Any]]] | None,  # grammars + a schema per row
     token_text: Callable[[int], str],
 ) -> list[Generation]:
     tokenizer.padding_side = "left"  # generation appends on the right: pads must be on the left
@@ -422,7 +473,7 @@ def _generate_batch(
         repeat_span=cfg.repeat_span,
         mode=mode,
     )
-    processors = LogitsProcessorList([_GrammarRows(rows, *grammars)] if grammars else [])
+    processors = LogitsProcessorList([_GrammarRows(rows, *constrained)] if constrained else [])
     out = model.generate(
         **enc,
         max_new_tokens=max(budgets),
@@ -443,7 +494,9 @@ def _generate_batch(
         n = rows.n_tokens[i]
         ids = out[i, rows.prompt_len : rows.prompt_len + n]
         text = tokenizer.decode(ids, skip_special_tokens=True)
-        gens.append(Generation(text, n, rows.latency[i], rows.stop[i], rows.loop_breaks[i]))
+        gens.append(
+            Generation(text, n, rows.latency[i], rows.stop[i], rows.loop_breaks[i], rows.closing[i])
+        )
     return gens
 
 
@@ -477,9 +530,7 @@ def generate(
     results: dict[int, Generation] = {}
     bar = tqdm(total=len(prompts), desc=f"decode ({mode})", unit="ex", disable=not progress)
     for batch in _batches(order, cfg.batch_size):
-        compiled = (
-            (grammars, [grammars.get(schemas[i]) for i in batch]) if mode == "constrained" else None
-        )
+        constrained = (grammars, [schemas[i] for i in batch]) if mode == "constrained" else None
         outs = _generate_batch(
             model,
             tokenizer,
@@ -487,7 +538,7 @@ def generate(
             [min(budgets[i], cfg.max_new_tokens) for i in batch],
             cfg,
             mode,
-            compiled,
+            constrained,
             token_text,
         )
         results.update(zip(batch, outs, strict=True))

@@ -140,6 +140,7 @@ def prediction_row(
         "truncated": gen.truncated,
         "stop": gen.stop,
         "loop_breaks": gen.loop_breaks,
+        "budget_closed": gen.budget_closed,
     }
 
 
@@ -187,6 +188,7 @@ def aggregate(rows: list[dict[str, Any]], wall_time_s: float) -> dict[str, Any]:
     overall = {
         **_rates(rows),
         "loop_broken": round(sum(r["loop_breaks"] > 0 for r in rows) / len(rows), 6),
+        "budget_closed": round(sum(r.get("budget_closed", False) for r in rows) / len(rows), 6),
         "latency_mean_s": round(sum(latencies) / len(latencies), 4),
         "latency_p95_s": round(_percentile(latencies, 95), 4),
         "tokens_per_s": round(sum(r["n_tokens"] for r in rows) / wall_time_s, 2),
@@ -358,7 +360,14 @@ def rescore(out: str | Path, data: str | Path, schemas_dir: str | Path) -> dict[
         prediction_row(
             by_id[p["id"]],
             schemas[p["schema_id"]],
-            Generation(p["raw"], p["n_tokens"], p["latency_s"], p["stop"], p["loop_breaks"]),
+            Generation(
+                p["raw"],
+                p["n_tokens"],
+                p["latency_s"],
+                p["stop"],
+                p["loop_breaks"],
+                p.get("budget_closed", False),
+            ),  # fmt: skip
             policy,
         )
         for p in old
