@@ -38,7 +38,6 @@ from maaza.importer import import_edgejson
 from maaza.metrics import ERROR_CATEGORIES, parse_output, schema_errors, score_example
 from maaza.prompts import build_prompt, render_target
 
-RATE_KEYS = ("json_exact", "field_f1", "leaf_f1", "compliance", "parse_rate", "truncated")
 MIN_BUDGET = 32  # tokens: even a tiny answer may be preceded by a fence or a short preamble
 VERSIONED = ("torch", "transformers", "peft", "xgrammar", "jsonschema", "maaza")
 
