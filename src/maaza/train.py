@@ -7,22 +7,47 @@
 Rerunning the same command after a kill resumes from `<out>/checkpoints/` (deleted on success).
 Outputs in `<out>/`: adapter/ (peft), train_metrics.json, loss.csv, README.md, merged/ (merge: true).
 
-Where the speed comes from (CPU, measured in benchmarks/train_throughput.py and the report):
+Where the speed comes from (measured log below; benchmarks/train_throughput.py reproduces it):
 - the loss runs the decoder, then the output layer and cross-entropy only at labelled positions
-  (with response-only loss most positions are prompt, and the 49k-wide vocabulary projection is
-  a fifth of the model's FLOPs per position);
+  (with response-only loss most positions are prompt; the 49k-wide vocabulary projection is a
+  fifth of the model's FLOPs per position);
 - micro-batches are cut from length-sorted optimizer steps and padded to their own longest member;
+- lean LoRA layers (fastlora.py): same math as peft, cheaper dropout masks, less memory;
 - frozen base weights carry no gradient state; only the LoRA matrices (fp32) are optimised;
-- torch uses every core this process may run on.
+- `threads` torch threads, and waiting OpenMP threads sleep instead of spinning (below).
+
+Experiment log (2026-11-23/24, SmolLM2-135M, LoRA r=16 on 7 projections, this 2-core AVX2 EPYC
+shared with ~5 other jobs, so wall-clock numbers move with the load; one micro-batch of 4
+examples near the mean length unless noted; "tok/s" counts real, non-padding tokens):
+- fp32 matmul roof ~57 GFLOP/s per core (~115 for 2); bf16 and fp16 matmuls are emulated on
+  AVX2 (~2 GFLOP/s), so a bf16 base is ~50x slower here: base_dtype auto -> fp32 on this CPU.
+- 1 thread, interleaved variants: reference (pad 512, full loss, logits everywhere) 29.9 tok/s;
+  + dynamic padding 68.3 (x2.28); + response-only labels 66.1; + logits/loss only at labelled
+  positions 74.3 (x2.48); + lean LoRA layers 78.6 (x2.63); (no dropout at all would be 87.1).
+- One micro-batch profiled (1 thread, peft layers): base-weight matmuls 54% of CPU time (~58
+  GFLOP/s: at the fp32 roof), attention 11%, LoRA dropout (Bernoulli masks, copies) ~15%, LoRA
+  rank-16 matmuls 7%. fastlora: step -6%, activation memory -~40%; its dropout still costs ~10%.
+- torch.compile (inductor, dynamic shapes, plain peft): 16 min to compile, then 91 tok/CPU-s vs
+  125 for the eager lean path: not used.
+- Threads under load (load average 3-6): 1 thread 74-77 tok/s; 2 threads with OpenMP spinning
+  15-33; 2 threads with OMP_WAIT_POLICY=PASSIVE 59-114. Hence the PASSIVE default below, and
+  `threads: 1` when the CPU is crowded.
 """
 
+# ruff: noqa: E402  (the OpenMP setting must precede the imports that load torch)
 from __future__ import annotations
+
+import os
+
+# Waiting OpenMP threads sleep instead of spinning, so on a shared CPU a waiting thread does not
+# take the core its partner needs. Read once when torch loads its OpenMP runtime (so no effect if
+# torch is already imported); an explicit OMP_WAIT_POLICY in the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import hashlib
 import json
 import math
-import os
 import platform
 import random
 import shutil
@@ -67,11 +92,16 @@ class LabelledLMLoss(nn.Module):
 
     Wrapping the loss in a module (rather than calling the model's parts from the loop) keeps it
     one forward call, so DistributedDataParallel under `accelerate launch` sees and syncs it.
+
+    `right_padded`: batches from `collate` pad on the right, so under causal attention no real
+    token ever sees a pad (pads come after it), and pads carry no labels: the padding mask can be
+    dropped, which lets SDPA take its plain causal kernel (no (B, 1, T, T) mask to build or read).
     """
 
-    def __init__(self, peft_model: nn.Module) -> None:
+    def __init__(self, peft_model: nn.Module, right_padded: bool = True) -> None:
         super().__init__()
         self.peft_model = peft_model
+        self.right_padded = right_padded
         base = peft_model.get_base_model()
         self.decoder = base.get_decoder()  # LoRA layers live inside it (peft injects in place)
         self.lm_head = base.get_output_embeddings()
@@ -80,8 +110,9 @@ class LabelledLMLoss(nn.Module):
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor
     ) -> torch.Tensor:
+        mask = None if self.right_padded else attention_mask
         hidden = self.decoder(
-            input_ids=input_ids, attention_mask=attention_mask, use_cache=False
+            input_ids=input_ids, attention_mask=mask, use_cache=False
         ).last_hidden_state  # (B, T, C)
         targets = labels[:, 1:]  # position t predicts token t+1
         keep = targets != -100  # (B, T-1)
@@ -156,6 +187,7 @@ class Progress:
 
     step: int = 0  # optimizer steps done
     elapsed_s: float = 0.0  # training time so far, summed over sessions
+    cpu_s: float = 0.0  # process CPU time (all threads) in training steps: robust to CPU sharing
     real_tokens: int = 0  # non-padding tokens processed so far
     rows: list[dict[str, float]] = field(default_factory=list)  # loss.csv rows so far
 
@@ -451,7 +483,7 @@ def train(
     bar = tqdm(total=n_steps, initial=progress.step, desc=run_name, disable=not (is_main and progress_bar),
                dynamic_ncols=True, unit="step")  # fmt: skip
     while progress.step < n_steps:
-        step_start = time.perf_counter()
+        step_start, cpu_start = time.perf_counter(), time.process_time()
         micro = data.plan[progress.step]
         n_labels = max(1, sum(data.examples[i].n_labels for mb in micro for i in mb))
         mine = micro[rank::world] or [micro[0]]  # every process must join the gradient sync
@@ -482,6 +514,7 @@ def train(
         dt = time.perf_counter() - step_start
         progress.step += 1
         progress.elapsed_s += dt
+        progress.cpu_s += time.process_time() - cpu_start
         progress.real_tokens += step_real
         progress.rows.append({
             "step": progress.step, "epoch": progress.step / data.steps_per_epoch, "loss": step_loss,
@@ -538,6 +571,7 @@ def finish(
         "epochs": run.epochs,
         "steps": progress.step,
         "wall_time_s": round(progress.elapsed_s, 1),
+        "cpu_time_s": round(progress.cpu_s, 1),
         "real_tokens": progress.real_tokens,
         "real_tokens_per_s": round(tokens_per_s, 1),
         "padding_efficiency": round(pad["padding_efficiency"], 4),
