@@ -178,11 +178,13 @@ def test_constrained_rows_close_before_their_budget(tiny_model):
 
     model, tok = tiny_model
     schemas = load_schemas()
-    chosen = [schemas[s] for s in ("rating", "location", "sensor_reading", "invoice")]
-    cfg = DecodeConfig(batch_size=4, max_new_tokens=160, repeat_span=24)
-    budgets = [64, 64, 64, 160]  # far too few for a rambling random model
+    names = ("rating", "location", "sensor_reading", "invoice", "iot_device_network")
+    chosen = [schemas[s] for s in names]
+    cfg = DecodeConfig(batch_size=5, max_new_tokens=200, repeat_span=24)
+    budgets = [64, 64, 64, 160, 200]  # far too few for a rambling random model
+    prompts = ["Text:"] * 4 + ["Text 0:"]  # iot: a row that must leave an array of objects
     gens = generate(
-        model, tok, ["Text:"] * 4, cfg, mode="constrained", schemas=chosen, budgets=budgets,
+        model, tok, prompts, cfg, mode="constrained", schemas=chosen, budgets=budgets,
         progress=False,
     )  # fmt: skip
     for gen, schema, budget in zip(gens, chosen, budgets, strict=True):
@@ -225,7 +227,7 @@ def test_constrained_needs_a_schema_per_prompt(tiny_model):
 
 
 # ----------------------------------------------------------------------------- loop steering
-TEXTS = ['"', '"}', '"]', "}", "}]", ",", "a", "1", "]", "},", ' "x', "{"]
+TEXTS = ['"', '"}', '"]', "}", "}]", ",", "a", "1", "]", "},", ' "x', "{", '"},']
 TABLE = TokenTable.from_texts(TEXTS)
 
 
@@ -234,9 +236,10 @@ def _ids(mask) -> list[str]:
 
 
 def test_token_table():
-    assert _ids(TABLE.quote) == ['"', '"}', '"]', ' "x']
+    assert _ids(TABLE.quote) == ['"', '"}', '"]', ' "x', '"},']
     assert _ids(TABLE.close) == ["}", "}]", "]", "},"]
-    assert TABLE.delta.tolist() == [0, -1, -1, -1, -2, 0, 0, 0, -1, -1, 0, 1]
+    assert TABLE.delta.tolist() == [0, -1, -1, -1, -2, 0, 0, 0, -1, -1, 0, 1, -1]
+    assert _ids(TABLE.has_comma) == [",", "},", '"},']
 
 
 @pytest.mark.parametrize(
@@ -263,11 +266,17 @@ def test_loop_steering_targets():
     container = _Loop("container", 2)
     assert _ids(container.steer(everything, _closer(False, 3), TABLE)) == ["}]"]  # closes the most
     assert _ids(container.steer(everything, _closer(True, 3), TABLE)) == ['"}', '"]']
+    # closing an item inside an array: '"}' ends there, '"},' would commit to another item
+    item_end = torch.tensor([t in ('"}', '"},') for t in TEXTS])
+    assert _ids(container.steer(item_end, _closer(True, 3), TABLE)) == ['"}']
+    only_comma_close = torch.tensor([t == '"},' for t in TEXTS])  # all the grammar allows
+    assert _ids(container.steer(only_comma_close, _closer(True, 3), TABLE)) == ['"},']
     assert _ids(_Loop("string", 3).steer(everything, _closer(True, 3), TABLE)) == [
         '"',
         '"}',
         '"]',
         ' "x',
+        '"},',
     ]
     assert _ids(_Loop("value", 2).steer(everything, _closer(False, 2), TABLE)) == [","]
     only_digits = torch.tensor([t in ("1", "a") for t in TEXTS])

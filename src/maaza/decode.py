@@ -243,6 +243,7 @@ class TokenTable:
     close: torch.Tensor  # starts with ']' or '}'
     comma: torch.Tensor  # starts with ','
     delta: torch.Tensor  # opening minus closing brackets in the token (int)
+    has_comma: torch.Tensor  # contains ',' anywhere ('"},' closes an item, then opens the next)
 
     @classmethod
     def from_texts(cls, texts: list[str]) -> TokenTable:
@@ -252,7 +253,14 @@ class TokenTable:
             return torch.tensor([bool(c) and c in chars for c in firsts], dtype=torch.bool)
 
         delta = [sum(t.count(c) for c in "[{") - sum(t.count(c) for c in "]}") for t in texts]
-        return cls(starts('"'), starts("]}"), starts(","), torch.tensor(delta, dtype=torch.int32))
+        has_comma = torch.tensor(["," in t for t in texts], dtype=torch.bool)
+        return cls(
+            starts('"'),
+            starts("]}"),
+            starts(","),
+            torch.tensor(delta, dtype=torch.int32),
+            has_comma,
+        )
 
 
 @dataclass(frozen=True)
@@ -299,6 +307,10 @@ class _Loop:
             return None
         if self.kind == "container":  # prefer the tokens that close the most brackets
             keep = keep & (table.delta == table.delta[keep].min())
+            # ... and of those, one that stops there: '"},' closes an item but, inside an array,
+            # commits to another one (seen: a row closing at its budget looped on array items).
+            if (keep & ~table.has_comma).any():
+                keep = keep & ~table.has_comma
         return keep
 
 
