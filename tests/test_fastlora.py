@@ -49,8 +49,8 @@ def test_dropout_matches_the_explicit_formula_for_the_same_mask(monkeypatch):
     patched.train()
     masks: list[torch.Tensor] = []
 
-    def recording_mask(shape, p):
-        keep, p_eff = keep_mask(shape, p)
+    def recording_mask(shape, p, dtype=torch.bool):
+        keep, p_eff = keep_mask(shape, p, dtype)
         masks.append(keep)
         return keep, p_eff
 
@@ -92,3 +92,30 @@ def test_keep_mask_rate_and_seed(p):
     assert abs(1 - keep.float().mean().item() - p) < 0.005  # 200k draws: sd ~ 0.001
     torch.manual_seed(1)
     assert torch.equal(keep, keep_mask(torch.Size([400, 500]), p)[0])
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32])
+def test_float_keep_mask_is_the_bool_mask_as_zeros_and_ones(dtype):
+    torch.manual_seed(3)
+    keep, _ = keep_mask(torch.Size([64, 33]), 0.3)
+    torch.manual_seed(3)
+    mask, _ = keep_mask(torch.Size([64, 33]), 0.3, dtype)
+    assert mask.dtype == dtype and torch.equal(mask, keep.to(dtype))
+
+
+def test_bf16_base_matches_peft_under_autocast():
+    """Over a bf16 base the LoRA product runs in bf16 with fp32 A, B: what autocast would do."""
+    model, patched = lora_pair(p=0.0)
+    for net in (model, patched):
+        for name, param in net.named_parameters():
+            if "lora_" not in name:
+                param.data = param.data.to(torch.bfloat16)
+    x = torch.randn(5, 12).to(torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ref = model(x)
+    out = patched(x)
+    assert out.dtype == torch.bfloat16
+    assert torch.allclose(out.float(), ref.float(), atol=2e-2, rtol=2e-2)
+    out.float().square().sum().backward()
+    for name, g in grads(patched).items():
+        assert g is not None and g.dtype == torch.float32, name  # fp32 grads for AdamW

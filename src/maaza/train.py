@@ -192,11 +192,17 @@ class Progress:
     rows: list[dict[str, float]] = field(default_factory=list)  # loss.csv rows so far
 
 
-def fingerprint(run_name: str, run: TrainRun, data_path: Path, world: int) -> str:
-    """Identity of a run's inputs: a checkpoint from other inputs must never be resumed."""
+def fingerprint(
+    run_name: str, run: TrainRun, data_path: Path, world: int, dtype: torch.dtype = torch.float32
+) -> str:
+    """Identity of a run's inputs: a checkpoint from other inputs must never be resumed.
+
+    `dtype` is the resolved base dtype: `base_dtype: auto` means fp32 on one CPU and bf16 on
+    another, and a run resumed on the other kind would mix the two halfway through.
+    """
     h = hashlib.sha256()
     settings = run.model_dump(exclude={"threads", "checkpoint_every"})  # no effect on results
-    h.update(json.dumps([run_name, settings, world], sort_keys=True).encode())
+    h.update(json.dumps([run_name, settings, world, str(dtype)], sort_keys=True).encode())
     h.update(data_path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -455,9 +461,8 @@ def train(
         set_threads(run.threads, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
     data_path, out_dir = Path(data_path), Path(out_dir)
     ckpt_dir = out_dir / "checkpoints"
-    fp = fingerprint(run_name, run, data_path, world)
-
     dtype = base_dtype(run)
+    fp = fingerprint(run_name, run, data_path, world, dtype)
     model, tokenizer = loaded or load(run.model, dtype=dtype)
     data = prepare_data(run, read_records(data_path), load_schemas(schemas_dir), tokenizer)
     n_steps = len(data.plan)
