@@ -198,3 +198,20 @@ def test_stage_writes_nothing_when_a_check_fails(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="nothing written"):
         run_stage(SMALL, paths, tokenizer_name=None, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_extra_training_examples_leave_the_splits_alone_and_share_no_prompt(schemas):
+    base = build_dataset(SMALL, schemas)
+    splits = build_dataset(SMALL.model_copy(update={"extra_train": 120}), schemas)
+    assert "train_extra" not in base  # paper-sized data: no extra split at all
+    for name in ("train", "test", "holdout"):
+        assert splits[name] == base[name], name
+    extra = splits["train_extra"]
+    assert 110 <= len(extra) <= 120  # prompts that collide with another split are dropped
+    assert all(r["id"].startswith("x-") for r in extra)
+    assert len({r["id"] for r in extra}) == len(extra)
+    assert set(leakage(splits).values()) == {0}
+    assert {r["schema_id"] for r in extra} <= {r["schema_id"] for r in splits["train"]}
+    assert validate_records(extra, schemas)["n_failed"] == 0
+    # shuffled, so a prefix is a fair sample: the first quarter already spans most schemas
+    assert len({r["schema_id"] for r in extra[:30]}) >= 12

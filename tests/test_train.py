@@ -235,3 +235,20 @@ def test_accelerate_launch_one_process(tmp_path):
     subprocess.run([*launch, *cli("tiny", out)[1:]], check=True, capture_output=True, text=True)
     metrics = json.loads((out / "train_metrics.json").read_text())
     assert metrics["steps"] == 6 and (out / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_extra_training_examples_are_added_only_when_asked(tmp_path):
+    from maaza.train import training_records
+
+    base = read_records(DATA)
+    extra = tmp_path / "train_extra.jsonl"
+    assert training_records(run_cfg(), DATA, None) == base  # paper runs never read the file
+    with pytest.raises(TrainError, match="data.extra_train"):
+        training_records(run_cfg(extra_train=3), DATA, extra)  # no such file yet
+    extra.write_text("".join(json.dumps({**r, "id": f"x-{r['id']}"}) + "\n" for r in base[:5]))
+    got = training_records(run_cfg(extra_train=3), DATA, extra)
+    assert got[: len(base)] == base and [r["id"] for r in got[len(base) :]] == [
+        f"x-{r['id']}" for r in base[:3]
+    ]
+    with pytest.raises(TrainError, match="holds 5 examples"):
+        training_records(run_cfg(extra_train=9), DATA, extra)

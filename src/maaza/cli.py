@@ -78,7 +78,7 @@ def params(
 # ----------------------------------------------------------------------------- data
 @app.command()
 def data(
-    out_dir: Annotated[Path, typer.Option(help="folder for train/test/holdout.jsonl + report")] = Path("data"),
+    out_dir: Annotated[Path, typer.Option(help="folder for train/test/holdout/train_extra.jsonl + report")] = Path("data"),
     params_path: Annotated[Path, typer.Option("--params", help="params file")] = Path("params.yaml"),
     profile: Annotated[str | None, typer.Option(help="params profile (default: the file's)")] = None,
     n_examples: Annotated[int | None, typer.Option(help="override data.n_examples")] = None,
@@ -87,19 +87,18 @@ def data(
 ) -> None:
     """Generate, validate and split the dataset (the `data` stage without the notebook)."""
     from maaza.config import ConfigError, DataConfig, load_params
-    from maaza.data import DataError, run_stage
+    from maaza.data import SPLITS, DataError, run_stage
 
     try:
         cfg = load_params(params_path, profile).data
         overrides = {k: v for k, v in {"n_examples": n_examples, "seed": seed}.items() if v is not None}
         cfg = DataConfig.model_validate({**cfg.model_dump(), **overrides})
-        names = ("train", "test", "holdout")
-        paths = {n: out_dir / f"{n}.jsonl" for n in names}
+        paths = {n: out_dir / f"{n}.jsonl" for n in SPLITS}
         paths |= {"report_json": out_dir / "report.json", "report_md": out_dir / "report.md"}
         report = run_stage(cfg, paths, tokenizer_name=tokenizer or None)
     except (ConfigError, DataError, ValueError) as err:
         raise fail(str(err)) from None
-    counts = ", ".join(f"{n} {report['counts'][n]['n']}" for n in names)
+    counts = ", ".join(f"{n} {c['n']}" for n, c in report["counts"].items())
     console.print(f"wrote {out_dir}/: {counts}; all checks passed")
 
 
@@ -135,6 +134,7 @@ def data_import(
 def train(
     run: Annotated[str, typer.Argument(help="run name in train.runs or ablate.runs")],
     data: Annotated[Path, typer.Option(help="training JSONL")] = Path("data/train.jsonl"),
+    extra_data: Annotated[Path, typer.Option(help="extra examples (runs with extra_train > 0)")] = Path("data/train_extra.jsonl"),
     out: Annotated[Path | None, typer.Option(help="run folder (default runs/<run>)")] = None,
     params_path: Annotated[Path, typer.Option("--params", help="params file")] = Path("params.yaml"),
     profile: Annotated[str | None, typer.Option(help="params profile (default: the file's)")] = None,
@@ -150,7 +150,7 @@ def train(
 
     out = out or Path("runs") / run
     try:
-        m = train_from_files(run, params_path, data, out, profile, schemas)
+        m = train_from_files(run, params_path, data, out, profile, schemas, extra_path=extra_data)
     except (ConfigError, TrainDataError, TrainError, FileNotFoundError) as err:
         raise fail(str(err)) from None
     console.print(

@@ -49,6 +49,11 @@ class DataConfig(Strict):
         default_factory=list, description="schemas kept out of train/test, written to holdout.jsonl"
     )
     holdout_per_schema: int = Field(20, ge=0, description="examples per held-out schema")
+    extra_train: int = Field(
+        0, ge=0,
+        description="more training examples (own seed stream, prompts unlike any split's) in "
+        "train_extra.jsonl, for runs beyond the paper's data size (a run's extra_train)",
+    )  # fmt: skip
     optional_drop_rate: float = Field(0.3, ge=0.0, le=1.0, description="P(omit an optional field)")
     distractor_rate: float = Field(0.3, ge=0.0, le=1.0, description="P(add irrelevant text)")
     tier_mix: dict[Literal["simple", "medium", "complex"], float] = Field(
@@ -84,6 +89,9 @@ class TrainRun(Strict):
     max_length: int = Field(1024, gt=0, description="longer examples are truncated and counted")
     loss: Literal["response", "full"] = Field("response", description="mask the prompt or not")
     train_fraction: float = Field(1.0, gt=0.0, le=1.0, description="data-size ablation")
+    extra_train: int = Field(
+        0, ge=0, description="examples of train_extra.jsonl added (its first N); paper recipe: 0"
+    )
     base_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="frozen base weights; auto = bf16 only where matmuls are native bf16"
     )

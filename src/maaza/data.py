@@ -27,7 +27,7 @@ from maaza.prompts import build_prompt, render_target
 from maaza.schemas import TIERS, load_schemas, nesting_depth, tier_of
 from maaza.validate import CHECKS, validate_records
 
-SPLITS: tuple[str, ...] = ("train", "test", "holdout")
+SPLITS: tuple[str, ...] = ("train", "test", "holdout", "train_extra")
 DEFAULT_TOKENIZER = "smollm2-135m-instruct"
 
 
@@ -78,19 +78,43 @@ def build_dataset(
     held = dict.fromkeys(cfg.holdout_schemas, cfg.holdout_per_schema)
     holdout = generate(held, cfg.seed, schemas=schemas, **rates) if cfg.holdout_per_schema else []
     train, test = split_records(records, cfg.test_fraction, cfg.seed)
-    return {"train": train, "test": test, "holdout": holdout}
+    splits = {"train": train, "test": test, "holdout": holdout}
+    if cfg.extra_train:  # only when asked for, so reports of paper-sized data stay as they were
+        splits["train_extra"] = extra_records(cfg, trainable, records + holdout, schemas)
+    return splits
+
+
+def extra_records(
+    cfg: DataConfig,
+    trainable: Mapping[str, str],
+    taken: Sequence[dict[str, Any]],
+    schemas: Mapping[str, dict],
+) -> list[dict[str, Any]]:
+    """cfg.extra_train more training examples from a seed stream of their own, shuffled (so the
+    first N are a fair sample), without any prompt of `taken` (the other splits)."""
+    counts = allocate(cfg.extra_train, trainable, cfg.tier_mix)
+    rates = {"drop_rate": cfg.optional_drop_rate, "distractor_rate": cfg.distractor_rate}
+    seen = {r["prompt"] for r in taken}
+    extra = [
+        {**r, "id": f"x-{r['id']}"}
+        for r in generate(counts, f"{cfg.seed}:extra", schemas=schemas, **rates)
+        if r["prompt"] not in seen
+    ]
+    random.Random(f"maaza-extra:{cfg.seed}").shuffle(extra)
+    return extra
 
 
 def leakage(splits: Mapping[str, Sequence[dict[str, Any]]]) -> dict[str, int]:
     """Counts that must all be zero: shared prompts between splits, held-out schemas in training."""
     prompts = {name: {r["prompt"] for r in recs} for name, recs in splits.items()}
     held = {r["schema_id"] for r in splits.get("holdout", [])}
-    seen = {r["schema_id"] for name in ("train", "test") for r in splits.get(name, [])}
+    trained = ("train", "train_extra")
+    seen = {r["schema_id"] for name in (*trained, "test") for r in splits.get(name, [])}
+    train = set().union(*(prompts.get(name, set()) for name in trained))
     return {
-        "train_test_shared_prompts": len(prompts.get("train", set()) & prompts.get("test", set())),
+        "train_test_shared_prompts": len(train & prompts.get("test", set())),
         "holdout_shared_prompts": len(
-            prompts.get("holdout", set())
-            & (prompts.get("train", set()) | prompts.get("test", set()))
+            prompts.get("holdout", set()) & (train | prompts.get("test", set()))
         ),
         "holdout_schemas_in_train_or_test": len(held & seen),
     }
@@ -278,7 +302,7 @@ def run_stage(
     tokenizer_name: str | None = DEFAULT_TOKENIZER,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Generate + validate + write `paths` = {train, test, holdout, report_json, report_md}.
+    """Generate + validate + write `paths` = {train, test, holdout, [train_extra,] report_json, report_md}.
 
     Raises DataError (and writes nothing) if any example fails any check or a split leaks."""
     schemas = load_schemas()
@@ -302,8 +326,12 @@ def run_stage(
     report = dataset_report(splits, schemas, checks, tokenizer, tokenizer_name, cfg.model_dump())
     if teacher_stats is not None:
         report["teacher"] = {"model": cfg.teacher.model, **teacher_stats}
+    missing = [name for name in SPLITS if name not in paths and splits.get(name)]
+    if missing:
+        raise DataError(f"no output path for split(s) {missing}; nothing written")
     for name in SPLITS:
-        atomic_write_text(paths[name], to_jsonl(splits[name]))
+        if name in paths:  # an empty train_extra.jsonl when extra_train is 0
+            atomic_write_text(paths[name], to_jsonl(splits.get(name, [])))
     atomic_write_text(paths["report_json"], json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     atomic_write_text(paths["report_md"], report_markdown(report))
     return report

@@ -193,8 +193,9 @@ class Progress:
 
 
 def fingerprint(
-    run_name: str, run: TrainRun, data_path: Path, world: int, dtype: torch.dtype = torch.float32
-) -> str:
+    run_name: str, run: TrainRun, data_path: Path, world: int, dtype: torch.dtype = torch.float32,
+    extra_path: Path | None = None,
+) -> str:  # fmt: skip
     """Identity of a run's inputs: a checkpoint from other inputs must never be resumed.
 
     `dtype` is the resolved base dtype: `base_dtype: auto` means fp32 on one CPU and bf16 on
@@ -204,6 +205,8 @@ def fingerprint(
     settings = run.model_dump(exclude={"threads", "checkpoint_every"})  # no effect on results
     h.update(json.dumps([run_name, settings, world, str(dtype)], sort_keys=True).encode())
     h.update(data_path.read_bytes())
+    if run.extra_train and extra_path is not None:
+        h.update(extra_path.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -400,10 +403,30 @@ class Data:
     steps_per_epoch: int
 
 
+def training_records(
+    run: TrainRun, data_path: Path, extra_path: Path | None
+) -> list[dict[str, Any]]:
+    """The run's share of the training split, plus the first run.extra_train extra examples."""
+    records = stratified_subset(read_records(data_path), run.train_fraction, run.seed)
+    if not run.extra_train:
+        return records
+    if extra_path is None or not extra_path.is_file():
+        raise TrainError(
+            f"extra_train: {run.extra_train} needs the extra training examples "
+            f"({extra_path or 'data/train_extra.jsonl'}); set data.extra_train and run `dvc repro data`"
+        )
+    extra = read_records(extra_path)
+    if len(extra) < run.extra_train:
+        raise TrainError(
+            f"extra_train: {run.extra_train} but {extra_path} holds {len(extra)} examples; "
+            "raise data.extra_train"
+        )
+    return records + extra[: run.extra_train]  # the file is shuffled: any prefix is a fair sample
+
+
 def prepare_data(
     run: TrainRun, records: list[dict[str, Any]], schemas: dict, tokenizer: Any
 ) -> Data:
-    records = stratified_subset(records, run.train_fraction, run.seed)
     examples = encode_records(
         records, schemas, tokenizer, run.prompt_format, run.max_length, run.loss
     )
@@ -435,6 +458,7 @@ def train(
     schemas_dir: str | Path | None = None,
     progress_bar: bool = True,
     loaded: tuple[nn.Module, Any] | None = None,
+    extra_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train one run end to end (resuming if a checkpoint of the same inputs exists); returns
     the metrics written to `<out_dir>/train_metrics.json`. `loaded`: an already loaded
@@ -460,11 +484,13 @@ def train(
     if accelerator.device.type == "cpu":
         set_threads(run.threads, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
     data_path, out_dir = Path(data_path), Path(out_dir)
+    extra_path = Path(extra_path) if extra_path else None
     ckpt_dir = out_dir / "checkpoints"
+    records = training_records(run, data_path, extra_path)  # fails fast, before the model loads
     dtype = base_dtype(run)
-    fp = fingerprint(run_name, run, data_path, world, dtype)
+    fp = fingerprint(run_name, run, data_path, world, dtype, extra_path)
     model, tokenizer = loaded or load(run.model, dtype=dtype)
-    data = prepare_data(run, read_records(data_path), load_schemas(schemas_dir), tokenizer)
+    data = prepare_data(run, records, load_schemas(schemas_dir), tokenizer)
     n_steps = len(data.plan)
 
     set_seed(run.seed)  # LoRA init and dropout masks
@@ -571,6 +597,7 @@ def finish(
         "loss_type": run.loss,
         "prompt_format": run.prompt_format,
         "train_fraction": run.train_fraction,
+        "extra_train": run.extra_train,
         "n_train_examples": len(data.examples),
         "n_truncated": sum(e.truncated for e in data.examples),
         "epochs": run.epochs,
@@ -603,11 +630,14 @@ def train_from_files(
     profile: str | None = None,
     schemas_dir: str | Path | None = None,
     progress_bar: bool = True,
+    extra_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """What the notebook, the CLI and `python -m maaza.train` call."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     run = load_params(params_path, profile).train_run(run_name)
-    return train(run_name, run, data_path, out_dir, schemas_dir, progress_bar)
+    return train(
+        run_name, run, data_path, out_dir, schemas_dir, progress_bar, extra_path=extra_path
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -616,11 +646,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--profile", default=None, help="params profile (default: the file's)")
     parser.add_argument("--data", default="data/train.jsonl")
+    parser.add_argument("--extra-data", default="data/train_extra.jsonl",
+                        help="extra examples, read only by runs with extra_train > 0")  # fmt: skip
     parser.add_argument("--out", default=None, help="run folder (default: runs/<run>)")
     parser.add_argument("--schemas", default=None, help="schema folder (default: the package's)")
     args = parser.parse_args(argv)
     train_from_files(args.run, args.params, args.data, args.out or f"runs/{args.run}",
-                     args.profile, args.schemas)  # fmt: skip
+                     args.profile, args.schemas, extra_path=args.extra_data)  # fmt: skip
 
 
 if __name__ == "__main__":

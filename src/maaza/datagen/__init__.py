@@ -88,7 +88,7 @@ def generate_schema(
     schema_id: str,
     schema: dict[str, Any],
     n: int,
-    seed: int,
+    seed: int | str,
     drop_rate: float = 0.3,
     distractor_rate: float = 0.3,
     fake: Faker | None = None,
@@ -121,7 +121,7 @@ def generate_schema(
 
 def generate(
     counts: Mapping[str, int],
-    seed: int,
+    seed: int | str,
     drop_rate: float = 0.3,
     distractor_rate: float = 0.3,
     schemas: Mapping[str, dict[str, Any]] | None = None,
