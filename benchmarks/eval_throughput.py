@@ -70,7 +70,7 @@ def main(args: argparse.Namespace) -> dict:
     cfg = params.evaluate.decode
     records, schemas = import_edgejson(args.data, args.schemas)
     records = records[: args.n]
-    model, tok = load_model(args.model, args.adapter)
+    model, tok = load_model(args.model, args.adapter, params.evaluate.dtype)  # all three alike
     prompts = [
         build_prompt(r["prompt"], schemas[r["schema_id"]], args.prompt_format) for r in records
     ]
@@ -111,6 +111,7 @@ def main(args: argparse.Namespace) -> dict:
         "n": n,
         "batch_size": cfg.batch_size,
         "threads": torch.get_num_threads(),
+        "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
         "reference": {
             "seconds": round(t_ref, 2),
             "tokens": ref_tokens,

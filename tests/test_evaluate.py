@@ -219,3 +219,16 @@ def test_rescore_keeps_decoding_facts(tmp_path):
     assert new["n"] == 3 and new["overall"]["json_exact"] == round(2 / 3, 6)
     assert new["overall"]["tokens_per_s"] == 14.0 and "rescored" in new["provenance"]
     assert json.loads((tmp_path / "metrics.json").read_text()) == new
+
+
+def test_dtype_auto_follows_native_bf16(monkeypatch):
+    import torch
+
+    import maaza.evaluate as ev
+
+    monkeypatch.setattr(ev, "_native_bf16", lambda: True)
+    assert ev.resolve_dtype("auto") == torch.bfloat16
+    monkeypatch.setattr(ev, "_native_bf16", lambda: False)
+    assert ev.resolve_dtype("auto") == torch.float32
+    assert ev.resolve_dtype("bfloat16") == torch.bfloat16
+    assert ev.resolve_dtype("float32") == torch.float32

@@ -56,6 +56,7 @@ class EvalSpec:
     adapter: str | None = None  # peft adapter folder
     limit: int | None = None  # first N examples only
     threads: int | None = None  # torch threads (None: torch's default)
+    dtype: str = "float32"  # model weights: auto | float32 | bfloat16 (see resolve_dtype)
 
 
 def spec_from_params(
@@ -87,6 +88,7 @@ def spec_from_params(
         adapter=adapter,
         limit=params.evaluate.limit,
         threads=params.evaluate.threads,
+        dtype=params.evaluate.dtype,
     )
 
 
@@ -261,6 +263,8 @@ def _sha256(path: Path) -> str:
 
 
 def provenance(spec: EvalSpec, data: Path, n_threads: int) -> dict[str, Any]:
+    import torch
+
     return {
         "git": _git_commit(),
         "date": _now(),
@@ -269,16 +273,37 @@ def provenance(spec: EvalSpec, data: Path, n_threads: int) -> dict[str, Any]:
         "data": {"path": str(data), "sha256": _sha256(data)},
         "adapter": spec.adapter,
         "limit": spec.limit,
+        "dtype": str(resolve_dtype(spec.dtype)).removeprefix("torch."),
+        "native_bf16": _native_bf16(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "decode": spec.decode.model_dump(),
     }
 
 
 # ----------------------------------------------------------------------------- I/O edge
-def load_model(model: str, adapter: str | Path | None = None) -> tuple[Any, Any]:
+def _native_bf16() -> bool:
+    from maaza.train import native_bf16
+
+    return native_bf16()
+
+
+def resolve_dtype(name: str) -> Any:
+    """auto: bf16 where the CPU multiplies bf16 natively (measured here on an AVX512-BF16 EPYC:
+    2.3x the fp32 decode speed; AVX2 CPUs emulate bf16, far slower), as training does; else fp32."""
+    import torch
+
+    if name == "auto":
+        return torch.bfloat16 if _native_bf16() else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16}[name]
+
+
+def load_model(
+    model: str, adapter: str | Path | None = None, dtype: str = "auto"
+) -> tuple[Any, Any]:
     """Base model from the registry, with a peft adapter merged in (merged weights decode faster)."""
     from maaza.models import load
 
-    base, tokenizer = load(model)
+    base, tokenizer = load(model, dtype=resolve_dtype(dtype))
     if adapter is None:
         return base, tokenizer
     from peft import PeftModel
@@ -393,7 +418,7 @@ def run_eval(
     data = Path(data)
     records, schemas = import_edgejson(data, schemas_dir)
     records = records[: spec.limit] if spec.limit else records
-    model, tokenizer = model_and_tokenizer or load_model(spec.model, spec.adapter)
+    model, tokenizer = model_and_tokenizer or load_model(spec.model, spec.adapter, spec.dtype)
     torch.manual_seed(0)  # greedy decoding uses no randomness; this is for any model code that does
     if spec.threads:
         # On a shared CPU, torch's OpenMP workers wait on each other: 1 thread can be 10x faster.

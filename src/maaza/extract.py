@@ -547,6 +547,7 @@ class Extractor:
         self.mode = mode
         self.cfg = decode or (params.evaluate.decode if params else DecodeConfig())
         threads = threads or (params.evaluate.threads if params else None)
+        self.dtype = params.evaluate.dtype if params else "auto"  # bf16 where native, as in eval
         if threads:
             import torch
 
@@ -566,7 +567,7 @@ class Extractor:
         from maaza.models import ModelError
 
         try:
-            return load_model(self.source.model, self.source.adapter)
+            return load_model(self.source.model, self.source.adapter, self.dtype)
         except ModelError:
             raise  # already one clear line about the base model
         except (OSError, ValueError, KeyError, RuntimeError) as err:
