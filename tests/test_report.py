@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from maaza import report_figures, report_numbers, report_tables
+from maaza.config import resolve
 from maaza.report import (
     ReportError,
     ReportPaths,
     build_report,
+    design_from_params,
     load_design,
     load_eval,
     load_frames,
@@ -30,12 +32,12 @@ FIXTURE = Path(__file__).parent / "fixtures" / "report"
 PAPER = Path(__file__).resolve().parents[1] / "paper"
 
 
-def paths_for(src: Path, out: Path) -> ReportPaths:
+def paths_for(src: Path, out: Path, params: Path = FIXTURE / "params.yaml") -> ReportPaths:
     return ReportPaths(
         runs_dir=src / "runs",
         eval_dir=src / "results" / "eval",
         data_report=src / "data" / "report.json",
-        params_file=FIXTURE / "params.yaml",
+        params_file=params,
         figures_dir=out / "figures",
         tables_dir=out / "paper" / "tables",
         generated_dir=out / "paper" / "generated",
@@ -158,6 +160,157 @@ def test_every_macro_line_names_its_source(built: Path) -> None:
     assert all(re.search(r"\}% \S", line) for line in macros)
 
 
+# ----------------------------------------------------------------------------- our recipe
+OURS = "smollm2-135m-maaza"
+
+
+def design_of(runs: dict) -> object:
+    common = {"model": "smollm2-135m-instruct"}
+    return design_from_params(resolve({"train": {"common": common, "runs": runs}}))
+
+
+def test_role_rule_same_model_is_ours_other_model_is_scale() -> None:
+    d = load_design(FIXTURE / "params.yaml")
+    assert (d.main_run, d.ours_runs, d.scale_runs) == (
+        "smollm2-135m-r16",
+        (OURS,),
+        ("gemma3-270m-r16",),
+    )
+    roles = [d.role_of(r) for r in ("smollm2-135m-r16", OURS, "gemma3-270m-r16", "smollm2-135m-r8")]
+    assert roles == ["main", "ours", "scale", "ablation"]
+    for name in (f"ft-{OURS}-free", f"ft-{OURS}-constrained", f"ft-{OURS}-constrained-holdout"):
+        assert name in d.expected_evals()
+    assert OURS in d.expected_runs()
+    # The rule is the base model, not the order or the name: the main run is the first run on
+    # train.common's model; later runs on it are ours, runs on any other model are scale runs.
+    d = design_of({"big": {"model": "gemma3-270m"}, "paper": {}, "mine": {"learning_rate": 1e-3},
+                   "big2": {"model": "gemma3-270m", "epochs": 1}})  # fmt: skip
+    assert (d.main_run, d.ours_runs, d.scale_runs) == ("paper", ("mine",), ("big", "big2"))
+    assert d.ours_recipe["LearningRate"] == (1e-3, "train.runs.mine.learning_rate")
+    assert d.ours_recipe["Epochs"] == (3, "train.common.epochs")
+    assert design_of({"paper": {}, "big": {"model": "gemma3-270m"}}).ours_runs == ()
+
+
+def test_our_recipe_numbers_match_the_metrics_files(built: Path) -> None:
+    n = numbers_of(built)
+    ours, free = metrics(f"ft-{OURS}-constrained"), metrics(f"ft-{OURS}-free")
+    hold, main = (
+        metrics(f"ft-{OURS}-constrained-holdout"),
+        metrics("ft-smollm2-135m-r16-constrained"),
+    )
+    zs = metrics("zs-smollm2-135m-instruct-constrained")
+    tr = train(OURS)
+    exact = ours["overall"]["json_exact"]
+    assert n["OursExact"] == pct(exact)
+    lo, hi = wilson(exact, ours["n"])
+    assert n["OursExactCI"] == f"[{100 * lo:.1f}, {100 * hi:.1f}]\\%"
+    assert n["OursFreeExact"] == pct(free["overall"]["json_exact"])
+    assert n["OursFieldFOne"] == f"{ours['overall']['field_f1']:.3f}"
+    assert n["OursLeafFOne"] == f"{ours['overall']['leaf_f1']:.3f}"
+    assert n["OursCompliance"] == pct(ours["overall"]["compliance"])
+    assert n["OursHoldoutExact"] == pct(hold["overall"]["json_exact"])
+    lo, hi = wilson(hold["overall"]["json_exact"], hold["n"])
+    assert n["OursHoldoutExactCI"] == f"[{100 * lo:.1f}, {100 * hi:.1f}]\\%"
+    assert n["OursGain"] == f"{exact / zs['overall']['json_exact']:.1f}$\\times$"
+    assert n["OursVsMain"] == f"{100 * (exact - main['overall']['json_exact']):+.1f}\\,pp"
+    # the fixture is made so that the comparison is not trivially zero
+    assert exact != main["overall"]["json_exact"]
+    assert 120 <= tr["wall_time_s"] < 7200
+    assert n["OursTrainWallTime"] == f"{tr['wall_time_s'] / 60:.1f}\\,min"
+    assert n["OursTrainNTrain"] == f"{tr['n_train_examples']:,}".replace(",", "{,}")
+    assert n["OursTrainSteps"] == str(tr["steps"])
+    assert n["OursTrainTokensPerS"] == f"{tr['real_tokens_per_s']:.0f}"
+    # recipe settings come from the fixture params.yaml, not from the results
+    assert n["OursExtraTrain"] == "2{,}400"
+    assert n["OursLearningRate"] == r"$5\times10^{-4}$"
+    assert n["OursBatch"] == "8"
+    assert n["OursEpochs"] == "1"
+    wrong = {k: v for k, v in ours["errors"].items() if k != "correct"}
+    top = max(sorted(wrong), key=lambda k: wrong[k])
+    assert n["OursErrors"] == str(sum(wrong.values()))
+    assert n["OursErrTop"] == top.replace("_", " ")
+    assert n["OursErrTopShare"] == f"{100 * wrong[top] / sum(wrong.values()):.0f}\\%"
+    # ... each with its source
+    tex = (built / "paper" / "generated" / "numbers.tex").read_text()
+    assert f"\\newcommand{{\\OursExact}}{{{pct(exact)}}}% " in tex
+    assert f"ft-{OURS}-constrained/metrics.json: json_exact" in tex
+    assert f"runs/{OURS}/train_metrics.json: steps" in tex
+    assert f"params.yaml: train.runs.{OURS}.learning_rate" in tex
+
+
+def test_main_results_and_other_tables_have_our_recipe(built: Path) -> None:
+    tables = built / "paper" / "tables"
+    main = (tables / "main_results.tex").read_text()
+    head = r"\texttt{smollm2-135m}, our recipe & 134.5M & "
+    for name, setting, mode in (
+        (f"ft-{OURS}-constrained", "fine-tuned", "constrained"),
+        (f"ft-{OURS}-free", "fine-tuned", "free"),
+        (f"ft-{OURS}-constrained-holdout", "fine-tuned, holdout", "constrained"),
+    ):
+        m = metrics(name)["overall"]
+        assert f"{head}{setting} & {mode} & {pct(m['json_exact'])} & " in main, name
+    # the paper-recipe rows stay unlabelled, and come first
+    paper_row = r"\texttt{smollm2-135m} & 134.5M & fine-tuned & constrained & "
+    assert main.index(paper_row) < main.index(head + "fine-tuned & constrained")
+    tier = (tables / "tier_breakdown.tex").read_text()
+    assert r"\texttt{smollm2-135m}, our recipe & fine-tuned & constrained & " in tier
+    compute = (tables / "compute.tex").read_text()
+    assert rf"\texttt{{{OURS}}} {{\scriptsize(our recipe)}} & 16 & 2{{,}}920 & 1 & " in compute
+
+
+def test_missing_results_of_our_recipe_say_not_run(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURE, src)
+    shutil.rmtree(src / "runs" / OURS)
+    for split in ("free", "constrained", "constrained-holdout"):
+        shutil.rmtree(src / "results" / "eval" / f"ft-{OURS}-{split}")
+    frames, ref = load_frames(paths_for(src, tmp_path / "out")), load_reference()
+    n = report_numbers.parse(report_numbers.render(frames, ref))
+    for name in ("OursExact", "OursExactCI", "OursFreeExact", "OursHoldoutExact", "OursGain",
+                 "OursVsMain", "OursTrainWallTime", "OursTrainNTrain", "OursErrors", "OursErrTop"):  # fmt: skip
+        assert n[name] == r"\notrun{}", name
+    assert n["OursLearningRate"] == r"$5\times10^{-4}$"  # a setting: params.yaml still says it
+    main = report_tables.main_results(frames, ref)
+    not_run = r"\multicolumn{6}{c}{\notrun{}}"
+    assert main.count(r"\texttt{smollm2-135m}, our recipe & 134.5M & ") == 3
+    assert main.count(f"our recipe & 134.5M & fine-tuned & constrained & {not_run}") == 1
+    compute = report_tables.compute(frames, ref)
+    missing_run = r"{\scriptsize(our recipe)} & \multicolumn{10}{l}{\notrun{}}"
+    assert rf"\texttt{{{OURS}}} {missing_run}" in compute
+    # params.yaml without a run of our recipe: its settings are not run either, nothing breaks
+    params = tmp_path / "params.yaml"
+    text = (FIXTURE / "params.yaml").read_text()
+    params.write_text("\n".join(line for line in text.splitlines() if OURS not in line))
+    frames = load_frames(paths_for(src, tmp_path / "out", params))
+    n = report_numbers.parse(report_numbers.render(frames, ref))
+    assert n["OursLearningRate"] == n["OursExtraTrain"] == n["OursExact"] == r"\notrun{}"
+    assert "our recipe" not in report_tables.main_results(frames, ref)
+
+
+def test_figures_draw_our_recipe_as_its_own_series(built: Path) -> None:
+    frames = load_frames(paths_for(FIXTURE, built))
+    colors = report_figures.model_colors(frames)
+    key = "smollm2-135m-instruct|ours"
+    assert colors[key] != colors["smollm2-135m-instruct"] and colors[key] in report_figures.PALETTE
+    ours = frames.evals[frames.evals["run"] == OURS]
+    assert len(ours) == 3 and set(ours["role"]) == {"ours"}
+    assert all("our recipe" in label for label in ours["label"])
+    row = ours[ours["mode"] == "constrained"].iloc[0]
+    main = frames.find_eval("smollm2-135m-r16", "constrained")
+    assert (
+        report_figures.point_style(row, colors)["marker"]
+        == report_figures.OURS_MARKERS["constrained"]
+    )
+    assert (
+        report_figures.point_style(main, colors)["marker"] == report_figures.MARKERS["constrained"]
+    )
+    assert report_figures._bar_style(row, colors)["hatch"] == report_figures.OURS_HATCH
+    assert report_figures._bar_style(main, colors)["hatch"] is None
+    runs = report_figures.run_colors(frames)
+    assert runs[OURS] == colors[key] and runs["smollm2-135m-r16"] == colors["smollm2-135m-instruct"]
+    assert len(set(map(tuple, runs.values()))) == len(runs)  # every loss curve its own colour
+
+
 # ----------------------------------------------------------------------------- paper sources
 def test_paper_uses_only_generated_macros_tables_and_figures(built: Path) -> None:
     defined = set(numbers_of(built))
@@ -201,7 +354,8 @@ def test_nothing_found_still_writes_everything(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     inv = build_report(paths_for(empty, tmp_path / "out"), progress=False)
     assert inv.found_runs == [] and inv.found_evals == []
-    assert len(inv.missing) == len(load_design(FIXTURE / "params.yaml").expected_evals()) + 7
+    design = load_design(FIXTURE / "params.yaml")
+    assert len(inv.missing) == len(design.expected_evals()) + len(design.expected_runs()) == 18 + 8
     n = numbers_of(tmp_path / "out")
     assert n["MainFtExact"] == n["DataNTrain"] == n["MainTrainWallTime"] == r"\notrun{}"
     for name in report_figures.FIGURES:

@@ -6,8 +6,9 @@
 Reads only the result files of docs/DESIGN.md -- runs/*/train_metrics.json, runs/*/loss.csv,
 results/eval/*/metrics.json, results/eval/*/predictions.jsonl, data/report.json -- discovered by
 glob, never from a list. params.yaml only says which runs and evals the pipeline is *meant* to
-produce and which run plays which role (main model, larger model, ablation), so a result that is
-not there yet is listed as missing and quoted as "not run" instead of being silently dropped.
+produce and which run plays which role (main model, our recipe, larger model, ablation), so a
+result that is not there yet is listed as missing and quoted as "not run" instead of being
+silently dropped.
 The original paper's numbers come from paper_reference.yaml and are always labelled as theirs.
 
 Layout: loading (I/O) -> `Frames` (pure, tidy pandas tables) -> report_figures / report_tables /
@@ -33,6 +34,9 @@ from maaza.config import ConfigError, Params, TrainRun, load_params
 
 DEFAULT_REFERENCE = Path(__file__).with_name("paper_reference.yaml")
 KIND_ORDER = ("zero-shot", "fine-tuned", "ablation")
+# main = the paper's recipe on the paper's model; ours = our recipe on that same model; scale = a
+# larger base model. Listed in the order tables, figures and legends show them.
+ROLE_ORDER = ("zero-shot", "main", "ours", "scale", "ablation", "other")
 MODE_ORDER = ("free", "constrained")
 SPLIT_ORDER = ("test", "holdout", "external")
 BF16_BYTES = 2  # disk size of a checkpoint = 2 bytes per parameter (bf16), plus the adapter
@@ -267,8 +271,9 @@ class Ablation:
 class Design:
     """What params.yaml says the pipeline produces; empty when there is no params file."""
 
-    main_run: str | None = None  # first train run on train.common's model: the paper's subject
-    scale_runs: tuple[str, ...] = ()  # other train runs (the larger model)
+    main_run: str | None = None  # first train run on train.common's model: the paper's recipe
+    ours_runs: tuple[str, ...] = ()  # other train runs on the main run's model: our recipe(s)
+    scale_runs: tuple[str, ...] = ()  # train runs on another model (the larger model)
     ablations: tuple[Ablation, ...] = ()
     run_models: dict[str, str] = field(default_factory=dict)
     main_values: dict[str, float | str] = field(default_factory=dict)  # main run's ablated knobs
@@ -276,10 +281,11 @@ class Design:
     modes: tuple[str, ...] = ()
     holdout: bool = False
     recipe: dict[str, tuple[Any, str]] = field(default_factory=dict)  # name -> (value, params key)
+    ours_recipe: dict[str, tuple[Any, str]] = field(default_factory=dict)  # first ours run's
 
     @property
     def train_runs(self) -> tuple[str, ...]:
-        return tuple(r for r in (self.main_run, *self.scale_runs) if r)
+        return tuple(r for r in (self.main_run, *self.ours_runs, *self.scale_runs) if r)
 
     def expected_runs(self) -> list[str]:
         return [*self.train_runs, *(a.run for a in self.ablations)]
@@ -334,6 +340,8 @@ class Design:
             return "zero-shot"
         if run == self.main_run:
             return "main"
+        if run in self.ours_runs:
+            return "ours"
         if run in self.scale_runs:
             return "scale"
         return "ablation" if run in {a.run for a in self.ablations} else "other"
@@ -351,6 +359,9 @@ def design_from_params(params: Params) -> Design:
         (n for n in names if resolved[n].model == common_model), names[0] if names else None
     )
     main_knobs = _knobs(resolved[main]) if main else {}
+    # Same base model as the main run -> a different recipe for it (ours); another model -> scale.
+    main_model = resolved[main].model if main else None
+    ours = tuple(n for n in names if n != main and resolved[n].model == main_model)
     ablations = []
     for name in params.ablate.runs:
         knobs = _knobs(resolved[name])
@@ -359,7 +370,8 @@ def design_from_params(params: Params) -> Design:
         ablations.append(Ablation(name, factor, knobs[factor] if factor != "other" else name))
     return Design(
         main_run=main,
-        scale_runs=tuple(n for n in names if n != main),
+        ours_runs=ours,
+        scale_runs=tuple(n for n in names if n != main and n not in ours),
         ablations=tuple(ablations),
         run_models={n: r.model for n, r in resolved.items()},
         main_values=main_knobs,
@@ -367,6 +379,7 @@ def design_from_params(params: Params) -> Design:
         modes=tuple(params.evaluate.modes),
         holdout=bool(params.data.holdout_schemas),
         recipe=recipe(params, resolved[main]) if main else {},
+        ours_recipe=ours_recipe(params, ours[0], resolved[ours[0]]) if ours else {},
     )
 
 
@@ -405,6 +418,27 @@ def recipe(params: Params, main: TrainRun) -> dict[str, tuple[Any, str]]:
     }
 
 
+def ours_recipe(params: Params, name: str, run: TrainRun) -> dict[str, tuple[Any, str]]:
+    """What our recipe changes, each with the params key its value comes from (the run's own
+    override when it has one, else train.common)."""
+    overrides = params.train.runs[name]
+
+    def key(field: str) -> str:
+        return f"train.runs.{name}.{field}" if field in overrides else f"train.common.{field}"
+
+    return {
+        "ExtraTrain": (run.extra_train, key("extra_train")),
+        "LearningRate": (run.learning_rate, key("learning_rate")),
+        "Epochs": (run.epochs, key("epochs")),
+        "MicroBatch": (run.micro_batch_size, key("micro_batch_size")),
+        "GradAccum": (run.grad_accum, key("grad_accum")),
+        "Batch": (
+            run.micro_batch_size * run.grad_accum,
+            f"{key('micro_batch_size')} * {key('grad_accum')}",
+        ),
+    }
+
+
 def load_design(params_file: Path | None) -> Design:
     if params_file is None or not Path(params_file).exists():
         return Design()
@@ -430,11 +464,15 @@ def short_model(model: str) -> str:
     return model.removesuffix("-instruct")
 
 
+OURS_LABEL = "our recipe"  # how tables, figures and labels name an `ours` run
+
+
 def eval_label(model: str, role: str, run: str | None, mode: str, split: str) -> str:
     if role in ("ablation", "other"):
         head = str(run)
     else:
         head = f"{short_model(model)} {'zero-shot' if role == 'zero-shot' else 'fine-tuned'}"
+        head += f", {OURS_LABEL}" if role == "ours" else ""
     tail = "" if split == "test" else f", {split}"
     return f"{head} ({mode}{tail})"
 
@@ -541,6 +579,7 @@ def eval_frame(results: Results, design: Design) -> pd.DataFrame:
             r.model,
             _order(r.split, SPLIT_ORDER),
             _order(r.kind, KIND_ORDER),
+            _order(r.role, ROLE_ORDER),  # the paper's recipe before ours on the same model
             str(r.run),
             _order(r.mode, MODE_ORDER),
         )
@@ -625,7 +664,7 @@ def run_frame(results: Results, design: Design) -> pd.DataFrame:
         return pd.DataFrame(columns=["run", "model", "role", "factor"])
     frame = pd.DataFrame(rows)
     frame["_key"] = [
-        (p, _order(role, ("main", "scale", "ablation", "other")), run)
+        (p, _order(role, ROLE_ORDER), run)
         for p, role, run in zip(frame["params_total"], frame["role"], frame["run"], strict=True)
     ]
     return frame.sort_values("_key").drop(columns="_key").reset_index(drop=True)
@@ -689,9 +728,8 @@ def ablation_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> p
 def loss_frame(results: Results, design: Design) -> pd.DataFrame:
     """Long table of every loss.csv (finished or still running): run, role, step, epoch, loss."""
     parts = []
-    roles = ("main", "scale", "ablation", "other")
     for r in sorted(
-        results.runs.values(), key=lambda r: (_order(design.role_of(r.name), roles), r.name)
+        results.runs.values(), key=lambda r: (_order(design.role_of(r.name), ROLE_ORDER), r.name)
     ):
         if r.loss is None or r.loss.empty:
             continue

@@ -3,8 +3,10 @@
     fig = FIGURES["exact_vs_params"](frames, reference); save(fig, Path("figures/exact_vs_params"))
 
 Style: seaborn's colour-blind palette; colour = model, fill = fine-tuned (solid) vs zero-shot
-(hollow / hatched), marker = decoding mode (circle constrained, square free); the original paper's
-reported numbers are always grey diamonds labelled as such. Drawn headless (Agg) so the DVC stage
+(hollow / hatched), marker = decoding mode (circle constrained, square free). A model trained with
+our recipe (role `ours`) is its own series: the next palette colour, plus / cross markers
+(constrained / free) and dotted bars; the original paper's reported numbers are always grey
+diamonds labelled as such. Drawn headless (Agg) so the DVC stage
 needs no display; files are written without timestamps so a rerun on the same results gives the
 same bytes. A figure whose data is missing becomes a placeholder that says what is missing.
 """
@@ -32,13 +34,16 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from maaza.metrics import ERROR_CATEGORIES  # noqa: E402
-from maaza.report import Frames, public_mode, short_model  # noqa: E402
+from maaza.report import OURS_LABEL, Frames, public_mode, short_model  # noqa: E402
 from maaza.schemas import TIERS  # noqa: E402
 
 PALETTE = sns.color_palette("colorblind")
 PAPER_GREY = "0.45"
 TIME_COLOR = "0.15"  # training time: near-black dashed, so no model colour is reused
 MARKERS = {"constrained": "o", "free": "s"}
+OURS_MARKERS = {"constrained": "P", "free": "X"}  # our recipe: same model, so its own shapes
+OURS_HATCH = "...."  # our recipe's fine-tuned bars (zero-shot bars are hatched "////")
+OURS_DODGE = 1.08  # our recipe's points sit at the main run's x: shift them right (log axis)
 WIDTH = 6.3  # inches: the text width of the paper's one-column layout
 RC = {
     **sns.axes_style("whitegrid"),
@@ -71,21 +76,39 @@ def styled(fn: Callable[..., Figure]) -> Callable[..., Figure]:
 
 
 # ----------------------------------------------------------------------------- shared helpers
+def is_ours(row: pd.Series) -> bool:
+    return row.get("role") == "ours"
+
+
+def series(row: pd.Series) -> str:
+    """Colour key of an eval or run row: its model, or the model trained with our recipe."""
+    return f"{row['model']}|ours" if is_ours(row) else row["model"]
+
+
+def series_label(key: str) -> str:
+    model, _, ours = key.partition("|")
+    return short_model(model) + (f", {OURS_LABEL}" if ours else "")
+
+
 def model_colors(frames: Frames) -> dict[str, Any]:
-    """A fixed colour per model, in model-size order, so a model looks the same everywhere."""
-    models = list(dict.fromkeys([*frames.evals.get("model", []), *frames.runs.get("model", [])]))
-    return {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)}
+    """A fixed colour per model, in model-size order, then one per model trained with our recipe,
+    so a series looks the same everywhere (keys: `series`)."""
+    rows = [r for f in (frames.evals, frames.runs) for _, r in f.iterrows()]
+    models = dict.fromkeys(r["model"] for r in rows)
+    ours = dict.fromkeys(series(r) for r in rows if is_ours(r))
+    return {m: PALETTE[i % len(PALETTE)] for i, m in enumerate([*models, *ours])}
 
 
 def run_colors(frames: Frames) -> dict[str, Any]:
-    """Main and larger-model runs take their model's colour; ablations the next palette colours."""
-    models = model_colors(frames)
+    """Main, ours and larger-model runs take their series' colour; ablations the next colours."""
+    colors = model_colors(frames)
     runs = list(dict.fromkeys(frames.losses.get("run", [])))
-    out, spare = {}, len(models)
+    out, spare = {}, len(colors)
     for run in runs:
-        model = frames.design.run_models.get(run)
-        if frames.design.role_of(run) in ("main", "scale") and model in models:
-            out[run] = models[model]
+        role = frames.design.role_of(run)
+        key = series(pd.Series({"model": frames.design.run_models.get(run), "role": role}))
+        if role in ("main", "ours", "scale") and key in colors:
+            out[run] = colors[key]
         else:
             out[run] = PALETTE[spare % len(PALETTE)]
             spare += 1
@@ -109,10 +132,10 @@ def placeholder(title: str, message: str, height: float = 2.0) -> Figure:
 
 
 def point_style(row: pd.Series, colors: dict[str, Any]) -> dict[str, Any]:
-    color = colors.get(row["model"], PAPER_GREY)
+    color = colors.get(series(row), PAPER_GREY)
     filled = row["kind"] != "zero-shot"
     return {
-        "marker": MARKERS.get(row["mode"], "^"),
+        "marker": (OURS_MARKERS if is_ours(row) else MARKERS).get(row["mode"], "^"),
         "color": color,
         "markerfacecolor": color if filled else "white",
         "markeredgecolor": color,
@@ -123,13 +146,19 @@ def point_style(row: pd.Series, colors: dict[str, Any]) -> dict[str, Any]:
 
 def style_legend(fig: Figure, colors: dict[str, Any], paper: bool) -> None:
     """Figure-level legend under the axes, inside the figure's width (constrained layout)."""
-    handles = [Patch(color=c, label=short_model(m)) for m, c in colors.items()]
+    handles = [Patch(color=c, label=series_label(m)) for m, c in colors.items()]
     handles += [
         Line2D([], [], marker="o", color="k", linestyle="none", label="fine-tuned"),
         Line2D([], [], marker="o", color="k", mfc="white", linestyle="none", label="zero-shot"),
         Line2D([], [], marker="o", color="0.3", mfc="0.3", linestyle="none", label="constrained"),
         Line2D([], [], marker="s", color="0.3", mfc="0.3", linestyle="none", label="free"),
     ]
+    if any("|" in key for key in colors):
+        handles += [
+            Line2D([], [], marker=OURS_MARKERS[mode], color="0.3", linestyle="none",
+                   label=f"{OURS_LABEL}, {mode}")
+            for mode in ("constrained", "free")
+        ]  # fmt: skip
     if paper:
         handles.append(
             Line2D(
@@ -188,16 +217,20 @@ def exact_vs_params(frames: Frames, reference: dict[str, Any]) -> Figure:
 
 
 def _scatter_evals(ax: plt.Axes, rows: pd.DataFrame, colors: dict, x: str, scale: float) -> None:
-    """One point per eval with its 95% Wilson interval; zero-shot -> fine-tuned joined by a line."""
-    for _, r in rows.iterrows():
+    """One point per eval with its 95% Wilson interval; zero-shot -> fine-tuned joined by a line
+    (one per fine-tuned series: the paper's recipe and ours start from the same zero-shot point)."""
+    xs = {i: r[x] * scale * (OURS_DODGE if is_ours(r) else 1.0) for i, r in rows.iterrows()}
+    for i, r in rows.iterrows():
         y, lo, hi = pct([r["json_exact"], r["json_exact_lo"], r["json_exact_hi"]])
-        ax.errorbar(r[x] * scale, y, yerr=[[y - lo], [hi - y]], elinewidth=0.8, capsize=2,
+        ax.errorbar(xs[i], y, yerr=[[y - lo], [hi - y]], elinewidth=0.8, capsize=2,
                     **point_style(r, colors))  # fmt: skip
-    for (_model, _mode), g in rows.groupby(["model", "mode"]):
-        if {"zero-shot", "fine-tuned"} <= set(g["kind"]):
-            g = g.sort_values("kind", key=lambda s: s.map({"zero-shot": 0, "fine-tuned": 1}))
-            ax.plot(g[x] * scale, pct(g["json_exact"]), color=colors[_model], lw=0.7, alpha=0.5,
-                    ls="-" if _mode == "constrained" else ":")  # fmt: skip
+    zero = rows[rows["kind"] == "zero-shot"]
+    for i, ft in rows[rows["kind"] == "fine-tuned"].iterrows():
+        zs = zero[(zero["model"] == ft["model"]) & (zero["mode"] == ft["mode"])]
+        if len(zs):
+            ax.plot([xs[zs.index[0]], xs[i]], pct([zs["json_exact"].iloc[0], ft["json_exact"]]),
+                    color=colors[series(ft)], lw=0.7, alpha=0.5,
+                    ls="-" if ft["mode"] == "constrained" else ":")  # fmt: skip
 
 
 @styled
@@ -248,12 +281,13 @@ def by_tier(frames: Frames, reference: dict[str, Any]) -> Figure:
 
 
 def _bar_style(row: pd.Series, colors: dict[str, Any]) -> dict[str, Any]:
-    color = colors.get(row["model"], PAPER_GREY)
+    color = colors.get(series(row), PAPER_GREY)
     zero = row["kind"] == "zero-shot"
     return {
         "facecolor": "white" if zero else color,
         "edgecolor": color,
-        "hatch": "////" if zero else None,
+        "hatch": "////" if zero else OURS_HATCH if is_ours(row) else None,
+        "hatchcolor": color if zero else "white",  # white dots on our recipe's filled bars
         "alpha": 1.0 if row["mode"] == "constrained" else 0.6,
         "linewidth": 0.8,
     }
@@ -270,29 +304,41 @@ def finetune_gain(frames: Frames, reference: dict[str, Any]) -> Figure:
     colors = model_colors(frames)
     fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 2.8))
     labels = []
-    for i, (label, zs, ft, color) in enumerate(
-        [(lbl, zs, ft, colors[zs_row["model"]]) for lbl, zs_row, zs, ft in pairs] + paper
+    bars = [(lbl, z, f, colors[series(zs)], colors[series(ft)], is_ours(ft))
+            for lbl, zs, ft, z, f in pairs]  # fmt: skip
+    for i, (label, zs, ft, zs_color, ft_color, ours) in enumerate(
+        bars + [(lbl, z, f, c, c, False) for lbl, z, f, c in paper]
     ):
-        ax.bar(i - 0.2, zs, 0.38, facecolor="white", edgecolor=color, hatch="////")
-        ax.bar(i + 0.2, ft, 0.38, color=color)
+        ax.bar(i - 0.2, zs, 0.38, facecolor="white", edgecolor=zs_color, hatch="////")
+        ax.bar(i + 0.2, ft, 0.38, color=ft_color, hatch=OURS_HATCH if ours else None,
+               hatchcolor="white")  # fmt: skip
         gain = f"×{ft / zs:.1f}" if zs > 0 else "from 0"
         ax.text(i, max(zs, ft) + 2, gain, ha="center", fontsize=7.5)
         labels.append(label)
-    ax.set_xticks(range(len(labels)), labels)
+    ax.set_xticks(range(len(labels)), labels, fontsize=6.5 if len(labels) > 5 else 7.5)
     ax.set_ylabel("JSONExact (%)")
     ax.set_ylim(0, 110)
-    ax.legend(handles=[Patch(facecolor="white", edgecolor="k", hatch="////", label="zero-shot"),
-                       Patch(color="0.4", label="fine-tuned")], loc="upper left")  # fmt: skip
+    handles = [Patch(facecolor="white", edgecolor="k", hatch="////", label="zero-shot"),
+               Patch(color="0.4", label="fine-tuned")]  # fmt: skip
+    if any(b[-1] for b in bars):
+        handles.append(Patch(facecolor="0.4", hatch=OURS_HATCH, hatchcolor="white",
+                             label=f"fine-tuned, {OURS_LABEL}"))  # fmt: skip
+    ax.legend(handles=handles, loc="upper left")
     return fig
 
 
-def _gain_pairs(rows: pd.DataFrame) -> list[tuple[str, pd.Series, float, float]]:
+def _gain_pairs(rows: pd.DataFrame) -> list[tuple[str, pd.Series, pd.Series, float, float]]:
+    """(label, zero-shot row, fine-tuned row, JSONExact % of each) per fine-tuned series and mode;
+    the paper's recipe and ours on one model share its zero-shot row."""
     out = []
-    for (model, mode), g in rows.groupby(["model", "mode"], sort=False):
-        zs, ft = g[g["kind"] == "zero-shot"], g[g["kind"] == "fine-tuned"]
-        if len(zs) and len(ft):
-            z, f = pct([zs["json_exact"].iloc[0], ft["json_exact"].iloc[0]])
-            out.append((f"{short_model(model)}\n{mode}", zs.iloc[0], float(z), float(f)))
+    zero = rows[rows["kind"] == "zero-shot"]
+    for _, ft in rows[rows["kind"] == "fine-tuned"].iterrows():
+        zs = zero[(zero["model"] == ft["model"]) & (zero["mode"] == ft["mode"])]
+        if len(zs):
+            z, f = pct([zs["json_exact"].iloc[0], ft["json_exact"]])
+            ours = f"\n{OURS_LABEL}" if is_ours(ft) else ""
+            label = f"{short_model(ft['model'])}{ours}\n{ft['mode']}"
+            out.append((label, zs.iloc[0], ft, float(z), float(f)))
     return out
 
 
@@ -494,10 +540,12 @@ def loss_curves(frames: Frames, reference: dict[str, Any]) -> Figure:
     colors = run_colors(frames)
     fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 2.8))
     for run, g in loss.groupby("run", sort=False):
-        main = g["role"].iloc[0] in ("main", "scale")
+        role = g["role"].iloc[0]
         done = bool(g["finished"].iloc[0])
-        ax.plot(g[x], g["loss"], color=colors[run], lw=1.8 if main else 0.9,
-                ls="-" if done else "--", label=run + ("" if done else " (running)"))  # fmt: skip
+        tag = f" ({OURS_LABEL})" if role == "ours" else ""
+        lw = 1.8 if role in ("main", "ours", "scale") else 0.9  # ablations: thin
+        ax.plot(g[x], g["loss"], color=colors[run], lw=lw, ls="-" if done else "--",
+                label=run + tag + ("" if done else " (running)"))  # fmt: skip
     ax.set_yscale("log")
     ax.set_xlabel(x)
     ax.set_ylabel("training loss (log scale)")

@@ -3,10 +3,13 @@
     tex = render(frames, reference)      # frames from maaza.report.build_frames
 
 The text refers to roles, not run names: `Main` is params.yaml's first train run on the default
-model, `Scale` the other train run (the larger model); `Ft`/`Zs` fine-tuned/zero-shot, constrained
+model (the paper's recipe), `Ours` the next train run on that same model (our recipe), `Scale` the
+train run on another model (the larger model); `Ft`/`Zs` fine-tuned/zero-shot, constrained
 decoding unless `Free`; `Holdout` the held-out-schema split. So `\\MainFtExact` is the main run's
-JSONExact with constrained decoding on the test split. `Paper...` macros are numbers reported by
-the original paper (paper_reference.yaml). A result that does not exist yet expands to
+JSONExact with constrained decoding on the test split. `Ours` numbers are all fine-tuned and its
+zero-shot baseline is the main run's, so they drop `Ft`: `\\OursExact`, `\\OursFreeExact`;
+`\\OursLearningRate` etc. are our recipe's settings (params.yaml). `Paper...` macros are numbers
+reported by the original paper (paper_reference.yaml). A result that does not exist yet expands to
 `\\notrun` ("(not run)"), never to a guess. Each line ends with a comment naming the file and key
 the number comes from.
 """
@@ -199,14 +202,26 @@ def recipe_numbers(frames: Frames) -> list[Number]:
     out = []
     for name, (value, key) in frames.design.recipe.items():
         out.append(Number(f"Recipe{name}", _fmt_setting(name, value), f"params.yaml: {key}"))
+    # Always defined (the text quotes them), "not run" when params.yaml has no run of our recipe.
+    ours = frames.design.ours_recipe
+    for name in dict.fromkeys([*OURS_SETTINGS, *ours]):
+        value, key = ours.get(name, (None, "train.runs (no run of our recipe)"))
+        out.append(Number(f"Ours{name}", _fmt_setting(name, value), f"params.yaml: {key}"))
     return out
 
 
+OURS_SETTINGS = ("ExtraTrain", "LearningRate", "Epochs", "MicroBatch", "GradAccum", "Batch")
+
+
 def _fmt_setting(name: str, value: Any) -> str:
+    if missing(value):
+        return NOT_RUN
     if isinstance(value, str):
         return tt(value)
     if name == "TestFraction":
         return fmt_pct(value, 0)
+    if name == "ExtraTrain":  # an example count, printed like NTrain (thousands separated)
+        return fmt_int(value)
     if isinstance(value, float) and 0 < abs(value) < 1e-2:
         mantissa, exp = f"{value:.0e}".split("e")
         return f"${mantissa}\\times10^{{{int(exp)}}}$"
@@ -216,7 +231,21 @@ def _fmt_setting(name: str, value: Any) -> str:
 # ----------------------------------------------------------------------------- per role
 def roles(frames: Frames) -> dict[str, str | None]:
     d = frames.design
-    return {"Main": d.main_run, "Scale": d.scale_runs[0] if d.scale_runs else None}
+    return {
+        "Main": d.main_run,
+        "Scale": d.scale_runs[0] if d.scale_runs else None,
+        "Ours": d.ours_runs[0] if d.ours_runs else None,
+    }
+
+
+# Eval slot (role_evals) -> its part of the macro name. Ours is always fine-tuned and shares the
+# main run's base model, whose zero-shot evals are already MainZs*: no `Ft`, no zero-shot slots.
+SLOTS = {s: s for s in ("Ft", "FtFree", "Holdout", "Zs", "ZsFree")}
+OURS_SLOTS = {"Ft": "", "FtFree": "Free", "Holdout": "Holdout"}
+
+
+def slot_names(role: str) -> dict[str, str]:
+    return OURS_SLOTS if role == "Ours" else SLOTS
 
 
 EVAL_METRICS: dict[str, tuple[str, Callable[[Any], str]]] = {
@@ -262,13 +291,16 @@ def eval_numbers(frames: Frames) -> list[Number]:
                 "metrics.json or train_metrics.json of the model: params_total",
             ),
         ]
+        names = slot_names(role)
         for slot, row in role_evals(frames, run).items():
-            src = _get(row, "source") or "missing"
+            if slot not in names:
+                continue
+            src, prefix = _get(row, "source") or "missing", f"{role}{names[slot]}"
             for suffix, (key, fmt) in EVAL_METRICS.items():
-                out.append(Number(f"{role}{slot}{suffix}", fmt(_get(row, key)), f"{src}: {key}"))
+                out.append(Number(f"{prefix}{suffix}", fmt(_get(row, key)), f"{src}: {key}"))
             lo, hi = _get(row, "json_exact_lo"), _get(row, "json_exact_hi")
             ci = NOT_RUN if lo is None else f"[{100 * lo:.1f}, {100 * hi:.1f}]\\%"
-            out.append(Number(f"{role}{slot}ExactCI", ci, f"derived: Wilson 95% interval of {src}"))
+            out.append(Number(f"{prefix}ExactCI", ci, f"derived: Wilson 95% interval of {src}"))
         out += _gain_numbers(role, role_evals(frames, run))
     return out
 
@@ -295,14 +327,41 @@ def fmt_gap(a: float | None, b: float | None) -> str:
 def _gain_numbers(role: str, ev: dict[str, pd.Series | None]) -> list[Number]:
     ex = {k: _get(v, "json_exact") for k, v in ev.items()}
     src = "derived: JSONExact ratios/differences of the evals above"
+    zs_decode = [Number(f"{role}ZsDecodeGain", fmt_points(ex["Zs"], ex["ZsFree"]), src)]
     return [
         Number(f"{role}Gain", fmt_ratio(ex["Ft"], ex["Zs"]), src),
         Number(f"{role}GainFree", fmt_ratio(ex["FtFree"], ex["ZsFree"]), src),
         Number(f"{role}GainPoints", fmt_points(ex["Ft"], ex["Zs"]), src),
         Number(f"{role}GainPointsFree", fmt_points(ex["FtFree"], ex["ZsFree"]), src),
         Number(f"{role}DecodeGain", fmt_points(ex["Ft"], ex["FtFree"]), src),
-        Number(f"{role}ZsDecodeGain", fmt_points(ex["Zs"], ex["ZsFree"]), src),
+        *(zs_decode if "Zs" in slot_names(role) else []),  # Ours: that is MainZsDecodeGain
         Number(f"{role}HoldoutGap", fmt_gap(ex["Holdout"], ex["Ft"]), src),
+    ]
+
+
+def ours_numbers(frames: Frames) -> list[Number]:
+    """Our recipe against the paper's recipe on the same base model (the main run)."""
+    r = roles(frames)
+    ours, main = role_evals(frames, r["Ours"]), role_evals(frames, r["Main"])
+    ex = {s: (_get(ours[s], "json_exact"), _get(main[s], "json_exact")) for s in OURS_SLOTS}
+    src = "derived: JSONExact of our recipe's eval vs the main run's (same split and decoding)"
+    run_ours, run_main = _run_row(frames, r["Ours"]), _run_row(frames, r["Main"])
+    time = (_get(run_ours, "wall_time_s"), _get(run_main, "wall_time_s"))
+    steps = (_get(run_ours, "steps"), _get(run_main, "steps"))
+    tsrc = "derived: train_metrics.json of our recipe's run / the main run's"
+    return [
+        Number("OursVsMain", fmt_points(*ex["Ft"]), f"{src}: OursExact - MainFtExact"),
+        Number("OursVsMainGap", fmt_gap(*ex["Ft"]), f"{src}: OursExact vs MainFtExact"),
+        Number(
+            "OursVsMainFree", fmt_points(*ex["FtFree"]), f"{src}: OursFreeExact - MainFtFreeExact"
+        ),
+        Number(
+            "OursVsMainHoldout",
+            fmt_points(*ex["Holdout"]),
+            f"{src}: OursHoldoutExact - MainHoldoutExact",
+        ),
+        Number("OursTrainTimeRatio", fmt_ratio(*time), f"{tsrc}: wall_time_s"),
+        Number("OursTrainStepsRatio", fmt_ratio(*steps), f"{tsrc}: steps"),
     ]
 
 
@@ -328,14 +387,18 @@ TRAIN_METRICS: dict[str, tuple[str, Callable[[Any], str]]] = {
 
 def train_numbers(frames: Frames) -> list[Number]:
     out = []
-    runs = frames.runs
     for role, run in roles(frames).items():
-        hit = runs[runs["run"] == run] if run and not runs.empty else runs.iloc[0:0]
-        row = hit.iloc[0] if len(hit) else None
+        row = _run_row(frames, run)
         src = _get(row, "source") or "missing"
         for suffix, (key, fmt) in TRAIN_METRICS.items():
             out.append(Number(f"{role}Train{suffix}", fmt(_get(row, key)), f"{src}: {key}"))
     return out
+
+
+def _run_row(frames: Frames, run: str | None) -> pd.Series | None:
+    runs = frames.runs
+    hit = runs[runs["run"] == run] if run and not runs.empty else runs.iloc[0:0]
+    return hit.iloc[0] if len(hit) else None
 
 
 # ----------------------------------------------------------------------------- ablations
@@ -387,8 +450,9 @@ def ablation_numbers(frames: Frames) -> list[Number]:
 def error_numbers(frames: Frames) -> list[Number]:
     out = []
     for role, run in roles(frames).items():
+        names = slot_names(role)
         for slot, row in role_evals(frames, run).items():
-            if slot not in ("Ft", "FtFree", "Zs", "ZsFree"):
+            if slot not in ("Ft", "FtFree", "Zs", "ZsFree") or slot not in names:
                 continue
             name = _get(row, "name")
             err = (
@@ -396,7 +460,7 @@ def error_numbers(frames: Frames) -> list[Number]:
                 if name and not frames.errors.empty
                 else None
             )
-            out += _error_numbers(f"{role}{slot}", err, _get(row, "source") or "missing")
+            out += _error_numbers(f"{role}{names[slot]}", err, _get(row, "source") or "missing")
     return out
 
 
@@ -559,10 +623,13 @@ def comparison_numbers(frames: Frames, reference: dict[str, Any]) -> list[Number
     """Words, not numbers, that depend on results ('above'/'below'), so the text never asserts a
     direction the results do not show."""
     by_macro = {m["macro"]: m for m in reference.get("models", [])}
-    ours = _get(role_evals(frames, roles(frames)["Main"]).get("Ft"), "json_exact")
     paper = by_macro.get("MaazaSmall", {}).get("overall", {}).get("json_exact")
-    word = NOT_RUN if ours is None or paper is None else _direction(100 * ours, paper)
-    return [Number("MainFtVsPaper", word, "derived: MainFtExact vs PaperMaazaSmallExact")]
+    out = []
+    for name, role in (("MainFt", "Main"), ("Ours", "Ours")):
+        ours = _get(role_evals(frames, roles(frames)[role]).get("Ft"), "json_exact")
+        word = NOT_RUN if ours is None or paper is None else _direction(100 * ours, paper)
+        out.append(Number(f"{name}VsPaper", word, f"derived: {name}Exact vs PaperMaazaSmallExact"))
+    return out
 
 
 def _direction(a: float, b: float) -> str:
@@ -578,6 +645,7 @@ def collect(frames: Frames, reference: dict[str, Any]) -> list[Number]:
         *recipe_numbers(frames),
         *eval_numbers(frames),
         *train_numbers(frames),
+        *ours_numbers(frames),
         *ablation_numbers(frames),
         *error_numbers(frames),
         *reference_numbers(reference),
