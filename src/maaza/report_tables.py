@@ -566,7 +566,7 @@ def dataset(frames: Frames, reference: dict[str, Any]) -> str:
     return latex_table(
         name="dataset",
         caption="Generated data: examples per split and complexity tier, and the pass rate of each "
-        "validation check (" + " / ".join(splits) + ").",
+        "validation check (" + " / ".join(tex_escape(s) for s in splits) + ").",
         colspec="lr" + "r" * len(tiers) + "r",
         header=[row(["Split", "n", *tiers, "Schemas"])],
         body=body,
