@@ -224,11 +224,11 @@ def test_rescore_keeps_decoding_facts(tmp_path):
 def test_dtype_auto_follows_native_bf16(monkeypatch):
     import torch
 
-    import maaza.evaluate as ev
+    import maaza.models as models
 
-    monkeypatch.setattr(ev, "_native_bf16", lambda: True)
-    assert ev.resolve_dtype("auto") == torch.bfloat16
-    monkeypatch.setattr(ev, "_native_bf16", lambda: False)
-    assert ev.resolve_dtype("auto") == torch.float32
-    assert ev.resolve_dtype("bfloat16") == torch.bfloat16
-    assert ev.resolve_dtype("float32") == torch.float32
+    monkeypatch.setattr(models, "native_bf16", lambda: True)
+    assert models.resolve_dtype("auto") == torch.bfloat16
+    monkeypatch.setattr(models, "native_bf16", lambda: False)
+    assert models.resolve_dtype("auto") == torch.float32
+    assert models.resolve_dtype("bfloat16") == torch.bfloat16
+    assert models.resolve_dtype("float32") == torch.float32

@@ -35,6 +35,7 @@ from maaza.extract import (
     parse_input_line,
     read_input,
     regex_problems,
+    schema_problems,
 )
 from maaza.prompts import JSON_SEPARATORS
 from maaza.schemas import load_schemas
@@ -114,9 +115,12 @@ def _cli(*args: str, stdin: bytes | None = None):
 
 # ----------------------------------------------------------------------------- schema checks
 def test_package_schemas_and_book_pass_the_checks():
-    for sid, schema in load_schemas().items():
-        check_schema(schema, sid)
-    check_schema(BOOK)
+    checked = []
+    for sid, schema in {**load_schemas(), "book": BOOK}.items():
+        assert schema_problems(schema) == [], sid  # no feature the grammar would not enforce
+        check_schema(schema, sid)  # raises SchemaError on any problem (meta-schema, xgrammar)
+        checked.append(sid)
+    assert len(checked) == len(load_schemas()) + 1
 
 
 @pytest.mark.parametrize(

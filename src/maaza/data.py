@@ -57,6 +57,11 @@ def split_records(
     return train, test
 
 
+def generator_rates(cfg: DataConfig) -> dict[str, float]:
+    """The generator's keyword rates, the same for every split."""
+    return {"drop_rate": cfg.optional_drop_rate, "distractor_rate": cfg.distractor_rate}
+
+
 def build_dataset(
     cfg: DataConfig, schemas: Mapping[str, dict] | None = None, progress: bool = False
 ) -> dict[str, list[dict[str, Any]]]:
@@ -73,7 +78,7 @@ def build_dataset(
         if sid in BUILDERS and sid not in cfg.holdout_schemas
     }
     counts = allocate(cfg.n_examples, trainable, cfg.tier_mix)
-    rates = {"drop_rate": cfg.optional_drop_rate, "distractor_rate": cfg.distractor_rate}
+    rates = generator_rates(cfg)
     records = generate(counts, cfg.seed, schemas=schemas, progress=progress, **rates)
     held = dict.fromkeys(cfg.holdout_schemas, cfg.holdout_per_schema)
     holdout = generate(held, cfg.seed, schemas=schemas, **rates) if cfg.holdout_per_schema else []
@@ -93,7 +98,7 @@ def extra_records(
     """cfg.extra_train more training examples from a seed stream of their own, shuffled (so the
     first N are a fair sample), without any prompt of `taken` (the other splits)."""
     counts = allocate(cfg.extra_train, trainable, cfg.tier_mix)
-    rates = {"drop_rate": cfg.optional_drop_rate, "distractor_rate": cfg.distractor_rate}
+    rates = generator_rates(cfg)
     seen = {r["prompt"] for r in taken}
     extra = [
         {**r, "id": f"x-{r['id']}"}

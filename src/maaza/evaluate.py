@@ -262,8 +262,11 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def provenance(spec: EvalSpec, data: Path, n_threads: int) -> dict[str, Any]:
+def provenance(spec: EvalSpec, data: Path, n_threads: int, dtype: Any) -> dict[str, Any]:
+    """`dtype`: the weights' dtype as loaded (spec.dtype resolved, or a model handed in)."""
     import torch
+
+    from maaza.models import native_bf16
 
     return {
         "git": _git_commit(),
@@ -273,35 +276,20 @@ def provenance(spec: EvalSpec, data: Path, n_threads: int) -> dict[str, Any]:
         "data": {"path": str(data), "sha256": _sha256(data)},
         "adapter": spec.adapter,
         "limit": spec.limit,
-        "dtype": str(resolve_dtype(spec.dtype)).removeprefix("torch."),
-        "native_bf16": _native_bf16(),
+        "dtype": str(dtype).removeprefix("torch."),
+        "native_bf16": native_bf16(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "decode": spec.decode.model_dump(),
     }
 
 
 # ----------------------------------------------------------------------------- I/O edge
-def _native_bf16() -> bool:
-    from maaza.train import native_bf16
-
-    return native_bf16()
-
-
-def resolve_dtype(name: str) -> Any:
-    """auto: bf16 where the CPU multiplies bf16 natively (measured here on an AVX512-BF16 EPYC:
-    2.3x the fp32 decode speed; AVX2 CPUs emulate bf16, far slower), as training does; else fp32."""
-    import torch
-
-    if name == "auto":
-        return torch.bfloat16 if _native_bf16() else torch.float32
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16}[name]
-
-
 def load_model(
     model: str, adapter: str | Path | None = None, dtype: str = "auto"
 ) -> tuple[Any, Any]:
-    """Base model from the registry, with a peft adapter merged in (merged weights decode faster)."""
-    from maaza.models import load
+    """Base model from the registry, with a peft adapter merged in (merged weights decode faster).
+    `dtype`: float32 | bfloat16 | auto (maaza.models.resolve_dtype: bf16 where native)."""
+    from maaza.models import load, resolve_dtype
 
     base, tokenizer = load(model, dtype=resolve_dtype(dtype))
     if adapter is None:
@@ -432,7 +420,9 @@ def run_eval(
         "prompt_format": spec.prompt_format,
         "split": spec.split,
         **aggregate(rows, wall),
-        "provenance": provenance(spec, data, torch.get_num_threads()),
+        "provenance": provenance(
+            spec, data, torch.get_num_threads(), next(model.parameters()).dtype
+        ),
     }
     write_results(Path(out), rows, metrics)
     return metrics

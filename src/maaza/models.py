@@ -405,6 +405,22 @@ def _build_gguf_cache(spec: ModelSpec, tmp: Path) -> None:
     (tmp / "maaza-cache.json").write_text(json.dumps(_stamp(spec)))
 
 
+def native_bf16() -> bool:
+    """Does this machine multiply bf16 matrices in hardware? (AVX2-only CPUs emulate it ~50x slower.)"""
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def resolve_dtype(name: str) -> torch.dtype:
+    """float32 | bfloat16 | auto; auto = bf16 where the hardware multiplies bf16 natively
+    (measured on an AVX512-BF16 EPYC: 2.3x the fp32 decode speed), else fp32 (AVX2 CPUs
+    emulate bf16 far slower). Training and evaluation both resolve their dtype here."""
+    if name == "auto":
+        return torch.bfloat16 if native_bf16() else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16}[name]
+
+
 def _tiny_random(tok: Any, dtype: torch.dtype) -> Any:
     from transformers import LlamaConfig, LlamaForCausalLM
 

@@ -76,6 +76,7 @@ from maaza.collate import (
 )
 from maaza.config import TrainRun, load_params
 from maaza.fastlora import patch_lora_layers
+from maaza.models import native_bf16, resolve_dtype
 
 LOSS_COLUMNS = ("step", "epoch", "loss", "lr", "tokens_per_s", "elapsed_s")
 CHECKPOINT_PREFIX = "step-"
@@ -122,25 +123,14 @@ class LabelledLMLoss(nn.Module):
         return F.cross_entropy(logits, targets[keep], reduction="sum")
 
 
-def native_bf16() -> bool:
-    """Does this machine multiply bf16 matrices in hardware? (AVX2-only CPUs emulate it ~50x slower.)"""
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
 def base_dtype(run: TrainRun) -> torch.dtype:
-    if run.base_dtype == "float32":
-        return torch.float32
-    if run.base_dtype == "auto":  # bf16 pays only with hardware bf16 matmuls (AVX2 emulates it)
-        return torch.bfloat16 if native_bf16() else torch.float32
-    if not native_bf16():
+    if run.base_dtype == "bfloat16" and not native_bf16():
         raise TrainError(
             "base_dtype: bfloat16 needs native bf16 matmuls (CUDA, or a CPU with AVX512-BF16/AMX); "
             f"this CPU ({torch.backends.cpu.get_cpu_capability()}) emulates them far slower than "
             "fp32 (measured here: ~2 vs ~115 GFLOP/s). Set train.common.base_dtype: auto or float32"
         )
-    return torch.bfloat16
+    return resolve_dtype(run.base_dtype)  # auto: bf16 pays only with hardware bf16 matmuls
 
 
 def add_lora(model: nn.Module, run: TrainRun, lean: bool = True) -> nn.Module:
