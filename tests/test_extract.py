@@ -95,7 +95,9 @@ def root(tmp_path, monkeypatch):
 @pytest.fixture
 def tiny_loads(tiny_model, monkeypatch):
     """load_model returns the session's tiny model: CLI tests skip the reload (a few seconds)."""
-    monkeypatch.setattr(maaza.evaluate, "load_model", lambda model, adapter=None: tiny_model)
+    monkeypatch.setattr(
+        maaza.evaluate, "load_model", lambda model, adapter=None, dtype="float32": tiny_model
+    )
 
 
 def _write(path: Path, content: str | bytes | dict) -> Path:

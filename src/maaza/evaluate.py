@@ -285,7 +285,7 @@ def provenance(spec: EvalSpec, data: Path, n_threads: int, dtype: Any) -> dict[s
 
 # ----------------------------------------------------------------------------- I/O edge
 def load_model(
-    model: str, adapter: str | Path | None = None, dtype: str = "auto"
+    model: str, adapter: str | Path | None = None, dtype: str = "float32"
 ) -> tuple[Any, Any]:
     """Base model from the registry, with a peft adapter merged in (merged weights decode faster).
     `dtype`: float32 | bfloat16 | auto (maaza.models.resolve_dtype: bf16 where native)."""

@@ -547,7 +547,7 @@ class Extractor:
         self.mode = mode
         self.cfg = decode or (params.evaluate.decode if params else DecodeConfig())
         threads = threads or (params.evaluate.threads if params else None)
-        self.dtype = params.evaluate.dtype if params else "auto"  # bf16 where native, as in eval
+        self.dtype = params.evaluate.dtype if params else "float32"  # as evaluation decodes
         if threads:
             import torch
 
