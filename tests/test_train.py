@@ -5,6 +5,7 @@ rerun, and through `accelerate launch`."""
 from __future__ import annotations
 
 import json
+import random
 import re
 import signal
 import subprocess
@@ -106,12 +107,34 @@ def test_step_plan_covers_each_epoch_once_and_groups_lengths():
         seen = [i for step in epoch for micro in step for i in micro]
         assert sorted(seen) == list(range(50))
     for step in plan:
-        flat = [lengths[i] for micro in step for i in micro]
-        assert flat == sorted(flat, reverse=True)  # sorted inside the optimizer step
         assert all(len(m) <= 4 for m in step) and len(step) <= 3
+        flat = sorted((lengths[i] for micro in step for i in micro), reverse=True)
+        cut = [flat[j : j + 4] for j in range(0, len(flat), 4)]  # sorted inside the step
+        assert sorted(map(sorted, cut)) == sorted(sorted(lengths[i] for i in m) for m in step)
     assert plan != step_plan(lengths, 4, 3, 2, seed=2)  # seeded shuffle
     assert plan == step_plan(lengths, 4, 3, 2, seed=1)
     assert len(step_plan(lengths, 4, 3, 2, seed=1, max_steps=3)) == 3
+
+
+def test_step_plan_windows_pad_less_and_keep_the_step_count():
+    rng = random.Random(0)
+    lengths = [rng.randint(100, 900) for _ in range(203)]
+    examples = [Example([0] * n, [0] * n, False) for n in lengths]
+    within = step_plan(lengths, 4, 2, epochs=2, seed=3)
+    across = step_plan(lengths, 4, 2, epochs=2, seed=3, group_steps=16)
+    assert len(across) == len(within) == 2 * 26  # ceil(203 / 8) steps per epoch
+    for plan in (within, across):
+        for epoch in (plan[:26], plan[26:]):
+            seen = sorted(i for step in epoch for micro in step for i in micro)
+            assert seen == list(range(203))
+        assert all(len(step) <= 2 and all(len(m) <= 4 for m in step) for step in plan)
+    assert across == step_plan(lengths, 4, 2, epochs=2, seed=3, group_steps=16)
+    eff_within = padding_stats(examples, within)["padding_efficiency"]
+    eff_across = padding_stats(examples, across)["padding_efficiency"]
+    assert eff_across > 0.9 > eff_within
+    # a step still mixes lengths: micro-batches are shuffled before being dealt into steps
+    spread = [max(lengths[i] for i in s[0]) - max(lengths[i] for i in s[-1]) for s in across]
+    assert len({d > 0 for d in spread}) == 2
 
 
 def test_collate_pads_to_the_longest_in_the_batch_only():

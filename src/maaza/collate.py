@@ -1,12 +1,13 @@
 """Training examples and batches: tokenize, mask, subset, group by length, pad dynamically.
 
     examples = encode_records(records, schemas, tok, "compact", max_length=1024, loss="response")
-    plan = step_plan([len(e.input_ids) for e in examples], micro_batch=4, grad_accum=8, epochs=3, seed=42)
+    plan = step_plan([len(e.input_ids) for e in examples], micro_batch=4, grad_accum=8, epochs=3,
+                     seed=42, group_steps=16)
     batch = collate([examples[i] for i in plan[0][0]], pad_id=tok.pad_token_id)
 
 Everything here is pure and deterministic (seeded), so a resumed run rebuilds the exact same
 batch order from the step number alone. Padding is to the longest sequence of each micro-batch,
-and micro-batches are cut from length-sorted optimizer steps, so almost no compute goes to pads.
+and micro-batches are cut from length-sorted windows of steps, so little compute goes to pads.
 """
 
 from __future__ import annotations
@@ -143,14 +144,18 @@ def step_plan(
     epochs: float,
     seed: int,
     max_steps: int | None = None,
+    group_steps: int = 1,
 ) -> list[list[list[int]]]:
     """Example indices per optimizer step, per micro-batch: plan[step][micro] -> [i, ...].
 
-    Each epoch is a seeded shuffle cut into optimizer steps of micro_batch * grad_accum examples
-    (the last one may be smaller), exactly as random batching would. Only inside a step are the
-    examples sorted by length before being cut into micro-batches: the loss is normalised over the
-    whole step, so this grouping changes no gradient, while each micro-batch now pads to a length
-    close to all of its members'.
+    Each epoch is a seeded shuffle cut into windows of `group_steps` optimizer steps. Inside a
+    window the examples are sorted by length and cut into micro-batches, so each micro-batch pads
+    to a length close to all of its members'; the micro-batches are then shuffled (seeded) and
+    dealt out grad_accum at a time, so one optimizer step still mixes short and long examples.
+    With group_steps=1 every step holds exactly the examples plain random batching would give it
+    (only their order inside the step changes, and the loss is normalised over the whole step),
+    but micro_batch * grad_accum examples are few to group: larger windows pad much less
+    (the HF Trainer's group_by_length uses windows of 50 batches for the same reason).
     """
     per_step = micro_batch * grad_accum
     n_steps = total_steps(len(lengths), micro_batch, grad_accum, epochs, max_steps)
@@ -159,9 +164,12 @@ def step_plan(
     while len(plan) < n_steps:
         order = list(range(len(lengths)))
         random.Random(f"{seed}-{epoch}").shuffle(order)
-        for start in range(0, len(order), per_step):
-            chunk = sorted(order[start : start + per_step], key=lambda i: (-lengths[i], i))
-            plan.append([chunk[j : j + micro_batch] for j in range(0, len(chunk), micro_batch)])
+        window = per_step * group_steps
+        for start in range(0, len(order), window):
+            chunk = sorted(order[start : start + window], key=lambda i: (-lengths[i], i))
+            micros = [chunk[j : j + micro_batch] for j in range(0, len(chunk), micro_batch)]
+            random.Random(f"{seed}-{epoch}-{start}").shuffle(micros)
+            plan.extend(micros[j : j + grad_accum] for j in range(0, len(micros), grad_accum))
         epoch += 1
     return plan[:n_steps]
 

@@ -83,6 +83,9 @@ class TrainRun(Strict):
     epochs: float = Field(3, gt=0)
     micro_batch_size: int = Field(4, gt=0)
     grad_accum: int = Field(8, gt=0, description="effective batch = micro_batch_size * grad_accum")
+    group_steps: int = Field(
+        16, gt=0, description="optimizer steps per length-grouping window (1 = within a step)"
+    )
     warmup_ratio: float = Field(0.1, ge=0.0, lt=1.0)
     weight_decay: float = Field(0.01, ge=0.0)
     max_grad_norm: float = Field(1.0, gt=0)

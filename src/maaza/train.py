@@ -11,7 +11,8 @@ Where the speed comes from (measured log below; benchmarks/train_throughput.py r
 - the loss runs the decoder, then the output layer and cross-entropy only at labelled positions
   (with response-only loss most positions are prompt; the 49k-wide vocabulary projection is a
   fifth of the model's FLOPs per position);
-- micro-batches are cut from length-sorted optimizer steps and padded to their own longest member;
+- micro-batches are cut from length-sorted windows of `group_steps` optimizer steps and padded
+  to their own longest member (padding efficiency 0.97 where grouping inside one step gave 0.72);
 - lean LoRA layers (fastlora.py): same math as peft, cheaper dropout masks, less memory;
 - frozen base weights carry no gradient state; only the LoRA matrices (fp32) are optimised;
 - `threads` torch threads, and waiting OpenMP threads sleep instead of spinning (below).
@@ -422,7 +423,8 @@ def prepare_data(
     )
     lengths = [len(e.input_ids) for e in examples]
     plan = step_plan(
-        lengths, run.micro_batch_size, run.grad_accum, run.epochs, run.seed, run.max_steps
+        lengths, run.micro_batch_size, run.grad_accum, run.epochs, run.seed, run.max_steps,
+        run.group_steps,
     )
     return Data(
         examples, plan, steps_per_epoch(len(examples), run.micro_batch_size, run.grad_accum)
