@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,12 @@ from maaza.report import (
     ReportPaths,
     build_report,
     design_from_params,
+    load_bench,
     load_design,
     load_eval,
     load_frames,
     load_reference,
+    tex_escape,
     wilson,
 )
 
@@ -41,6 +44,7 @@ def paths_for(src: Path, out: Path, params: Path = FIXTURE / "params.yaml") -> R
         figures_dir=out / "figures",
         tables_dir=out / "paper" / "tables",
         generated_dir=out / "paper" / "generated",
+        bench_dir=src / "results" / "bench",
     )
 
 
@@ -62,6 +66,10 @@ def metrics(name: str) -> dict:
 
 def train(name: str) -> dict:
     return json.loads((FIXTURE / "runs" / name / "train_metrics.json").read_text())
+
+
+def bench(stem: str) -> dict:
+    return json.loads((FIXTURE / "results" / "bench" / f"{stem}.json").read_text())
 
 
 # ----------------------------------------------------------------------------- outputs exist
@@ -158,6 +166,83 @@ def test_every_macro_line_names_its_source(built: Path) -> None:
     macros = [line for line in lines if line.startswith(r"\newcommand")]
     assert len(macros) == len(numbers_of(built)) > 200
     assert all(re.search(r"\}% \S", line) for line in macros)
+
+
+# ----------------------------------------------------------------------------- benchmarks
+BENCH_MACROS = ("BenchEvalSpeedup", "BenchEvalRefExPerS", "BenchEvalFreeExPerS",
+                "BenchEvalConstrainedExPerS", "BenchConstrainedOverhead", "BenchEvalN",
+                "BenchEvalModel", "BenchEvalAdapter", "BenchEvalRefNewTokens", "BenchTrainSpeedup",
+                "BenchTrainRefTokS", "BenchTrainOursTokS", "BenchTrainN", "BenchTrainSteps",
+                "BenchTrainRefPadding")  # fmt: skip
+
+
+def test_benchmark_numbers_match_the_bench_files(built: Path) -> None:
+    n, ev, tr = numbers_of(built), bench("eval_throughput"), bench("train_throughput")
+    assert n["BenchEvalSpeedup"] == f"{ev['speedup_free_vs_reference']:.1f}$\\times$"
+    assert n["BenchEvalRefExPerS"] == f"{ev['reference']['examples_per_s']:.4f}"  # 3 significant
+    assert n["BenchEvalFreeExPerS"] == f"{ev['free']['examples_per_s']:.3f}"
+    assert n["BenchEvalConstrainedExPerS"] == f"{ev['constrained']['examples_per_s']:.3f}"
+    assert n["BenchConstrainedOverhead"] == f"{100 * ev['constrained_overhead_wall']:+.1f}\\%"
+    assert n["BenchConstrainedOverheadPerToken"] == (
+        f"{100 * ev['constrained_overhead_per_token']:+.1f}\\%"
+    )
+    assert n["BenchEvalN"] == str(ev["n"])
+    assert n["BenchEvalModel"] == rf"\texttt{{{tex_escape(ev['model'])}}}"
+    assert n["BenchEvalAdapter"] == r"with the adapter of run \texttt{smollm2-135m-maaza}"
+    assert n["BenchEvalRefNewTokens"] == str(ev["reference"]["tokens"] // ev["n"])
+    speedup = ev["reference"]["seconds"] / ev["constrained"]["seconds"]
+    assert n["BenchEvalConstrainedSpeedup"] == f"{speedup:.1f}$\\times$"
+    assert n["BenchEvalFreeTime"] == f"{ev['free']['seconds']:.0f}\\,s"
+    assert n["BenchTrainSpeedup"] == f"{tr['ratio']:.1f}$\\times$"
+    assert n["BenchTrainSpeedupCPU"] == f"{tr['ratio_cpu']:.1f}$\\times$"
+    assert n["BenchTrainRefTokS"] == f"{tr['reference']['tokens_per_s']:.0f}"
+    assert n["BenchTrainOursTokS"] == f"{tr['ours']['tokens_per_s']:.0f}"
+    assert n["BenchTrainN"] == str(tr["n_examples"])
+    assert n["BenchTrainSteps"] == str(tr["steps"])
+    assert n["BenchTrainRefTime"] == f"{tr['reference']['wall_s'] / 60:.1f}\\,min"
+    pad = 1 - tr["reference"]["real_tokens"] / tr["reference"]["padded_tokens"]
+    assert n["BenchTrainRefPadding"] == f"{100 * pad:.1f}\\%"
+    assert n["BenchTrainRefTruncated"] == str(tr["reference"]["n_truncated"])
+    # ... each with the file and key it comes from
+    tex = (built / "paper" / "generated" / "numbers.tex").read_text()
+    assert "results/bench/eval_throughput.json: speedup_free_vs_reference" in tex
+    assert "results/bench/train_throughput.json: reference.tokens_per_s" in tex
+    inventory = json.loads((built / "paper" / "generated" / "inventory.json").read_text())
+    assert [Path(p).name for p in inventory["bench"]] == [
+        "eval_throughput.json",
+        "train_throughput.json",
+    ]
+
+
+def test_missing_benchmarks_say_not_run(tmp_path: Path) -> None:
+    ref = load_reference()
+    frames = load_frames(replace(paths_for(FIXTURE, tmp_path), bench_dir=None))
+    n = report_numbers.parse(report_numbers.render(frames, ref))
+    for name in BENCH_MACROS:
+        assert n[name] == r"\notrun{}", name
+    assert "eval_throughput.json (missing): speedup_free_vs_reference" in (
+        report_numbers.render(frames, ref)
+    )
+    # a train benchmark run with --variants has no reference/ours sides: those are not run
+    src = tmp_path / "bench"
+    src.mkdir()
+    variants = {k: v for k, v in bench("train_throughput").items() if k not in ("reference", "ours",
+                "ratio", "ratio_cpu")} | {"variants": []}  # fmt: skip
+    (src / "train_throughput.json").write_text(json.dumps(variants))
+    frames = load_frames(replace(paths_for(FIXTURE, tmp_path), bench_dir=src))
+    n = report_numbers.parse(report_numbers.render(frames, ref))
+    assert n["BenchTrainSpeedup"] == n["BenchTrainRefPadding"] == n["BenchEvalN"] == r"\notrun{}"
+    assert n["BenchTrainN"] == str(variants["n_examples"])
+
+
+def test_bad_bench_files_name_the_file(tmp_path: Path) -> None:
+    (tmp_path / "eval_throughput.json").write_text('{"n": 32,\n "model": }')
+    with pytest.raises(ReportError, match=r"eval_throughput\.json:2: invalid JSON"):
+        load_bench(tmp_path)
+    (tmp_path / "eval_throughput.json").write_text(json.dumps({"model": "m", "n": 32}))
+    with pytest.raises(ReportError, match=r"eval_throughput\.json: reference: Field required"):
+        load_bench(tmp_path)
+    assert load_bench(tmp_path / "absent") == {} and load_bench(None) == {}
 
 
 # ----------------------------------------------------------------------------- our recipe
@@ -358,6 +443,7 @@ def test_nothing_found_still_writes_everything(tmp_path: Path) -> None:
     assert len(inv.missing) == len(design.expected_evals()) + len(design.expected_runs()) == 18 + 8
     n = numbers_of(tmp_path / "out")
     assert n["MainFtExact"] == n["DataNTrain"] == n["MainTrainWallTime"] == r"\notrun{}"
+    assert n["BenchEvalSpeedup"] == n["BenchTrainSpeedup"] == r"\notrun{}"  # no results/bench
     for name in report_figures.FIGURES:
         assert (tmp_path / "out" / "figures" / f"{name}.png").exists()
     assert r"\notrun{}" in (tmp_path / "out" / "paper" / "tables" / "main_results.tex").read_text()

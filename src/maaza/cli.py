@@ -240,14 +240,22 @@ def report(
     figures_dir: PathOpt = Path("figures"),
     tables_dir: PathOpt = Path("paper/tables"),
     generated_dir: PathOpt = Path("paper/generated"),
+    bench_dir: PathOpt = Path("results/bench"),
 ) -> None:
     """Write every figure, LaTeX table and numbers.tex from the result files found under
-    RUNS_DIR/<run>/ and EVAL_DIR/<eval>/ (the `report` stage without the notebook), and list what
-    was found and what params.yaml expects but is missing."""
+    RUNS_DIR/<run>/, EVAL_DIR/<eval>/ and BENCH_DIR/*.json (the `report` stage without the
+    notebook), and list what was found and what params.yaml expects but is missing."""
     from maaza.report import ReportError, ReportPaths, build_report, describe
 
     paths = ReportPaths(
-        runs_dir, eval_dir, data_report, params_path, figures_dir, tables_dir, generated_dir
+        runs_dir,
+        eval_dir,
+        data_report,
+        params_path,
+        figures_dir,
+        tables_dir,
+        generated_dir,
+        bench_dir=bench_dir,
     )
     try:
         inventory = build_report(paths)

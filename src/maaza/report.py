@@ -4,8 +4,8 @@
     inventory = build_report(ReportPaths(...))   # -> what was found, what is missing
 
 Reads only the result files of docs/DESIGN.md -- runs/*/train_metrics.json, runs/*/loss.csv,
-results/eval/*/metrics.json, results/eval/*/predictions.jsonl, data/report.json -- discovered by
-glob, never from a list. params.yaml only says which runs and evals the pipeline is *meant* to
+results/eval/*/metrics.json, results/eval/*/predictions.jsonl, data/report.json, and the benchmark
+results results/bench/*.json (benchmarks/*_throughput.py) -- discovered by glob, never from a list. params.yaml only says which runs and evals the pipeline is *meant* to
 produce and which run plays which role (main model, our recipe, larger model, ablation), so a
 result that is not there yet is listed as missing and quoted as "not run" instead of being
 silently dropped.
@@ -144,6 +144,51 @@ class DataReport(_Loose):
     tokens: dict[str, Any] = {}
 
 
+class EvalBenchSide(_Loose):
+    seconds: float = Field(gt=0)
+    tokens: int = Field(ge=0)
+    examples_per_s: float = Field(ge=0)
+
+
+class EvalBench(_Loose):
+    """results/bench/eval_throughput.json, as benchmarks/eval_throughput.py --out writes it."""
+
+    model: str
+    adapter: str | None = None
+    n: int = Field(gt=0)
+    reference: EvalBenchSide
+    free: EvalBenchSide
+    constrained: EvalBenchSide
+    speedup_free_vs_reference: float
+    constrained_overhead_wall: float
+    constrained_overhead_per_token: float
+
+
+class TrainBenchSide(_Loose):
+    wall_s: float = Field(gt=0)
+    real_tokens: int = Field(ge=0)
+    tokens_per_s: float = Field(ge=0)
+
+
+class TrainBench(_Loose):
+    """results/bench/train_throughput.json, as benchmarks/train_throughput.py --json writes it.
+    Its --variants mode writes no reference/ours sides: their numbers then read as not run."""
+
+    model: str
+    n_examples: int = Field(gt=0)
+    steps: int = Field(gt=0)
+    reference: TrainBenchSide | None = None
+    ours: TrainBenchSide | None = None
+    ratio: float | None = None
+
+
+# File stem -> its format. Any other results/bench/*.json only has to hold a JSON object.
+BENCH_FORMATS: dict[str, type[_Loose]] = {
+    "eval_throughput": EvalBench,
+    "train_throughput": TrainBench,
+}
+
+
 # ----------------------------------------------------------------------------- loading (I/O)
 def read_json(path: Path) -> Any:
     try:
@@ -198,12 +243,20 @@ class EvalResult:
 
 
 @dataclass(frozen=True)
+class BenchResult:
+    name: str  # file stem: eval_throughput, train_throughput
+    data: dict[str, Any]  # the validated file as plain dicts (extra keys kept)
+    source: str
+
+
+@dataclass(frozen=True)
 class Results:
     runs: dict[str, RunResult]
     evals: dict[str, EvalResult]
     data: DataReport | None
     data_source: str | None
     registry_params: dict[str, int] = field(default_factory=dict)  # model facts, not results
+    bench: dict[str, BenchResult] = field(default_factory=dict)  # file stem -> benchmark result
 
 
 def load_run(folder: Path) -> RunResult | None:
@@ -237,6 +290,18 @@ def load_results(runs_dir: Path, eval_dir: Path, data_report: Path | None) -> Re
     if data_report and data_report.exists():
         data = _validate(DataReport, read_json(data_report), data_report)
     return Results(runs, evals, data, str(data_report) if data is not None else None)
+
+
+def load_bench(bench_dir: Path | None) -> dict[str, BenchResult]:
+    """Every bench_dir/*.json present, keyed by file stem; a benchmark not run is simply absent."""
+    if bench_dir is None or not bench_dir.exists():
+        return {}
+    out = {}
+    for path in sorted(bench_dir.glob("*.json")):
+        fmt = BENCH_FORMATS.get(path.stem, _Loose)
+        data = _validate(fmt, read_json(path), path).model_dump()
+        out[path.stem] = BenchResult(path.stem, data, str(path))
+    return out
 
 
 def _subdirs(folder: Path) -> list[Path]:
@@ -492,6 +557,7 @@ class Inventory:
     in_progress: dict[str, int]  # run -> optimizer steps logged so far (no train_metrics.json yet)
     extra: list[str]  # present but not in params.yaml (still reported)
     data_report: str | None
+    bench: list[str] = field(default_factory=list)  # benchmark result files found
 
     @property
     def missing(self) -> list[str]:
@@ -519,6 +585,7 @@ def inventory(results: Results, design: Design) -> Inventory:
         in_progress=progress,
         extra=extra if design.expected_runs() or design.zeroshot_models else [],
         data_report=results.data_source,
+        bench=[b.source for b in results.bench.values()],
     )
 
 
@@ -757,6 +824,7 @@ class Frames:
     data: DataReport | None
     data_source: str | None
     model_params: dict[str, int] = field(default_factory=dict)  # model -> base parameter count
+    bench: dict[str, BenchResult] = field(default_factory=dict)  # file stem -> benchmark result
 
     def find_eval(self, run: str | None, mode: str, split: str = "test", model: str | None = None):
         """The eval row of a fine-tuned run (run given) or a zero-shot model, or None."""
@@ -789,6 +857,7 @@ def build_frames(results: Results, design: Design) -> Frames:
         data=results.data,
         data_source=results.data_source,
         model_params=model_params(results),
+        bench=results.bench,
     )
     # The error x tier table needs the main eval's name, which needs the frames themselves.
     return replace(frames, error_tiers=error_tier_frame(results, frames.main_eval_name()))
@@ -805,6 +874,7 @@ class ReportPaths:
     tables_dir: Path
     generated_dir: Path
     reference: Path = DEFAULT_REFERENCE
+    bench_dir: Path | None = None  # results/bench; None or absent: benchmark numbers read not run
 
 
 def public_mode(path: str | Path) -> None:
@@ -846,6 +916,7 @@ def registry_params(models: Iterable[str]) -> dict[str, int]:
 
 def load_frames(paths: ReportPaths) -> Frames:
     results = load_results(paths.runs_dir, paths.eval_dir, paths.data_report)
+    results = replace(results, bench=load_bench(paths.bench_dir))
     design = load_design(paths.params_file)
     seen = {e.metrics.model for e in results.evals.values()}
     models = seen | set(design.run_models.values()) | set(design.zeroshot_models)
@@ -879,6 +950,7 @@ def describe(inv: Inventory) -> str:
         f"found {len(inv.found_runs)} finished run(s): {', '.join(inv.found_runs) or '-'}",
         f"found {len(inv.found_evals)} eval(s): {', '.join(inv.found_evals) or '-'}",
         f"data report: {inv.data_report or 'missing'}",
+        f"benchmarks: {', '.join(inv.bench) or 'none'}",
     ]
     lines += [f"in progress: {r} ({s} steps logged)" for r, s in inv.in_progress.items()]
     lines += [f"missing: {m}" for m in inv.missing]
@@ -931,6 +1003,25 @@ def fmt_ratio(num: float | None, den: float | None) -> str:
     if missing(num) or missing(den):
         return NOT_RUN
     return r"$\infty$" if den == 0 else f"{num / den:.1f}$\\times$"
+
+
+def fmt_times(x: float | None) -> str:
+    """A ratio that is already computed: 13.03 -> '13.0$\\times$' (as fmt_ratio prints)."""
+    return NOT_RUN if missing(x) else f"{x:.1f}$\\times$"
+
+
+def fmt_signed_pct(x: float | None, digits: int = 1) -> str:
+    """A relative change as a signed percentage: 0.1118 -> '+11.2\\%'."""
+    return NOT_RUN if missing(x) else f"{100 * x:+.{digits}f}\\%"
+
+
+def fmt_sig(x: float | None, sig: int = 3) -> str:
+    """`sig` significant digits, no exponent (rates spanning decades): 0.0333 -> '0.0333',
+    0.434 -> '0.434', 13.03 -> '13.0'."""
+    if missing(x):
+        return NOT_RUN
+    digits = sig - 1 - math.floor(math.log10(abs(x))) if x else sig - 1
+    return fmt_num(x, max(0, digits))
 
 
 def fmt_points(a: float | None, b: float | None) -> str:

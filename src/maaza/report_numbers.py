@@ -9,7 +9,8 @@ decoding unless `Free`; `Holdout` the held-out-schema split. So `\\MainFtExact` 
 JSONExact with constrained decoding on the test split. `Ours` numbers are all fine-tuned and its
 zero-shot baseline is the main run's, so they drop `Ft`: `\\OursExact`, `\\OursFreeExact`;
 `\\OursLearningRate` etc. are our recipe's settings (params.yaml). `Paper...` macros are numbers
-reported by the original paper (paper_reference.yaml). A result that does not exist yet expands to
+reported by the original paper (paper_reference.yaml); `Bench...` macros are the throughput
+benchmarks' results (results/bench/*.json, written by benchmarks/*_throughput.py). A result that does not exist yet expands to
 `\\notrun` ("(not run)"), never to a guess. Each line ends with a comment naming the file and key
 the number comes from.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -34,6 +36,9 @@ from maaza.report import (
     fmt_pct,
     fmt_points,
     fmt_ratio,
+    fmt_sig,
+    fmt_signed_pct,
+    fmt_times,
     missing,
     tex_escape,
     tt,
@@ -401,6 +406,118 @@ def _run_row(frames: Frames, run: str | None) -> pd.Series | None:
     return hit.iloc[0] if len(hit) else None
 
 
+# ----------------------------------------------------------------------------- benchmarks
+EVAL_BENCH, TRAIN_BENCH = "eval_throughput", "train_throughput"  # results/bench/<stem>.json
+
+
+def _tt_or_not_run(x: Any) -> str:
+    return NOT_RUN if missing(x) else tt(x)
+
+
+# Macro -> (benchmark file stem, dotted key in it, format). Eval: the reference harness's loop
+# (one example at a time, no early stop) vs ours, free and constrained. Train: the reference recipe
+# (HF Trainer, padding to a fixed length, full-sequence loss) vs maaza.train, same examples/steps.
+BENCH_NUMBERS: dict[str, tuple[str, str, Callable[[Any], str]]] = {
+    "BenchEvalN": (EVAL_BENCH, "n", fmt_int),
+    "BenchEvalModel": (EVAL_BENCH, "model", _tt_or_not_run),
+    "BenchEvalPromptFormat": (EVAL_BENCH, "prompt_format", _tt_or_not_run),
+    "BenchEvalDtype": (EVAL_BENCH, "dtype", _tt_or_not_run),
+    "BenchEvalThreads": (EVAL_BENCH, "threads", fmt_int),
+    "BenchEvalBatch": (EVAL_BENCH, "batch_size", fmt_int),
+    "BenchEvalRefExPerS": (EVAL_BENCH, "reference.examples_per_s", fmt_sig),
+    "BenchEvalFreeExPerS": (EVAL_BENCH, "free.examples_per_s", fmt_sig),
+    "BenchEvalConstrainedExPerS": (EVAL_BENCH, "constrained.examples_per_s", fmt_sig),
+    "BenchEvalRefTime": (EVAL_BENCH, "reference.seconds", fmt_duration),
+    "BenchEvalFreeTime": (EVAL_BENCH, "free.seconds", fmt_duration),
+    "BenchEvalConstrainedTime": (EVAL_BENCH, "constrained.seconds", fmt_duration),
+    "BenchEvalRefTokens": (EVAL_BENCH, "reference.tokens", fmt_int),
+    "BenchEvalFreeTokens": (EVAL_BENCH, "free.tokens", fmt_int),
+    "BenchEvalConstrainedTokens": (EVAL_BENCH, "constrained.tokens", fmt_int),
+    "BenchEvalFreeTruncated": (EVAL_BENCH, "truncated.free", fmt_int),
+    "BenchEvalConstrainedTruncated": (EVAL_BENCH, "truncated.constrained", fmt_int),
+    "BenchEvalSpeedup": (EVAL_BENCH, "speedup_free_vs_reference", fmt_times),
+    "BenchConstrainedOverhead": (EVAL_BENCH, "constrained_overhead_wall", fmt_signed_pct),
+    "BenchConstrainedOverheadPerToken": (
+        EVAL_BENCH,
+        "constrained_overhead_per_token",
+        fmt_signed_pct,
+    ),
+    "BenchTrainModel": (TRAIN_BENCH, "model", _tt_or_not_run),
+    "BenchTrainN": (TRAIN_BENCH, "n_examples", fmt_int),
+    "BenchTrainSteps": (TRAIN_BENCH, "steps", fmt_int),
+    "BenchTrainThreads": (TRAIN_BENCH, "threads", fmt_int),
+    "BenchTrainRefMaxLength": (TRAIN_BENCH, "reference_max_length", fmt_int),
+    "BenchTrainOursDtype": (TRAIN_BENCH, "ours.base_dtype", _tt_or_not_run),
+    "BenchTrainSpeedup": (TRAIN_BENCH, "ratio", fmt_times),
+    "BenchTrainSpeedupCPU": (TRAIN_BENCH, "ratio_cpu", fmt_times),
+    "BenchTrainRefTokS": (TRAIN_BENCH, "reference.tokens_per_s", lambda x: fmt_num(x, 0)),
+    "BenchTrainOursTokS": (TRAIN_BENCH, "ours.tokens_per_s", lambda x: fmt_num(x, 0)),
+    "BenchTrainRefTime": (TRAIN_BENCH, "reference.wall_s", fmt_duration),
+    "BenchTrainOursTime": (TRAIN_BENCH, "ours.wall_s", fmt_duration),
+    "BenchTrainRefTokens": (TRAIN_BENCH, "reference.real_tokens", fmt_int),
+    "BenchTrainOursTokens": (TRAIN_BENCH, "ours.real_tokens", fmt_int),
+    "BenchTrainRefTruncated": (TRAIN_BENCH, "reference.n_truncated", fmt_int),
+    "BenchTrainRefRoof": (TRAIN_BENCH, "reference.roof_fraction", fmt_pct),
+    "BenchTrainOursRoof": (TRAIN_BENCH, "ours.roof_fraction", fmt_pct),
+    "BenchTrainOursPaddingEfficiency": (TRAIN_BENCH, "ours.padding_efficiency", fmt_pct),
+}
+
+
+def _dig(data: Any, key: str) -> Any:
+    """data["a"]["b"] for key "a.b"; None when a part is absent (or the value is NaN)."""
+    for part in key.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return None if missing(data) else data
+
+
+def bench_numbers(frames: Frames) -> list[Number]:
+    """The benchmarks' results; every macro exists, and reads not run without its file."""
+    data = {stem: b.data for stem, b in frames.bench.items()}
+    src = {
+        stem: frames.bench[stem].source if stem in frames.bench else f"{stem}.json (missing)"
+        for stem in (EVAL_BENCH, TRAIN_BENCH)
+    }
+    out = [
+        Number(name, fmt(_dig(data.get(stem), key)), f"{src[stem]}: {key}")
+        for name, (stem, key, fmt) in BENCH_NUMBERS.items()
+    ]
+    ev, tr = data.get(EVAL_BENCH), data.get(TRAIN_BENCH)
+    ref_tokens, n = _dig(ev, "reference.tokens"), _dig(ev, "n")
+    real, padded = _dig(tr, "reference.real_tokens"), _dig(tr, "reference.padded_tokens")
+    return out + [
+        Number("BenchEvalAdapter", _adapter_text(ev), f"{src[EVAL_BENCH]}: adapter"),
+        # The reference never stops early, so this is its max_new_tokens as actually run.
+        Number(
+            "BenchEvalRefNewTokens",
+            fmt_int(ref_tokens / n) if ref_tokens is not None and n else NOT_RUN,
+            f"derived: {src[EVAL_BENCH]}: reference.tokens / n",
+        ),
+        Number(
+            "BenchEvalConstrainedSpeedup",
+            fmt_ratio(_dig(ev, "reference.seconds"), _dig(ev, "constrained.seconds")),
+            f"derived: {src[EVAL_BENCH]}: reference.seconds / constrained.seconds",
+        ),
+        Number(
+            "BenchTrainRefPadding",
+            fmt_pct(1 - real / padded) if real is not None and padded else NOT_RUN,
+            f"derived: {src[TRAIN_BENCH]}: 1 - reference.real_tokens / reference.padded_tokens",
+        ),
+    ]
+
+
+def _adapter_text(ev: dict[str, Any] | None) -> str:
+    """'with the adapter of run R' (adapter path runs/R/adapter) or 'without an adapter' (the base
+    model, zero-shot), so the text can name what was timed."""
+    if ev is None:
+        return NOT_RUN
+    adapter = ev.get("adapter")
+    if not adapter:
+        return "without an adapter"
+    path = Path(adapter)
+    run = path.parent.name if path.name == "adapter" else path.name
+    return f"with the adapter of run {tt(run)}"
+
+
 # ----------------------------------------------------------------------------- ablations
 def ablation_numbers(frames: Frames) -> list[Number]:
     ab = frames.ablations
@@ -646,6 +763,7 @@ def collect(frames: Frames, reference: dict[str, Any]) -> list[Number]:
         *eval_numbers(frames),
         *train_numbers(frames),
         *ours_numbers(frames),
+        *bench_numbers(frames),
         *ablation_numbers(frames),
         *error_numbers(frames),
         *reference_numbers(reference),
