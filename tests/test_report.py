@@ -440,7 +440,8 @@ def test_nothing_found_still_writes_everything(tmp_path: Path) -> None:
     inv = build_report(paths_for(empty, tmp_path / "out"), progress=False)
     assert inv.found_runs == [] and inv.found_evals == []
     design = load_design(FIXTURE / "params.yaml")
-    assert len(inv.missing) == len(design.expected_evals()) + len(design.expected_runs()) == 18 + 8
+    # 4 zero-shot, 6 fine-tuned, 6 held-out (both modes), 5 ablation evals; 8 runs
+    assert len(inv.missing) == len(design.expected_evals()) + len(design.expected_runs()) == 21 + 8
     n = numbers_of(tmp_path / "out")
     assert n["MainFtExact"] == n["DataNTrain"] == n["MainTrainWallTime"] == r"\notrun{}"
     assert n["BenchEvalSpeedup"] == n["BenchTrainSpeedup"] == r"\notrun{}"  # no results/bench

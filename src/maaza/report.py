@@ -358,8 +358,8 @@ class Design:
     def expected_evals(self) -> list[str]:
         names = [f"zs-{m}-{mode}" for m in self.zeroshot_models for mode in self.modes]
         names += [f"ft-{r}-{mode}" for r in self.train_runs for mode in self.modes]
-        if self.holdout and "constrained" in self.modes:
-            names += [f"ft-{r}-constrained-holdout" for r in self.train_runs]
+        if self.holdout:  # dvc.yaml's eval_holdout runs every run in every mode
+            names += [f"ft-{r}-{mode}-holdout" for r in self.train_runs for mode in self.modes]
         return names + [f"ab-{a.run}-constrained" for a in self.ablations]
 
     def expected_headline(self) -> list[dict[str, Any]]:
