@@ -499,7 +499,8 @@ def compute(frames: Frames, reference: dict[str, Any]) -> str:
     return latex_table(
         name="compute",
         caption="Training compute of every run: wall time, real (non-padding) tokens per second and "
-        "their fraction of the bf16 matmul roof of this CPU, trainable parameters, adapter size.",
+        "their fraction of the measured matmul roof of this CPU in the dtype of the frozen base "
+        "weights (bf16 where native), trainable parameters, adapter size.",
         colspec="lrrrrrrrrrr",
         header=[
             row(
