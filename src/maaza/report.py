@@ -916,11 +916,15 @@ def registry_params(models: Iterable[str]) -> dict[str, int]:
 
 def load_frames(paths: ReportPaths) -> Frames:
     results = load_results(paths.runs_dir, paths.eval_dir, paths.data_report)
-    results = replace(results, bench=load_bench(paths.bench_dir))
     design = load_design(paths.params_file)
     seen = {e.metrics.model for e in results.evals.values()}
     models = seen | set(design.run_models.values()) | set(design.zeroshot_models)
-    return build_frames(replace(results, registry_params=registry_params(sorted(models))), design)
+    results = replace(
+        results,
+        registry_params=registry_params(sorted(models)),
+        bench=load_bench(paths.bench_dir),
+    )
+    return build_frames(results, design)
 
 
 def build_report(paths: ReportPaths, progress: bool = True) -> Inventory:
@@ -1002,11 +1006,11 @@ def fmt_duration(seconds: float | None) -> str:
 def fmt_ratio(num: float | None, den: float | None) -> str:
     if missing(num) or missing(den):
         return NOT_RUN
-    return r"$\infty$" if den == 0 else f"{num / den:.1f}$\\times$"
+    return r"$\infty$" if den == 0 else fmt_times(num / den)
 
 
 def fmt_times(x: float | None) -> str:
-    """A ratio that is already computed: 13.03 -> '13.0$\\times$' (as fmt_ratio prints)."""
+    """A ratio that is already computed: 13.03 -> '13.0$\\times$' (fmt_ratio prints through it)."""
     return NOT_RUN if missing(x) else f"{x:.1f}$\\times$"
 
 
