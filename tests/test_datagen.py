@@ -215,3 +215,39 @@ def test_extra_training_examples_leave_the_splits_alone_and_share_no_prompt(sche
     assert validate_records(extra, schemas)["n_failed"] == 0
     # shuffled, so a prefix is a fair sample: the first quarter already spans most schemas
     assert len({r["schema_id"] for r in extra[:30]}) >= 12
+
+
+def test_extra_split_settings_change_only_the_extra_split(schemas):
+    """extra_optional_drop_rate and extra_name_locales reshape train_extra.jsonl alone."""
+    from faker.providers.person.pl_PL import Provider as PolishNames
+
+    plain = build_dataset(SMALL.model_copy(update={"extra_train": 120}), schemas)
+    update = {"extra_train": 120, "extra_optional_drop_rate": 1.0, "extra_name_locales": ["pl_PL"]}
+    custom = build_dataset(SMALL.model_copy(update=update), schemas)
+    for name in ("train", "test", "holdout"):
+        assert custom[name] == plain[name], name
+    assert validate_records(custom["train_extra"], schemas)["n_failed"] == 0
+
+    def n_keys(recs):
+        return sum(len(r["expected_output"]) for r in recs) / len(recs)
+
+    assert n_keys(custom["train_extra"]) < n_keys(plain["train_extra"]) - 0.5  # optionals gone
+
+    def first_names(recs):
+        return [
+            v.split()[0]
+            for r in recs
+            for k, v in r["expected_output"].items()
+            if k.endswith("name") and isinstance(v, str) and len(v.split()) == 2
+        ]
+
+    polish = set(PolishNames.first_names_male) | set(PolishNames.first_names_female)
+    names = first_names(custom["train_extra"])
+    assert len(names) >= 10
+    assert sum(n in polish for n in names) / len(names) > 0.8
+    assert sum(n in polish for n in first_names(plain["train_extra"])) < len(names) * 0.3
+
+
+def test_unknown_name_locale_is_a_config_error():
+    with pytest.raises(ValueError, match="unknown Faker locale"):
+        type(SMALL).model_validate({**SMALL.model_dump(), "extra_name_locales": ["xx_YY"]})

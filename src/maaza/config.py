@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PARAMS = PROJECT_ROOT / "params.yaml"
@@ -55,12 +55,30 @@ class DataConfig(Strict):
         "train_extra.jsonl, for runs beyond the paper's data size (a run's extra_train)",
     )  # fmt: skip
     optional_drop_rate: float = Field(0.3, ge=0.0, le=1.0, description="P(omit an optional field)")
+    extra_optional_drop_rate: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="P(omit an optional field) in train_extra.jsonl only (null: optional_drop_rate)",
+    )  # fmt: skip
+    extra_name_locales: list[str] = Field(
+        default_factory=list,
+        description="Faker locales of people's names in train_extra.jsonl (empty: en_US, as elsewhere)",
+    )
     distractor_rate: float = Field(0.3, ge=0.0, le=1.0, description="P(add irrelevant text)")
     tier_mix: dict[Literal["simple", "medium", "complex"], float] = Field(
         default_factory=lambda: {"simple": 0.48, "medium": 0.36, "complex": 0.16},
         description="share of train+test examples per tier (paper's test set: 76/57/25 of 158)",
     )
     teacher: TeacherConfig = TeacherConfig()
+
+    @field_validator("extra_name_locales")
+    @classmethod
+    def _known_locales(cls, locales: list[str]) -> list[str]:
+        from faker.config import AVAILABLE_LOCALES
+
+        unknown = [loc for loc in locales if loc not in AVAILABLE_LOCALES]
+        if unknown:
+            raise ValueError(f"unknown Faker locale(s) {unknown}, e.g. en_GB, de_DE, pl_PL")
+        return locales
 
 
 # ----------------------------------------------------------------------------- train

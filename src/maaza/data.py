@@ -96,15 +96,18 @@ def extra_records(
     schemas: Mapping[str, dict],
 ) -> list[dict[str, Any]]:
     """cfg.extra_train more training examples from a seed stream of their own, shuffled (so the
-    first N are a fair sample), without any prompt of `taken` (the other splits)."""
+    first N are a fair sample), without any prompt of `taken` (the other splits). Their optional
+    fields and names may follow settings of their own (`extra_optional_drop_rate`,
+    `extra_name_locales`), so the paper-sized splits stay byte-identical when those change."""
     counts = allocate(cfg.extra_train, trainable, cfg.tier_mix)
     rates = generator_rates(cfg)
+    if cfg.extra_optional_drop_rate is not None:
+        rates["drop_rate"] = cfg.extra_optional_drop_rate
     seen = {r["prompt"] for r in taken}
-    extra = [
-        {**r, "id": f"x-{r['id']}"}
-        for r in generate(counts, f"{cfg.seed}:extra", schemas=schemas, **rates)
-        if r["prompt"] not in seen
-    ]
+    stream = generate(
+        counts, f"{cfg.seed}:extra", schemas=schemas, name_locales=cfg.extra_name_locales, **rates
+    )
+    extra = [{**r, "id": f"x-{r['id']}"} for r in stream if r["prompt"] not in seen]
     random.Random(f"maaza-extra:{cfg.seed}").shuffle(extra)
     return extra
 

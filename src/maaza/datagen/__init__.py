@@ -12,7 +12,7 @@ examples of one schema never changes another's. A record is
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from faker import Faker
@@ -92,8 +92,11 @@ def generate_schema(
     drop_rate: float = 0.3,
     distractor_rate: float = 0.3,
     fake: Faker | None = None,
+    name_fakes: Sequence[Faker] = (),
 ) -> list[dict[str, Any]]:
-    """`n` examples of one schema with distinct prompts, from the schema's own seeded stream."""
+    """`n` examples of one schema with distinct prompts, from the schema's own seeded stream.
+    `name_fakes` (Fakers of other locales) widen the pool of people's names; without them the
+    stream draws exactly what it always drew."""
     if schema_id not in BUILDERS:
         raise KeyError(
             f"no generator for schema {schema_id!r}; known: {', '.join(sorted(BUILDERS))}"
@@ -101,13 +104,16 @@ def generate_schema(
     rng = random.Random(f"maaza-data:{seed}:{schema_id}")
     fake = fake or Faker("en_US")
     fake.seed_instance(rng.getrandbits(64))
+    for name_fake in name_fakes:
+        name_fake.seed_instance(rng.getrandbits(64))
+    pool = tuple(name_fakes)
     records: list[dict[str, Any]] = []
     seen: set[str] = set()
     for _ in range(n * MAX_TRIES_PER_EXAMPLE):
         if len(records) == n:
             break
         record = make_record(
-            schema_id, schema, len(records), new_ctx(rng, fake, drop_rate), distractor_rate
+            schema_id, schema, len(records), new_ctx(rng, fake, drop_rate, pool), distractor_rate
         )
         if record["prompt"] not in seen:
             seen.add(record["prompt"])
@@ -126,10 +132,13 @@ def generate(
     distractor_rate: float = 0.3,
     schemas: Mapping[str, dict[str, Any]] | None = None,
     progress: bool = False,
+    name_locales: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """Records for every schema in `counts` ({schema_id: n}), in schema-id order."""
+    """Records for every schema in `counts` ({schema_id: n}), in schema-id order; people's names
+    come from the Faker locales `name_locales` (default: en_US, like everything else)."""
     schemas = schemas or load_schemas()
     fake = Faker("en_US")  # one instance, re-seeded per schema (creating one costs ~50 ms)
+    name_fakes = [Faker(locale) for locale in name_locales]
     ids = sorted(counts)
     if progress:
         from tqdm.auto import tqdm
@@ -138,6 +147,6 @@ def generate(
     out: list[dict[str, Any]] = []
     for sid in ids:
         out += generate_schema(
-            sid, schemas[sid], counts[sid], seed, drop_rate, distractor_rate, fake
+            sid, schemas[sid], counts[sid], seed, drop_rate, distractor_rate, fake, name_fakes
         )
     return out

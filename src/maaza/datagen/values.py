@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import unicodedata
 from dataclasses import dataclass
 
 from faker import Faker
@@ -87,6 +88,9 @@ class Ctx:
     currency: str = "USD"
     money_style: str = "symbol"
     date_style: int = 0  # index into date_forms: one document writes its dates one way
+    # Fakers of other locales for people's names (empty: `fake`'s, en_US). Names the model has
+    # never seen teach it to copy a name from the text instead of recalling a common one.
+    name_fakes: tuple[Faker, ...] = ()
 
     def pick(self, options):
         return options[self.rng.randrange(len(options))]
@@ -170,14 +174,17 @@ class Ctx:
     def person(self) -> str:
         """First and last name only: Faker's name() adds "Mrs."/"MD" now and then, which reads
         oddly as a chat handle and makes the first token a title instead of a name."""
-        return f"{self.fake.first_name()} {self.fake.last_name()}"
+        fake = self.pick(self.name_fakes) if self.name_fakes else self.fake
+        return f"{fake.first_name()} {fake.last_name()}"
 
     def ident(self, pattern: str) -> str:
         """Faker bothify: '#' -> digit, '?' -> letter (upper-cased)."""
         return self.fake.bothify(pattern).upper()
 
     def email_for(self, name: str, domain: str | None = None) -> str:
-        parts = [p for p in name.lower().replace(".", "").split() if p.isalpha()] or ["user"]
+        # ASCII-folded (Łukasz -> lukasz): mailbox names stay plain ASCII whatever the locale.
+        folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+        parts = [p for p in folded.lower().replace(".", "").split() if p.isalpha()] or ["user"]
         local = self.pick(
             [
                 f"{parts[0]}.{parts[-1]}",
@@ -188,9 +195,11 @@ class Ctx:
         return f"{local}@{domain or self.fake.free_email_domain()}"
 
 
-def new_ctx(rng: random.Random, fake: Faker, drop_rate: float) -> Ctx:
+def new_ctx(
+    rng: random.Random, fake: Faker, drop_rate: float, name_fakes: tuple[Faker, ...] = ()
+) -> Ctx:
     """A context with this document's format choices drawn from `rng`."""
-    ctx = Ctx(rng=rng, fake=fake, drop_rate=drop_rate)
+    ctx = Ctx(rng=rng, fake=fake, drop_rate=drop_rate, name_fakes=name_fakes)
     ctx.currency = rng.choice(["USD", "USD", "USD", "EUR", "GBP", "CAD", "AUD"])
     ctx.money_style = rng.choice(MONEY_STYLES)
     ctx.date_style = rng.randrange(len(date_forms(dt.date(2025, 1, 1))))
