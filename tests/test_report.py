@@ -307,6 +307,9 @@ def test_our_recipe_numbers_match_the_metrics_files(built: Path) -> None:
     assert n["OursTrainTokensPerS"] == f"{tr['real_tokens_per_s']:.0f}"
     # recipe settings come from the fixture params.yaml, not from the results
     assert n["OursExtraTrain"] == "2{,}400"
+    assert (n["RecipeOptionalDropRate"], n["OursExtraDropRate"], n["OursExtraLocales"]) == (
+        "0.3", "0.5", "3"
+    )
     assert n["OursLearningRate"] == r"$5\times10^{-4}$"
     assert n["OursBatch"] == "8"
     assert n["OursEpochs"] == "1"

@@ -473,6 +473,7 @@ def recipe(params: Params, main: TrainRun) -> dict[str, tuple[Any, str]]:
         "TestFraction": (params.data.test_fraction, f"{d}.test_fraction"),
         "HoldoutSchemas": (len(params.data.holdout_schemas), f"{d}.holdout_schemas"),
         "HoldoutPerSchema": (params.data.holdout_per_schema, f"{d}.holdout_per_schema"),
+        "OptionalDropRate": (params.data.optional_drop_rate, f"{d}.optional_drop_rate"),
         "MaxNewTokens": (params.evaluate.decode.max_new_tokens, f"{e}.decode.max_new_tokens"),
         "BudgetFactor": (
             params.evaluate.decode.token_budget_factor,
@@ -491,8 +492,14 @@ def ours_recipe(params: Params, name: str, run: TrainRun) -> dict[str, tuple[Any
     def key(field: str) -> str:
         return f"train.runs.{name}.{field}" if field in overrides else f"train.common.{field}"
 
+    data = params.data
+    drop = data.extra_optional_drop_rate
+    drop = data.optional_drop_rate if drop is None else drop
     return {
         "ExtraTrain": (run.extra_train, key("extra_train")),
+        # the extra examples' own generator settings (empty locale list: en_US only, one locale)
+        "ExtraDropRate": (drop, "data.extra_optional_drop_rate"),
+        "ExtraLocales": (max(1, len(data.extra_name_locales)), "data.extra_name_locales"),
         "LearningRate": (run.learning_rate, key("learning_rate")),
         "Epochs": (run.epochs, key("epochs")),
         "MicroBatch": (run.micro_batch_size, key("micro_batch_size")),

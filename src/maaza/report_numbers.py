@@ -215,7 +215,16 @@ def recipe_numbers(frames: Frames) -> list[Number]:
     return out
 
 
-OURS_SETTINGS = ("ExtraTrain", "LearningRate", "Epochs", "MicroBatch", "GradAccum", "Batch")
+OURS_SETTINGS = (
+    "ExtraTrain",
+    "ExtraDropRate",
+    "ExtraLocales",
+    "LearningRate",
+    "Epochs",
+    "MicroBatch",
+    "GradAccum",
+    "Batch",
+)
 
 
 def _fmt_setting(name: str, value: Any) -> str:
