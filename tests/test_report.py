@@ -203,6 +203,10 @@ def test_benchmark_numbers_match_the_bench_files(built: Path) -> None:
     pad = 1 - tr["reference"]["real_tokens"] / tr["reference"]["padded_tokens"]
     assert n["BenchTrainRefPadding"] == f"{100 * pad:.1f}\\%"
     assert n["BenchTrainRefTruncated"] == str(tr["reference"]["n_truncated"])
+    un = bench("extract_unseen")
+    assert (n["BenchUnseenExact"], n["BenchUnseenN"]) == (str(un["n_exact"]), str(un["n"]))
+    assert (n["BenchUnseenLeavesRight"], n["BenchUnseenLeaves"]) == ("39", "44")
+    assert n["BenchUnseenLatency"] == "4.9\\,s"
     # ... each with the file and key it comes from
     tex = (built / "paper" / "generated" / "numbers.tex").read_text()
     assert "results/bench/eval_throughput.json: speedup_free_vs_reference" in tex
@@ -210,6 +214,7 @@ def test_benchmark_numbers_match_the_bench_files(built: Path) -> None:
     inventory = json.loads((built / "paper" / "generated" / "inventory.json").read_text())
     assert [Path(p).name for p in inventory["bench"]] == [
         "eval_throughput.json",
+        "extract_unseen.json",
         "train_throughput.json",
     ]
 
@@ -308,7 +313,9 @@ def test_our_recipe_numbers_match_the_metrics_files(built: Path) -> None:
     # recipe settings come from the fixture params.yaml, not from the results
     assert n["OursExtraTrain"] == "2{,}400"
     assert (n["RecipeOptionalDropRate"], n["OursExtraDropRate"], n["OursExtraLocales"]) == (
-        "0.3", "0.5", "3"
+        "0.3",
+        "0.5",
+        "3",
     )
     assert n["OursLearningRate"] == r"$5\times10^{-4}$"
     assert n["OursBatch"] == "8"

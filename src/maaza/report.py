@@ -183,9 +183,22 @@ class TrainBench(_Loose):
 
 
 # File stem -> its format. Any other results/bench/*.json only has to hold a JSON object.
+class UnseenBench(_Loose):
+    """results/bench/extract_unseen.json, as benchmarks/extract_unseen.py --out writes it."""
+
+    source: str
+    n: int = Field(gt=0)
+    n_valid: int = Field(ge=0)
+    n_exact: int = Field(ge=0)
+    leaves_right: int = Field(ge=0)
+    leaves: int = Field(gt=0)
+    mean_latency_s: float = Field(ge=0)
+
+
 BENCH_FORMATS: dict[str, type[_Loose]] = {
     "eval_throughput": EvalBench,
     "train_throughput": TrainBench,
+    "extract_unseen": UnseenBench,
 }
 
 

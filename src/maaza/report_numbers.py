@@ -417,6 +417,7 @@ def _run_row(frames: Frames, run: str | None) -> pd.Series | None:
 
 # ----------------------------------------------------------------------------- benchmarks
 EVAL_BENCH, TRAIN_BENCH = "eval_throughput", "train_throughput"  # results/bench/<stem>.json
+UNSEEN_BENCH = "extract_unseen"  # benchmarks/extract_unseen.py: hand-written schemas
 
 
 def _tt_or_not_run(x: Any) -> str:
@@ -469,6 +470,17 @@ BENCH_NUMBERS: dict[str, tuple[str, str, Callable[[Any], str]]] = {
     "BenchTrainRefRoof": (TRAIN_BENCH, "reference.roof_fraction", fmt_pct),
     "BenchTrainOursRoof": (TRAIN_BENCH, "ours.roof_fraction", fmt_pct),
     "BenchTrainOursPaddingEfficiency": (TRAIN_BENCH, "ours.padding_efficiency", fmt_pct),
+    "BenchUnseenSource": (UNSEEN_BENCH, "source", _tt_or_not_run),
+    "BenchUnseenN": (UNSEEN_BENCH, "n", fmt_int),
+    "BenchUnseenValid": (UNSEEN_BENCH, "n_valid", fmt_int),
+    "BenchUnseenExact": (UNSEEN_BENCH, "n_exact", fmt_int),
+    "BenchUnseenLeavesRight": (UNSEEN_BENCH, "leaves_right", fmt_int),
+    "BenchUnseenLeaves": (UNSEEN_BENCH, "leaves", fmt_int),
+    "BenchUnseenLatency": (
+        UNSEEN_BENCH,
+        "mean_latency_s",
+        lambda x: NOT_RUN if missing(x) else f"{x:.1f}\\,s",
+    ),
 }
 
 
@@ -484,7 +496,7 @@ def bench_numbers(frames: Frames) -> list[Number]:
     data = {stem: b.data for stem, b in frames.bench.items()}
     src = {
         stem: frames.bench[stem].source if stem in frames.bench else f"{stem}.json (missing)"
-        for stem in (EVAL_BENCH, TRAIN_BENCH)
+        for stem in (EVAL_BENCH, TRAIN_BENCH, UNSEEN_BENCH)
     }
     out = [
         Number(name, fmt(_dig(data.get(stem), key)), f"{src[stem]}: {key}")
