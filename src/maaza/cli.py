@@ -78,12 +78,20 @@ def params(
 # ----------------------------------------------------------------------------- data
 @app.command()
 def data(
-    out_dir: Annotated[Path, typer.Option(help="folder for train/test/holdout/train_extra.jsonl + report")] = Path("data"),
-    params_path: Annotated[Path, typer.Option("--params", help="params file")] = Path("params.yaml"),
-    profile: Annotated[str | None, typer.Option(help="params profile (default: the file's)")] = None,
+    out_dir: Annotated[
+        Path, typer.Option(help="folder for train/test/holdout/train_extra.jsonl + report")
+    ] = Path("data"),
+    params_path: Annotated[Path, typer.Option("--params", help="params file")] = Path(
+        "params.yaml"
+    ),
+    profile: Annotated[
+        str | None, typer.Option(help="params profile (default: the file's)")
+    ] = None,
     n_examples: Annotated[int | None, typer.Option(help="override data.n_examples")] = None,
     seed: Annotated[int | None, typer.Option(help="override data.seed")] = None,
-    tokenizer: Annotated[str, typer.Option(help="tokenizer for length stats; '' to skip")] = "smollm2-135m-instruct",
+    tokenizer: Annotated[
+        str, typer.Option(help="tokenizer for length stats; '' to skip")
+    ] = "smollm2-135m-instruct",
 ) -> None:
     """Generate, validate and split the dataset (the `data` stage without the notebook)."""
     from maaza.config import ConfigError, DataConfig, load_params
@@ -91,7 +99,9 @@ def data(
 
     try:
         cfg = load_params(params_path, profile).data
-        overrides = {k: v for k, v in {"n_examples": n_examples, "seed": seed}.items() if v is not None}
+        overrides = {
+            k: v for k, v in {"n_examples": n_examples, "seed": seed}.items() if v is not None
+        }
         cfg = DataConfig.model_validate({**cfg.model_dump(), **overrides})
         paths = {n: out_dir / f"{n}.jsonl" for n in SPLITS}
         paths |= {"report_json": out_dir / "report.json", "report_md": out_dir / "report.md"}
@@ -105,8 +115,12 @@ def data(
 @app.command("data-import")
 def data_import(
     jsonl: Annotated[Path, typer.Argument(help="EdgeJSON-form JSONL file")],
-    schemas: Annotated[Path, typer.Option(help="folder of <schema_id>.json (tier sub-folders allowed)")],
-    out: Annotated[Path | None, typer.Option(help="write the checked records here (our JSONL form)")] = None,
+    schemas: Annotated[
+        Path, typer.Option(help="folder of <schema_id>.json (tier sub-folders allowed)")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="write the checked records here (our JSONL form)")
+    ] = None,
 ) -> None:
     """Import external EdgeJSON data, run every data check, optionally write it (exit 1 on failure)."""
     from maaza.data import atomic_write_text, to_jsonl
@@ -134,11 +148,19 @@ def data_import(
 def train(
     run: Annotated[str, typer.Argument(help="run name in train.runs or ablate.runs")],
     data: Annotated[Path, typer.Option(help="training JSONL")] = Path("data/train.jsonl"),
-    extra_data: Annotated[Path, typer.Option(help="extra examples (runs with extra_train > 0)")] = Path("data/train_extra.jsonl"),
+    extra_data: Annotated[
+        Path, typer.Option(help="extra examples (runs with extra_train > 0)")
+    ] = Path("data/train_extra.jsonl"),
     out: Annotated[Path | None, typer.Option(help="run folder (default runs/<run>)")] = None,
-    params_path: Annotated[Path, typer.Option("--params", help="params file")] = Path("params.yaml"),
-    profile: Annotated[str | None, typer.Option(help="params profile (default: the file's)")] = None,
-    schemas: Annotated[Path | None, typer.Option(help="schema folder (default: the package's)")] = None,
+    params_path: Annotated[Path, typer.Option("--params", help="params file")] = Path(
+        "params.yaml"
+    ),
+    profile: Annotated[
+        str | None, typer.Option(help="params profile (default: the file's)")
+    ] = None,
+    schemas: Annotated[
+        Path | None, typer.Option(help="schema folder (default: the package's)")
+    ] = None,
 ) -> None:
     """LoRA-train one run (the `train` stage without the notebook); rerun to resume after a kill.
 
