@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -567,7 +568,11 @@ class Extractor:
         from maaza.models import ModelError
 
         try:
-            return load_model(self.source.model, self.source.adapter, self.dtype)
+            with warnings.catch_warnings():
+                # peft asks transformers 5 a deprecated question while loading an adapter; the
+                # user can do nothing about it, so it stays off their terminal.
+                warnings.filterwarnings("ignore", ".*is_gradient_checkpointing", FutureWarning)
+                return load_model(self.source.model, self.source.adapter, self.dtype)
         except ModelError:
             raise  # already one clear line about the base model
         except (OSError, ValueError, KeyError, RuntimeError) as err:
