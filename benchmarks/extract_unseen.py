@@ -72,6 +72,8 @@ def main() -> None:
               + (f"  wrong: {json.dumps(diff, ensure_ascii=False)}" if diff else ""))  # fmt: skip
     summary = {
         "source": extractor.source.describe(),
+        "run": extractor.source.run,  # None: zero-shot
+        "model": extractor.source.model,
         "mode": args.mode,
         "load_s": round(extractor.load_s, 2),
         "n": len(rows),

@@ -206,6 +206,7 @@ def test_benchmark_numbers_match_the_bench_files(built: Path) -> None:
     un = bench("extract_unseen")
     assert (n["BenchUnseenExact"], n["BenchUnseenN"]) == (str(un["n_exact"]), str(un["n"]))
     assert (n["BenchUnseenLeavesRight"], n["BenchUnseenLeaves"]) == ("39", "44")
+    assert n["BenchUnseenRun"] == r"\texttt{smollm2-135m-maaza}"
     assert n["BenchUnseenLatency"] == "4.9\\,s"
     # ... each with the file and key it comes from
     tex = (built / "paper" / "generated" / "numbers.tex").read_text()
