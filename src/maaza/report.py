@@ -182,7 +182,6 @@ class TrainBench(_Loose):
     ratio: float | None = None
 
 
-# File stem -> its format. Any other results/bench/*.json only has to hold a JSON object.
 class UnseenBench(_Loose):
     """results/bench/extract_unseen.json, as benchmarks/extract_unseen.py --out writes it."""
 
@@ -195,6 +194,7 @@ class UnseenBench(_Loose):
     mean_latency_s: float = Field(ge=0)
 
 
+# File stem -> its format. Any other results/bench/*.json only has to hold a JSON object.
 BENCH_FORMATS: dict[str, type[_Loose]] = {
     "eval_throughput": EvalBench,
     "train_throughput": TrainBench,
@@ -1021,6 +1021,11 @@ def fmt_duration(seconds: float | None) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.1f}\\,min"
     return f"{seconds / 3600:.1f}\\,h"
+
+
+def fmt_seconds(seconds: float | None, digits: int = 2) -> str:
+    """A latency kept in seconds whatever its size: 4.634 -> '4.63\\,s'."""
+    return NOT_RUN if missing(seconds) else f"{seconds:.{digits}f}\\,s"
 
 
 def fmt_ratio(num: float | None, den: float | None) -> str:

@@ -36,6 +36,7 @@ from maaza.report import (
     fmt_pct,
     fmt_points,
     fmt_ratio,
+    fmt_seconds,
     fmt_sig,
     fmt_signed_pct,
     fmt_times,
@@ -268,8 +269,8 @@ EVAL_METRICS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "LeafFOne": ("leaf_f1", fmt_f1),
     "Compliance": ("compliance", fmt_pct),
     "ParseRate": ("parse_rate", fmt_pct),
-    "Latency": ("latency_mean_s", lambda x: NOT_RUN if missing(x) else f"{x:.2f}\\,s"),
-    "LatencyPNinetyFive": ("latency_p95_s", lambda x: NOT_RUN if missing(x) else f"{x:.2f}\\,s"),
+    "Latency": ("latency_mean_s", fmt_seconds),
+    "LatencyPNinetyFive": ("latency_p95_s", fmt_seconds),
     "TokensPerS": ("tokens_per_s", lambda x: fmt_num(x, 1)),
     "N": ("n", fmt_int),
 }
@@ -477,11 +478,7 @@ BENCH_NUMBERS: dict[str, tuple[str, str, Callable[[Any], str]]] = {
     "BenchUnseenExact": (UNSEEN_BENCH, "n_exact", fmt_int),
     "BenchUnseenLeavesRight": (UNSEEN_BENCH, "leaves_right", fmt_int),
     "BenchUnseenLeaves": (UNSEEN_BENCH, "leaves", fmt_int),
-    "BenchUnseenLatency": (
-        UNSEEN_BENCH,
-        "mean_latency_s",
-        lambda x: NOT_RUN if missing(x) else f"{x:.1f}\\,s",
-    ),
+    "BenchUnseenLatency": (UNSEEN_BENCH, "mean_latency_s", lambda x: fmt_seconds(x, 1)),
 }
 
 

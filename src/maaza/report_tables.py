@@ -26,6 +26,7 @@ from maaza.report import (
     fmt_num,
     fmt_params,
     fmt_pct,
+    fmt_seconds,
     missing,
     short_model,
     tex_escape,
@@ -155,9 +156,10 @@ def main_results(frames: Frames, reference: dict[str, Any]) -> str:
             body.append(row([*head, rf"\multicolumn{{6}}{{c}}{{{NOT_RUN}}}"]))
             continue
         ci = f"[{100 * r['json_exact_lo']:.1f}, {100 * r['json_exact_hi']:.1f}]"
-        lat = NOT_RUN if missing(r.get("latency_mean_s")) else f"{r['latency_mean_s']:.2f}\\,s"
         metrics = [fmt_pct(r["json_exact"]), ci, fmt_f1(r["field_f1"]), fmt_f1(r.get("leaf_f1"))]
-        body.append(row([*head, *metrics, fmt_pct(r["compliance"]), lat]))
+        body.append(
+            row([*head, *metrics, fmt_pct(r["compliance"]), fmt_seconds(r.get("latency_mean_s"))])
+        )
     if rows.empty:
         body.append(row([rf"\multicolumn{{10}}{{c}}{{{NOT_RUN}}}"]))
     body += _paper_main_rows(reference)
