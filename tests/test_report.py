@@ -334,6 +334,33 @@ def test_our_recipe_numbers_match_the_metrics_files(built: Path) -> None:
     assert f"params.yaml: train.runs.{OURS}.learning_rate" in tex
 
 
+NOT_RUN_3 = r"\multicolumn{3}{c}{\notrun{}}"
+
+
+def test_training_sample_evals_give_fit_numbers_and_their_own_table(built: Path) -> None:
+    n = numbers_of(built)
+    fit, test = metrics(f"ft-{OURS}-constrained-train"), metrics(f"ft-{OURS}-constrained")
+    fit_x, test_x = fit["overall"]["json_exact"], test["overall"]["json_exact"]
+    assert fit["split"] == "train" and n["OursFitExact"] == pct(fit_x)
+    assert n["OursFitN"] == str(fit["n"])
+    assert n["MainFitExact"] == pct(
+        metrics("ft-smollm2-135m-r16-constrained-train")["overall"]["json_exact"]
+    )
+    gap = 100 * (test_x - fit_x)
+    assert n["OursFitGap"] == f"{abs(gap):.1f}\\,pp {'above' if gap > 0 else 'below'}"
+    lo, hi = wilson(fit_x, fit["n"])
+    assert n["OursFitVerdict"] == ("inside" if lo <= test_x <= hi else "outside")
+    assert n["ScaleFitExact"] == n["ScaleFitVerdict"] == r"\notrun{}"  # gemma: not evaluated
+    table = (built / "paper" / "tables" / "generalisation.tex").read_text()
+    row = rf"\texttt{{{OURS}}} (our recipe) & \texttt{{smollm2-135m}} & {pct(fit_x)} & "
+    assert row in table
+    assert rf"\texttt{{gemma3-270m-r16}} & \texttt{{gemma3-270m}} & {NOT_RUN_3}" in table
+    assert f"the first {fit['n']} examples" in table
+    # headline tables and the heatmap stay about unseen examples
+    for name in ("main_results", "tier_breakdown", "error_analysis"):
+        assert "train sample" not in (built / "paper" / "tables" / f"{name}.tex").read_text()
+
+
 def test_main_results_and_other_tables_have_our_recipe(built: Path) -> None:
     tables = built / "paper" / "tables"
     main = (tables / "main_results.tex").read_text()
@@ -389,7 +416,8 @@ def test_figures_draw_our_recipe_as_its_own_series(built: Path) -> None:
     key = "smollm2-135m-instruct|ours"
     assert colors[key] != colors["smollm2-135m-instruct"] and colors[key] in report_figures.PALETTE
     ours = frames.evals[frames.evals["run"] == OURS]
-    assert len(ours) == 3 and set(ours["role"]) == {"ours"}
+    assert len(ours) == 4 and set(ours["role"]) == {"ours"}
+    assert sorted(ours["kind"]) == ["fine-tuned", "fine-tuned", "fine-tuned", "fit"]
     assert all("our recipe" in label for label in ours["label"])
     row = ours[ours["mode"] == "constrained"].iloc[0]
     main = frames.find_eval("smollm2-135m-r16", "constrained")
@@ -451,8 +479,8 @@ def test_nothing_found_still_writes_everything(tmp_path: Path) -> None:
     inv = build_report(paths_for(empty, tmp_path / "out"), progress=False)
     assert inv.found_runs == [] and inv.found_evals == []
     design = load_design(FIXTURE / "params.yaml")
-    # 4 zero-shot, 6 fine-tuned, 6 held-out (both modes), 5 ablation evals; 8 runs
-    assert len(inv.missing) == len(design.expected_evals()) + len(design.expected_runs()) == 21 + 8
+    # 4 zero-shot, 6 fine-tuned, 6 held-out (both modes), 3 train-sample, 5 ablation evals; 8 runs
+    assert len(inv.missing) == len(design.expected_evals()) + len(design.expected_runs()) == 24 + 8
     n = numbers_of(tmp_path / "out")
     assert n["MainFtExact"] == n["DataNTrain"] == n["MainTrainWallTime"] == r"\notrun{}"
     assert n["BenchEvalSpeedup"] == n["BenchTrainSpeedup"] == r"\notrun{}"  # no results/bench

@@ -33,12 +33,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from maaza.config import ConfigError, Params, TrainRun, load_params
 
 DEFAULT_REFERENCE = Path(__file__).with_name("paper_reference.yaml")
-KIND_ORDER = ("zero-shot", "fine-tuned", "ablation")
+# fit = a fine-tuned run scored on a sample of its own training split (how well it fits what it
+# was trained on); kept out of the headline tables and figures, which are about unseen examples.
+KIND_ORDER = ("zero-shot", "fine-tuned", "ablation", "fit")
 # main = the paper's recipe on the paper's model; ours = our recipe on that same model; scale = a
 # larger base model. Listed in the order tables, figures and legends show them.
 ROLE_ORDER = ("zero-shot", "main", "ours", "scale", "ablation", "other")
 MODE_ORDER = ("free", "constrained")
-SPLIT_ORDER = ("test", "holdout", "external")
+SPLIT_ORDER = ("test", "holdout", "train", "external")
+FIT_SPLIT = "train"  # dvc.yaml's eval_trainfit: constrained decoding on a train.jsonl prefix
 BF16_BYTES = 2  # disk size of a checkpoint = 2 bytes per parameter (bf16), plus the adapter
 
 
@@ -373,6 +376,7 @@ class Design:
         names += [f"ft-{r}-{mode}" for r in self.train_runs for mode in self.modes]
         if self.holdout:  # dvc.yaml's eval_holdout runs every run in every mode
             names += [f"ft-{r}-{mode}-holdout" for r in self.train_runs for mode in self.modes]
+        names += [f"ft-{r}-constrained-{FIT_SPLIT}" for r in self.train_runs]  # eval_trainfit
         return names + [f"ab-{a.run}-constrained" for a in self.ablations]
 
     def expected_headline(self) -> list[dict[str, Any]]:
@@ -558,7 +562,7 @@ def eval_label(model: str, role: str, run: str | None, mode: str, split: str) ->
     else:
         head = f"{short_model(model)} {'zero-shot' if role == 'zero-shot' else 'fine-tuned'}"
         head += f", {OURS_LABEL}" if role == "ours" else ""
-    tail = "" if split == "test" else f", {split}"
+    tail = "" if split == "test" else f", {'train sample' if split == FIT_SPLIT else split}"
     return f"{head} ({mode}{tail})"
 
 
@@ -627,6 +631,7 @@ def _eval_row(e: EvalResult, results: Results, design: Design, params: dict[str,
     if role == "other" and e.name.startswith("ab-"):
         role = "ablation"
     kind = {"zero-shot": "zero-shot", "ablation": "ablation"}.get(role, "fine-tuned")
+    kind = "fit" if m.split == FIT_SPLIT and m.run else kind
     run = results.runs.get(m.run) if m.run else None
     n_params = params.get(m.model)  # one count per model (see model_params)
     adapter = run.metrics.adapter_mb if run and run.metrics else 0.0

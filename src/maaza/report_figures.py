@@ -443,7 +443,7 @@ def schema_heatmap(frames: Frames, reference: dict[str, Any]) -> Figure:
     data = frames.schemas
     if e.empty or data.empty:
         return placeholder("Per-schema JSONExact", "not run: no evaluation found")
-    cols = e[e["kind"] != "ablation"]
+    cols = e[e["kind"].isin(["zero-shot", "fine-tuned"])]
     data = data[data["name"].isin(cols["name"])]
     tiers = data.groupby("schema")["tier"].first()
     order = sorted(tiers.index, key=lambda s: (_tier_rank(tiers[s]), s))

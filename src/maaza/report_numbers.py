@@ -5,7 +5,8 @@
 The text refers to roles, not run names: `Main` is params.yaml's first train run on the default
 model (the paper's recipe), `Ours` the next train run on that same model (our recipe), `Scale` the
 train run on another model (the larger model); `Ft`/`Zs` fine-tuned/zero-shot, constrained
-decoding unless `Free`; `Holdout` the held-out-schema split. So `\\MainFtExact` is the main run's
+decoding unless `Free`; `Holdout` the held-out-schema split; `Fit` a sample of the run's own
+training split (dvc.yaml's eval_trainfit). So `\\MainFtExact` is the main run's
 JSONExact with constrained decoding on the test split. `Ours` numbers are all fine-tuned and its
 zero-shot baseline is the main run's, so they drop `Ft`: `\\OursExact`, `\\OursFreeExact`;
 `\\OursLearningRate` etc. are our recipe's settings (params.yaml). `Paper...` macros are numbers
@@ -26,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from maaza.report import (
+    FIT_SPLIT,
     NOT_RUN,
     Frames,
     fmt_duration,
@@ -255,8 +257,8 @@ def roles(frames: Frames) -> dict[str, str | None]:
 
 # Eval slot (role_evals) -> its part of the macro name. Ours is always fine-tuned and shares the
 # main run's base model, whose zero-shot evals are already MainZs*: no `Ft`, no zero-shot slots.
-SLOTS = {s: s for s in ("Ft", "FtFree", "Holdout", "Zs", "ZsFree")}
-OURS_SLOTS = {"Ft": "", "FtFree": "Free", "Holdout": "Holdout"}
+SLOTS = {s: s for s in ("Ft", "FtFree", "Holdout", "Fit", "Zs", "ZsFree")}
+OURS_SLOTS = {"Ft": "", "FtFree": "Free", "Holdout": "Holdout", "Fit": "Fit"}
 
 
 def slot_names(role: str) -> dict[str, str]:
@@ -279,11 +281,12 @@ EVAL_METRICS: dict[str, tuple[str, Callable[[Any], str]]] = {
 def role_evals(frames: Frames, run: str | None) -> dict[str, pd.Series | None]:
     model = frames.design.run_models.get(run) if run else None
     if run is None:
-        return dict.fromkeys(("Ft", "FtFree", "Holdout", "Zs", "ZsFree"))
+        return dict.fromkeys(SLOTS)
     return {
         "Ft": frames.find_eval(run, "constrained"),
         "FtFree": frames.find_eval(run, "free"),
         "Holdout": frames.find_eval(run, "constrained", "holdout"),
+        "Fit": frames.find_eval(run, "constrained", FIT_SPLIT),  # a sample of its training split
         "Zs": frames.find_eval(None, "constrained", model=model),
         "ZsFree": frames.find_eval(None, "free", model=model),
     }
@@ -351,7 +354,18 @@ def _gain_numbers(role: str, ev: dict[str, pd.Series | None]) -> list[Number]:
         Number(f"{role}DecodeGain", fmt_points(ex["Ft"], ex["FtFree"]), src),
         *(zs_decode if "Zs" in slot_names(role) else []),  # Ours: that is MainZsDecodeGain
         Number(f"{role}HoldoutGap", fmt_gap(ex["Holdout"], ex["Ft"]), src),
+        Number(f"{role}FitGap", fmt_gap(ex["Ft"], ex["Fit"]), src),  # test vs training sample
+        Number(f"{role}FitVerdict", fit_verdict(ev["Ft"], ev["Fit"]), src),
     ]
+
+
+def fit_verdict(test: pd.Series | None, fit: pd.Series | None) -> str:
+    """'inside' / 'outside': the test JSONExact against the training sample's 95% interval. Inside
+    means the model scores no better on examples it was trained on than on unseen ones."""
+    if test is None or fit is None:
+        return NOT_RUN
+    inside = fit["json_exact_lo"] <= test["json_exact"] <= fit["json_exact_hi"]
+    return "inside" if inside else "outside"
 
 
 def ours_numbers(frames: Frames) -> list[Number]:

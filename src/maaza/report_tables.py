@@ -17,6 +17,7 @@ import pandas as pd
 
 from maaza.metrics import ERROR_CATEGORIES
 from maaza.report import (
+    FIT_SPLIT,
     NOT_RUN,
     OURS_LABEL,
     Frames,
@@ -422,6 +423,53 @@ def schema_best_worst(frames: Frames, reference: dict[str, Any], k: int = 5) -> 
     )
 
 
+FIT_COLUMNS = (("train sample", FIT_SPLIT), ("test", "test"), ("held-out", "holdout"))
+
+
+def _fit_cells(row_: pd.Series | None) -> list[str]:
+    if row_ is None:
+        return [rf"\multicolumn{{3}}{{c}}{{{NOT_RUN}}}"]
+    ci = f"[{100 * row_['json_exact_lo']:.1f}, {100 * row_['json_exact_hi']:.1f}]"
+    return [fmt_pct(row_["json_exact"]), ci, fmt_f1(row_.get("leaf_f1"))]
+
+
+def generalisation(frames: Frames, reference: dict[str, Any]) -> str:
+    """Each fine-tuned run on a sample of its own training split, on the test split and on the
+    held-out schemas (constrained decoding): a model that fits its training data scores higher on
+    the first; equal scores mean it has not learnt even what it saw (under-fitting)."""
+    d = frames.design
+    body, sources, sizes = [], [], set()
+    for run in d.train_runs:
+        hits = [frames.find_eval(run, "constrained", split) for _, split in FIT_COLUMNS]
+        sources += [h["source"] for h in hits if h is not None]
+        sizes |= {int(hits[0]["n"])} if hits[0] is not None else set()
+        label = tt(run) + (f" ({OURS_LABEL})" if d.role_of(run) == "ours" else "")
+        cells = [c for h in hits for c in _fit_cells(h)]
+        body.append(row([label, tt(short_model(d.run_models[run])), *cells]))
+    if not body:
+        body.append(row([rf"\multicolumn{{11}}{{c}}{{{NOT_RUN}}}"]))
+    spans = [rf"\multicolumn{{3}}{{c}}{{{title}}}" for title, _ in FIT_COLUMNS]
+    return latex_table(
+        name="generalisation",
+        caption="Each fine-tuned run on examples it was trained on (a sample of its training "
+        "split), on the test split (unseen examples of the same schemas) and on the held-out "
+        "schemas; constrained decoding. 95\\% Wilson intervals for JSONExact.",
+        colspec="ll" + "rcr" * len(FIT_COLUMNS),
+        header=[
+            row(["", "", *spans]),
+            r"\cmidrule(lr){3-5}\cmidrule(lr){6-8}\cmidrule(lr){9-11}",
+            row(["Run", "Base model", *["JSONExact", "95\\% CI", "Leaf F1"] * len(FIT_COLUMNS)]),
+        ],
+        body=body,
+        sources=sources,
+        note=f"Train sample: the first {' or '.join(map(str, sorted(sizes))) or NOT_RUN} examples "
+        "of the shuffled training split (dvc.yaml's \\texttt{eval\\_trainfit}), which every run "
+        "above trained on.",
+        size=r"\footnotesize",
+        colsep="3pt",
+    )
+
+
 ERROR_HEAD = {
     "correct": "Correct",
     "field_omission": "Omission",
@@ -588,6 +636,7 @@ TABLES: dict[str, TableFn] = {
     "tier_breakdown": tier_breakdown,
     "ablations": ablations,
     "schema_best_worst": schema_best_worst,
+    "generalisation": generalisation,
     "error_analysis": error_analysis,
     "compute": compute,
 }
