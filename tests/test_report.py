@@ -134,6 +134,13 @@ def test_training_and_ablation_numbers(built: Path) -> None:
     )
     assert n["AblRankMinTime"] == f"{r8['wall_time_s'] / 60:.1f}\\,min"
     assert n["AblDataMinNTrain"] == str(train("smollm2-135m-data25")["n_train_examples"])
+    half = max(
+        (hi - lo) / 2
+        for name in ("r8", "r32", "data25", "data50", "r16")
+        for m in [metrics(f"{'ft' if name == 'r16' else 'ab'}-smollm2-135m-{name}-constrained")]
+        for lo, hi in [wilson(m["overall"]["json_exact"], m["n"])]
+    )
+    assert n["AblCIHalfWidth"] == f"{100 * half:.1f}\\,pp"
 
 
 def test_missing_results_say_not_run(built: Path) -> None:

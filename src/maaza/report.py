@@ -798,6 +798,10 @@ def ablation_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> p
                 "is_main": run == design.main_run,
                 "json_exact": ev["json_exact"].iloc[0] if len(ev) else math.nan,
                 "field_f1": ev["field_f1"].iloc[0] if len(ev) else math.nan,
+                **{
+                    k: ev[k].iloc[0] if len(ev) else math.nan
+                    for k in ("json_exact_lo", "json_exact_hi")
+                },
                 "eval": ev["name"].iloc[0] if len(ev) else None,
                 **{
                     k: (tr[k].iloc[0] if len(tr) else math.nan)

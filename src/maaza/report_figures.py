@@ -374,7 +374,7 @@ def ablations(frames: Frames, reference: dict[str, Any]) -> Figure:
     _loss_decode_bars(axes[2], frames)
     axes[0].set_ylabel("JSONExact (%)")
     handles = [
-        Line2D([], [], marker="o", color=PALETTE[0], label="JSONExact (ours)"),
+        Line2D([], [], marker="o", color=PALETTE[0], label="JSONExact (ours; band: 95% CI)"),
         Line2D([], [], marker="^", color=TIME_COLOR, ls="--", label="training time (ours)"),
         Line2D(
             [], [], marker="D", color=PAPER_GREY, mfc="white", label=f"JSONExact, {PAPER_LABEL}"
@@ -399,6 +399,10 @@ def _curve(
         return
     xs = pts["value"].astype(float)
     ax.plot(xs, pct(pts["json_exact"]), "o-", color=PALETTE[0])
+    # 95% Wilson band: with ~150 test examples it is several points wide, and the curve's steps
+    # mean little where the bands overlap.
+    ax.fill_between(xs, pct(pts["json_exact_lo"]), pct(pts["json_exact_hi"]), color=PALETTE[0],
+                    alpha=0.15, lw=0)  # fmt: skip
     minutes = pts["wall_time_s"] / 60
     if minutes.notna().any():
         twin = ax.twinx()

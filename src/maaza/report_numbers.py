@@ -584,6 +584,9 @@ def ablation_numbers(frames: Frames) -> list[Number]:
                 src,
             ),
         ]
+    done = ab[ab["json_exact"].notna()] if not ab.empty else ab
+    half = ((done["json_exact_hi"] - done["json_exact_lo"]) / 2).max() if len(done) > 1 else None
+    out.append(Number("AblCIHalfWidth", NOT_RUN if half is None else f"{100 * half:.1f}\\,pp", src))
     loss = ab[ab["factor"] == "loss"] if not ab.empty else ab
     full = loss[~loss["is_main"]].iloc[0] if len(loss[~loss["is_main"]]) else None
     resp = loss[loss["is_main"]].iloc[0] if len(loss[loss["is_main"]]) else None
