@@ -357,6 +357,8 @@ def test_training_sample_evals_give_fit_numbers_and_their_own_table(built: Path)
     assert n["OursFitGap"] == f"{abs(gap):.1f}\\,pp {'above' if gap > 0 else 'below'}"
     lo, hi = wilson(fit_x, fit["n"])
     assert n["OursFitVerdict"] == ("inside" if lo <= test_x <= hi else "outside")
+    side = "inside" if lo <= test_x <= hi else ("below" if test_x < lo else "above")
+    assert n["OursFitReading"] == report_numbers.FIT_READING[side]
     assert n["ScaleFitExact"] == n["ScaleFitVerdict"] == r"\notrun{}"  # gemma: not evaluated
     table = (built / "paper" / "tables" / "generalisation.tex").read_text()
     row = rf"\texttt{{{OURS}}} (our recipe) & \texttt{{smollm2-135m}} & {pct(fit_x)} & "

@@ -356,16 +356,42 @@ def _gain_numbers(role: str, ev: dict[str, pd.Series | None]) -> list[Number]:
         Number(f"{role}HoldoutGap", fmt_gap(ex["Holdout"], ex["Ft"]), src),
         Number(f"{role}FitGap", fmt_gap(ex["Ft"], ex["Fit"]), src),  # test vs training sample
         Number(f"{role}FitVerdict", fit_verdict(ev["Ft"], ev["Fit"]), src),
+        Number(f"{role}FitReading", fit_reading(ev["Ft"], ev["Fit"]), src),
     ]
 
 
 def fit_verdict(test: pd.Series | None, fit: pd.Series | None) -> str:
     """'inside' / 'outside': the test JSONExact against the training sample's 95% interval. Inside
     means the model scores no better on examples it was trained on than on unseen ones."""
+    side = _fit_side(test, fit)
+    return NOT_RUN if side is None else ("inside" if side == "inside" else "outside")
+
+
+def _fit_side(test: pd.Series | None, fit: pd.Series | None) -> str | None:
     if test is None or fit is None:
-        return NOT_RUN
-    inside = fit["json_exact_lo"] <= test["json_exact"] <= fit["json_exact_hi"]
-    return "inside" if inside else "outside"
+        return None
+    if test["json_exact"] < fit["json_exact_lo"]:
+        return "below"
+    return "above" if test["json_exact"] > fit["json_exact_hi"] else "inside"
+
+
+# What the test score's place against the training sample's interval means, as a clause the text
+# can use, so that the prose follows the numbers when they change.
+FIT_READING = {
+    "inside": "it does no better on examples it was trained on than on unseen ones of the same "
+    "schemas, so it has not fit its training data: more optimisation (epochs, rank, a larger base "
+    "model) should come before more data",
+    "below": "it does better on examples it was trained on than on unseen ones, so it has fit "
+    "its training data beyond what carries over: more varied data should help more than more "
+    "optimisation",
+    "above": "it does better on unseen examples than on ones it was trained on, which samples this "
+    "small can show by chance; it has not fit its training data",
+}
+
+
+def fit_reading(test: pd.Series | None, fit: pd.Series | None) -> str:
+    side = _fit_side(test, fit)
+    return NOT_RUN if side is None else FIT_READING[side]
 
 
 def ours_numbers(frames: Frames) -> list[Number]:
