@@ -133,6 +133,8 @@ def test_training_and_ablation_numbers(built: Path) -> None:
         metrics("ab-smollm2-135m-r8-constrained")["overall"]["json_exact"]
     )
     assert n["AblRankMinTime"] == f"{r8['wall_time_s'] / 60:.1f}\\,min"
+    r8_f1 = metrics("ab-smollm2-135m-r8-constrained")["overall"]["field_f1"]
+    assert n["AblRankMinFieldFOne"] == f"{r8_f1:.3f}"
     assert n["AblDataMinNTrain"] == str(train("smollm2-135m-data25")["n_train_examples"])
     half = max(
         (hi - lo) / 2
