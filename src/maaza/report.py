@@ -1037,6 +1037,11 @@ def fmt_seconds(seconds: float | None, digits: int = 2) -> str:
     return NOT_RUN if missing(seconds) else f"{seconds:.{digits}f}\\,s"
 
 
+def fmt_ci(row: Any) -> str:
+    """An eval row's 95% Wilson interval of JSONExact, in percent: '[9.4, 20.2]'."""
+    return f"[{100 * row['json_exact_lo']:.1f}, {100 * row['json_exact_hi']:.1f}]"
+
+
 def fmt_ratio(num: float | None, den: float | None) -> str:
     if missing(num) or missing(den):
         return NOT_RUN

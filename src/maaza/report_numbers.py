@@ -30,6 +30,7 @@ from maaza.report import (
     FIT_SPLIT,
     NOT_RUN,
     Frames,
+    fmt_ci,
     fmt_duration,
     fmt_f1,
     fmt_int,
@@ -316,8 +317,7 @@ def eval_numbers(frames: Frames) -> list[Number]:
             src, prefix = _get(row, "source") or "missing", f"{role}{names[slot]}"
             for suffix, (key, fmt) in EVAL_METRICS.items():
                 out.append(Number(f"{prefix}{suffix}", fmt(_get(row, key)), f"{src}: {key}"))
-            lo, hi = _get(row, "json_exact_lo"), _get(row, "json_exact_hi")
-            ci = NOT_RUN if lo is None else f"[{100 * lo:.1f}, {100 * hi:.1f}]\\%"
+            ci = NOT_RUN if _get(row, "json_exact_lo") is None else f"{fmt_ci(row)}\\%"
             out.append(Number(f"{prefix}ExactCI", ci, f"derived: Wilson 95% interval of {src}"))
         out += _gain_numbers(role, role_evals(frames, run))
     return out

@@ -21,6 +21,7 @@ from maaza.report import (
     NOT_RUN,
     OURS_LABEL,
     Frames,
+    fmt_ci,
     fmt_duration,
     fmt_f1,
     fmt_int,
@@ -156,8 +157,12 @@ def main_results(frames: Frames, reference: dict[str, Any]) -> str:
         if missing(r.get("json_exact")):
             body.append(row([*head, rf"\multicolumn{{6}}{{c}}{{{NOT_RUN}}}"]))
             continue
-        ci = f"[{100 * r['json_exact_lo']:.1f}, {100 * r['json_exact_hi']:.1f}]"
-        metrics = [fmt_pct(r["json_exact"]), ci, fmt_f1(r["field_f1"]), fmt_f1(r.get("leaf_f1"))]
+        metrics = [
+            fmt_pct(r["json_exact"]),
+            fmt_ci(r),
+            fmt_f1(r["field_f1"]),
+            fmt_f1(r.get("leaf_f1")),
+        ]
         body.append(
             row([*head, *metrics, fmt_pct(r["compliance"]), fmt_seconds(r.get("latency_mean_s"))])
         )
@@ -429,8 +434,7 @@ FIT_COLUMNS = (("train sample", FIT_SPLIT), ("test", "test"), ("held-out", "hold
 def _fit_cells(row_: pd.Series | None) -> list[str]:
     if row_ is None:
         return [rf"\multicolumn{{3}}{{c}}{{{NOT_RUN}}}"]
-    ci = f"[{100 * row_['json_exact_lo']:.1f}, {100 * row_['json_exact_hi']:.1f}]"
-    return [fmt_pct(row_["json_exact"]), ci, fmt_f1(row_.get("leaf_f1"))]
+    return [fmt_pct(row_["json_exact"]), fmt_ci(row_), fmt_f1(row_.get("leaf_f1"))]
 
 
 def generalisation(frames: Frames, reference: dict[str, Any]) -> str:
