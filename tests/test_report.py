@@ -579,3 +579,28 @@ def test_cli_report_reports_bad_files_and_exits_1(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "e1/metrics.json:1: invalid JSON" in result.output.replace("\n", "")
     assert not (tmp_path / "g" / "numbers.tex").exists()
+
+
+def test_scale_numbers_compare_the_larger_model_with_both_recipes(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURE, src)
+    n = report_numbers.parse(
+        report_numbers.render(load_frames(paths_for(src, tmp_path)), load_reference())
+    )
+    assert n["ScaleVsMainGap"] == n["OursVsScaleGap"] == r"\notrun{}"  # no gemma eval yet
+    # a fine-tuned gemma eval, 10 points above the main run and below our recipe
+    main, ours = metrics("ft-smollm2-135m-r16-constrained"), metrics(f"ft-{OURS}-constrained")
+    exact = main["overall"]["json_exact"] + 0.1
+    gemma = src / "results" / "eval" / "ft-gemma3-270m-r16-constrained"
+    shutil.copytree(src / "results" / "eval" / "ft-smollm2-135m-r16-constrained", gemma)
+    m = main | {"name": gemma.name, "model": "gemma3-270m", "run": "gemma3-270m-r16"}
+    m["overall"] = main["overall"] | {"json_exact": exact}
+    (gemma / "metrics.json").write_text(json.dumps(m))
+    frames = load_frames(paths_for(src, tmp_path))
+    n = report_numbers.parse(report_numbers.render(frames, load_reference()))
+    assert n["ScaleFtExact"] == pct(exact)
+    assert n["ScaleVsMainGap"] == r"10.0\,pp above"
+    gap = 100 * (ours["overall"]["json_exact"] - exact)
+    assert n["OursVsScaleGap"] == f"{abs(gap):.1f}\\,pp {'above' if gap > 0 else 'below'}"
+    ratio = frames.model_params["gemma3-270m"] / frames.model_params["smollm2-135m-instruct"]
+    assert n["ScaleParamsRatio"] == f"{ratio:.1f}$\\times$"

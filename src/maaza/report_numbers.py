@@ -420,6 +420,22 @@ def ours_numbers(frames: Frames) -> list[Number]:
     ]
 
 
+def scale_numbers(frames: Frames) -> list[Number]:
+    """The larger base model against the main run (same recipe) and against our recipe on the
+    smaller model: is a recipe worth more than doubling the parameters?"""
+    r, models = roles(frames), frames.design.run_models
+    scale, main, ours = (
+        _get(role_evals(frames, r[k])["Ft"], "json_exact") for k in ("Scale", "Main", "Ours")
+    )
+    params = [_model_params(frames, models.get(r[k]) if r[k] else None) for k in ("Scale", "Main")]
+    src = "derived: JSONExact of the fine-tuned evals (test split, constrained)"
+    return [
+        Number("ScaleParamsRatio", fmt_ratio(*params), "derived: ScaleParams / MainParams"),
+        Number("ScaleVsMainGap", fmt_gap(scale, main), f"{src}: ScaleFtExact vs MainFtExact"),
+        Number("OursVsScaleGap", fmt_gap(ours, scale), f"{src}: OursExact vs ScaleFtExact"),
+    ]
+
+
 TRAIN_METRICS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "WallTime": ("wall_time_s", fmt_duration),
     "TokensPerS": ("real_tokens_per_s", lambda x: fmt_num(x, 0)),
@@ -827,6 +843,7 @@ def collect(frames: Frames, reference: dict[str, Any]) -> list[Number]:
         *eval_numbers(frames),
         *train_numbers(frames),
         *ours_numbers(frames),
+        *scale_numbers(frames),
         *bench_numbers(frames),
         *ablation_numbers(frames),
         *error_numbers(frames),
