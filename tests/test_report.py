@@ -604,3 +604,20 @@ def test_scale_numbers_compare_the_larger_model_with_both_recipes(tmp_path: Path
     assert n["OursVsScaleGap"] == f"{abs(gap):.1f}\\,pp {'above' if gap > 0 else 'below'}"
     ratio = frames.model_params["gemma3-270m"] / frames.model_params["smollm2-135m-instruct"]
     assert n["ScaleParamsRatio"] == f"{ratio:.1f}$\\times$"
+
+
+def test_cli_numbers_traces_a_value_to_its_source(built: Path) -> None:
+    from typer.testing import CliRunner
+
+    from maaza.cli import app
+
+    tex = built / "paper" / "generated" / "numbers.tex"
+    exact = pct(metrics(f"ft-{OURS}-constrained")["overall"]["json_exact"])
+    result = CliRunner().invoke(app, ["numbers", "OursExact", "--numbers-file", str(tex)])
+    assert result.exit_code == 0
+    out = result.output.replace("\n", "").replace("│", "").replace(" ", "")
+    assert "\\OursExact" in out and exact in out
+    assert f"results/eval/ft-{OURS}-constrained/metrics.json:json_exact" in out
+    assert "\\MainFtExact" not in out  # only what matches
+    result = CliRunner().invoke(app, ["numbers", "no-such", "--numbers-file", str(tex)])
+    assert result.exit_code == 1 and "no macro" in result.output

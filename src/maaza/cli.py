@@ -287,6 +287,34 @@ def report(
     console.print(f"wrote {figures_dir}/, {tables_dir}/, {generated_dir}/numbers.tex")
 
 
+@app.command()
+def numbers(
+    query: Annotated[str, typer.Argument(help="part of a macro name or of its value")] = "",
+    numbers_file: PathOpt = Path("paper/generated/numbers.tex"),
+) -> None:
+    """Trace a number in the paper to its source: each macro of numbers.tex whose name or value
+    contains QUERY (case-insensitive), with its value and the file and key it comes from."""
+    from rich.table import Table
+
+    from maaza.report_numbers import parse_numbers
+
+    if not numbers_file.is_file():
+        raise fail(f"{numbers_file}: not found (run `dvc repro report` or `maaza report`)")
+    q = query.lower()
+    found = [
+        n
+        for n in parse_numbers(numbers_file.read_text())
+        if q in n.name.lower() or q in n.value.lower()
+    ]
+    if not found:
+        raise fail(f"{numbers_file}: no macro whose name or value contains {query!r}")
+    table = Table("macro", "value")
+    table.add_column("source", overflow="fold")  # paths must stay whole to be usable
+    for n in found:
+        table.add_row(f"\\{n.name}", n.value, n.source)
+    console.print(table)
+
+
 # ----------------------------------------------------------------------------- extract
 @app.command()
 def extract(

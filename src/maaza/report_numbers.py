@@ -878,7 +878,14 @@ def render(frames: Frames, reference: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+LINE = re.compile(r"^\\newcommand\{\\([A-Za-z]+)\}\{(.*)\}% (.*)$")
+
+
 def parse(tex: str) -> dict[str, str]:
     """Macro name -> value of a rendered numbers.tex (used by tests and the notebook)."""
-    pattern = re.compile(r"^\\newcommand\{\\([A-Za-z]+)\}\{(.*)\}% .*$")
-    return {m[1]: m[2] for line in tex.splitlines() if (m := pattern.match(line))}
+    return {n.name: n.value for n in parse_numbers(tex)}
+
+
+def parse_numbers(tex: str) -> list[Number]:
+    """Every macro of a rendered numbers.tex with its source comment (`maaza numbers`)."""
+    return [Number(*m.groups()) for line in tex.splitlines() if (m := LINE.match(line))]
