@@ -621,3 +621,20 @@ def test_cli_numbers_traces_a_value_to_its_source(built: Path) -> None:
     assert "\\MainFtExact" not in out  # only what matches
     result = CliRunner().invoke(app, ["numbers", "no-such", "--numbers-file", str(tex)])
     assert result.exit_code == 1 and "no macro" in result.output
+
+
+def test_completeness_sentence_lists_what_is_missing_or_says_all(built: Path) -> None:
+    n = numbers_of(built)
+    sentence = n["ReportCompleteness"]
+    assert sentence.startswith(f"{n['ReportNMissing']} of the {n['ReportNExpected']} results")
+    assert n["ReportMissingList"] in sentence and r"\notrun{}" in sentence
+    frames = load_frames(paths_for(FIXTURE, built))
+    complete = replace(
+        frames,
+        inventory=replace(frames.inventory, missing_runs=[], missing_evals=[], in_progress={}),
+    )
+    assert report_numbers.completeness(complete) == (
+        f"All {n['ReportNExpected']} results the pipeline defines ({n['ReportRunsExpected']} "
+        f"training runs and {n['ReportEvalsExpected']} evaluations) were available when this "
+        "document was built."
+    )
