@@ -361,7 +361,9 @@ def test_training_sample_evals_give_fit_numbers_and_their_own_table(built: Path)
     assert n["OursFitVerdict"] == ("inside" if lo <= test_x <= hi else "outside")
     side = "inside" if lo <= test_x <= hi else ("below" if test_x < lo else "above")
     assert n["OursFitReading"] == report_numbers.FIT_READING[side]
-    assert n["ScaleFitExact"] == n["ScaleFitVerdict"] == r"\notrun{}"  # gemma: not evaluated
+    assert n["OursFitShort"] == report_numbers.FIT_SHORT[side]
+    assert set(report_numbers.FIT_SHORT) == set(report_numbers.FIT_READING)
+    assert n["ScaleFitExact"] == n["ScaleFitVerdict"] == n["ScaleFitShort"] == r"\notrun{}"
     table = (built / "paper" / "tables" / "generalisation.tex").read_text()
     row = rf"\texttt{{{OURS}}} (our recipe) & {pct(fit_x)} & "
     assert row in table

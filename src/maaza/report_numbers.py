@@ -382,6 +382,7 @@ def _gain_numbers(role: str, ev: dict[str, pd.Series | None]) -> list[Number]:
         Number(f"{role}FitGap", fmt_gap(ex["Ft"], ex["Fit"]), src),  # test vs training sample
         Number(f"{role}FitVerdict", fit_verdict(ev["Ft"], ev["Fit"]), src),
         Number(f"{role}FitReading", fit_reading(ev["Ft"], ev["Fit"]), src),
+        Number(f"{role}FitShort", fit_reading(ev["Ft"], ev["Fit"], short=True), src),
     ]
 
 
@@ -414,9 +415,17 @@ FIT_READING = {
 }
 
 
-def fit_reading(test: pd.Series | None, fit: pd.Series | None) -> str:
+# The same verdict in a few words, for a run mentioned in passing.
+FIT_SHORT = {
+    "inside": "it has not yet fit its training data",
+    "below": "it has fit its training data beyond what carries over to unseen examples",
+    "above": "no sign of fitting its training data",
+}
+
+
+def fit_reading(test: pd.Series | None, fit: pd.Series | None, short: bool = False) -> str:
     side = _fit_side(test, fit)
-    return NOT_RUN if side is None else FIT_READING[side]
+    return NOT_RUN if side is None else (FIT_SHORT if short else FIT_READING)[side]
 
 
 def ours_numbers(frames: Frames) -> list[Number]:
