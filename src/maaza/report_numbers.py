@@ -68,23 +68,25 @@ def _get(row: pd.Series | None, key: str) -> Any:
 # ----------------------------------------------------------------------------- status + data
 def status_numbers(frames: Frames) -> list[Number]:
     inv = frames.inventory
+    n_runs, n_evals = _n_expected(frames)
     missing_list, running = _missing_and_running(frames)
     src = "derived: files found under runs/ and results/eval/ vs params.yaml"
     return [
         Number("ReportRunsFound", str(len(inv.found_runs)), src),
         Number("ReportEvalsFound", str(len(inv.found_evals)), src),
-        Number("ReportRunsExpected", str(len(frames.design.expected_runs())), "params.yaml"),
-        Number("ReportEvalsExpected", str(len(frames.design.expected_evals())), "params.yaml"),
+        Number("ReportRunsExpected", str(n_runs), "params.yaml"),
+        Number("ReportEvalsExpected", str(n_evals), "params.yaml"),
         Number("ReportNMissing", str(len(inv.missing)), src),
-        Number(
-            "ReportNExpected",
-            str(len(frames.design.expected_runs()) + len(frames.design.expected_evals())),
-            "params.yaml",
-        ),
+        Number("ReportNExpected", str(n_runs + n_evals), "params.yaml"),
         Number("ReportMissingList", missing_list, src),
         Number("ReportRunning", running, "derived: runs/*/loss.csv without train_metrics.json"),
         Number("ReportCompleteness", completeness(frames), src),
     ]
+
+
+def _n_expected(frames: Frames) -> tuple[int, int]:
+    """Training runs and evaluations params.yaml defines."""
+    return len(frames.design.expected_runs()), len(frames.design.expected_evals())
 
 
 def _missing_and_running(frames: Frames) -> tuple[str, str]:
@@ -96,8 +98,8 @@ def _missing_and_running(frames: Frames) -> tuple[str, str]:
 
 def completeness(frames: Frames) -> str:
     """One sentence for the paper: all results present, or which are missing or still training."""
-    inv, d = frames.inventory, frames.design
-    n_runs, n_evals = len(d.expected_runs()), len(d.expected_evals())
+    inv = frames.inventory
+    n_runs, n_evals = _n_expected(frames)
     defined = (
         f"{n_runs + n_evals} results the pipeline defines "
         f"({n_runs} training runs and {n_evals} evaluations)"
@@ -304,8 +306,12 @@ EVAL_METRICS: dict[str, tuple[str, Callable[[Any], str]]] = {
 }
 
 
+def _run_model(frames: Frames, run: str | None) -> str | None:
+    return frames.design.run_models.get(run) if run else None
+
+
 def role_evals(frames: Frames, run: str | None) -> dict[str, pd.Series | None]:
-    model = frames.design.run_models.get(run) if run else None
+    model = _run_model(frames, run)
     if run is None:
         return dict.fromkeys(SLOTS)
     return {
@@ -321,7 +327,7 @@ def role_evals(frames: Frames, run: str | None) -> dict[str, pd.Series | None]:
 def eval_numbers(frames: Frames) -> list[Number]:
     out = []
     for role, run in roles(frames).items():
-        model = frames.design.run_models.get(run) if run else None
+        model, ev = _run_model(frames, run), role_evals(frames, run)
         out += [
             Number(f"{role}Run", tt(run) if run else NOT_RUN, "params.yaml: train.runs"),
             Number(
@@ -336,7 +342,7 @@ def eval_numbers(frames: Frames) -> list[Number]:
             ),
         ]
         names = slot_names(role)
-        for slot, row in role_evals(frames, run).items():
+        for slot, row in ev.items():
             if slot not in names:
                 continue
             src, prefix = _get(row, "source") or "missing", f"{role}{names[slot]}"
@@ -344,7 +350,7 @@ def eval_numbers(frames: Frames) -> list[Number]:
                 out.append(Number(f"{prefix}{suffix}", fmt(_get(row, key)), f"{src}: {key}"))
             ci = NOT_RUN if _get(row, "json_exact_lo") is None else f"{fmt_ci(row)}\\%"
             out.append(Number(f"{prefix}ExactCI", ci, f"derived: Wilson 95% interval of {src}"))
-        out += _gain_numbers(role, role_evals(frames, run))
+        out += _gain_numbers(role, ev)
     return out
 
 
@@ -457,11 +463,11 @@ def ours_numbers(frames: Frames) -> list[Number]:
 def scale_numbers(frames: Frames) -> list[Number]:
     """The larger base model against the main run (same recipe) and against our recipe on the
     smaller model: is a recipe worth more than doubling the parameters?"""
-    r, models = roles(frames), frames.design.run_models
+    r = roles(frames)
     scale, main, ours = (
         _get(role_evals(frames, r[k])["Ft"], "json_exact") for k in ("Scale", "Main", "Ours")
     )
-    params = [_model_params(frames, models.get(r[k]) if r[k] else None) for k in ("Scale", "Main")]
+    params = [_model_params(frames, _run_model(frames, r[k])) for k in ("Scale", "Main")]
     src = "derived: JSONExact of the fine-tuned evals (test split, constrained)"
     return [
         Number("ScaleParamsRatio", fmt_ratio(*params), "derived: ScaleParams / MainParams"),
