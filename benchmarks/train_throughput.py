@@ -38,8 +38,9 @@ import torch  # noqa: E402
 
 from maaza.collate import collate, encode_records  # noqa: E402
 from maaza.config import DataConfig, TrainRun, deep_merge, load_params  # noqa: E402
-from maaza.data import build_dataset, to_jsonl  # noqa: E402
+from maaza.data import build_dataset  # noqa: E402
 from maaza.fastlora import patch_lora_layers  # noqa: E402
+from maaza.io import to_jsonl  # noqa: E402
 from maaza.models import load  # noqa: E402
 from maaza.prompts import build_prompt, render_target  # noqa: E402
 from maaza.schemas import load_schemas  # noqa: E402

@@ -42,7 +42,7 @@ def test_out_of_range_value_names_dotted_key():
 
 def test_bad_value_in_an_ablation_run_names_that_run():
     with pytest.raises(ConfigError, match=r"ablate\.runs\.smollm2-135m-r8\.lora\.r"):
-        resolve(_with("ablate.runs.smollm2-135m-r8", {"lora": {"r": 0}}))
+        resolve(_with("ablate.runs.smollm2-135m-r8", {"role": "ablation", "lora": {"r": 0}}))
 
 
 def test_unknown_key_is_rejected():
@@ -68,14 +68,14 @@ def test_quick_profile_is_smaller_than_default():
     assert quick.profile == "quick"
     assert quick.data.n_examples < default.data.n_examples
     assert quick.evaluate.limit is not None
-    for name in quick.train.runs:
+    for name in quick.run_names():
         assert quick.train_run(name).max_steps is not None
 
 
 @pytest.mark.parametrize("profile", ["default", "quick"])
 def test_every_run_resolves_to_a_loadable_model(profile):
     params = load_params(profile=profile)
-    names = [*params.train.runs, *params.ablate.runs]
+    names = params.run_names()
     assert names
     for name in names:
         run = params.train_run(name)
@@ -91,7 +91,26 @@ def test_cli_params_prints_resolved_and_fails_cleanly(tmp_path):
     assert ok.exit_code == 0, ok.output
     assert '"profile": "quick"' in ok.output and "smollm2-135m-r16" in ok.output
     bad = tmp_path / "params.yaml"
-    bad.write_text(yaml.safe_dump(_with("evaluate.modes", ["greedy"])))
+    bad.write_text(yaml.safe_dump(_with("evaluate.decode.format_policy", "strict")))
     result = runner.invoke(app, ["params", "--path", str(bad)])
     assert result.exit_code == 1
-    assert "evaluate.modes.0" in result.output and "constrained" in result.output
+    assert "evaluate.decode.format_policy" in result.output and "enforce" in result.output
+
+
+def test_run_roles_are_declared_and_checked():
+    params = resolve(RAW)
+    assert params.run_role("smollm2-135m-r16") == "paper_recipe"
+    assert params.run_role("smollm2-135m-r8") == "ablation"
+    with pytest.raises(ConfigError, match=r"train\.runs\.smollm2-135m-r16\.role: got 'main'"):
+        resolve(_with("train.runs.smollm2-135m-r16", {"role": "main"}))
+    with pytest.raises(ConfigError, match=r"train\.runs\.x\.role: got None"):
+        resolve(_with("train.runs.x", {}))
+
+
+def test_extra_data_runs_live_in_runs_extra():
+    with pytest.raises(ConfigError, match=r"train\.runs\.x\.extra_train: .* train\.runs_extra"):
+        resolve(_with("train.runs.x", {"role": "ours", "extra_train": 10}))
+    with pytest.raises(ConfigError, match=r"train\.runs_extra\.smollm2-135m-maaza\.extra_train"):
+        resolve(_with("train.runs_extra.smollm2-135m-maaza", {"role": "ours"}))
+    with pytest.raises(ConfigError, match="already declared"):
+        resolve(_with("ablate.runs.smollm2-135m-r16", {}))

@@ -8,9 +8,10 @@ from collections import Counter
 import pytest
 
 from maaza.config import DataConfig
-from maaza.data import build_dataset, leakage, split_records, to_jsonl
+from maaza.data import build_dataset, leakage, split_records
 from maaza.datagen import BUILDERS, allocate, generate, generate_schema
 from maaza.datagen.render import TIER_STYLES
+from maaza.io import to_jsonl
 from maaza.schemas import load_schemas, tier_of
 from maaza.validate import validate_records
 
@@ -158,7 +159,8 @@ def test_stage_writes_files_and_report(tmp_path, tiny_model, monkeypatch):
     import json
 
     import maaza.models
-    from maaza.data import read_jsonl, run_stage
+    from maaza.data import run_stage
+    from maaza.io import read_jsonl
 
     monkeypatch.setattr(maaza.models, "load_tokenizer", lambda name: tiny_model[1])
     paths = {n: tmp_path / f"{n}.jsonl" for n in ("train", "test", "holdout")}

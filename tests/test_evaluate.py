@@ -14,12 +14,12 @@ from maaza.config import PROJECT_ROOT, DecodeConfig, load_params
 from maaza.decode import Generation
 from maaza.evaluate import (
     aggregate,
-    eval_name,
     failure_examples,
     prediction_row,
     schema_budgets,
     spec_from_params,
 )
+from maaza.plan import eval_name
 
 EXTERNAL = Path(__file__).parent / "fixtures" / "external"
 PARAMS = PROJECT_ROOT / "params.yaml"

@@ -69,7 +69,7 @@ def params(
         raise fail(str(err)) from None
     runs = {
         name: resolved.train_run(name).model_dump()
-        for name in [*resolved.train.runs, *resolved.ablate.runs]
+        for name in resolved.run_names()
     }
     out = {**resolved.model_dump(), "resolved_runs": runs}
     console.print_json(json.dumps(out))
@@ -123,8 +123,8 @@ def data_import(
     ] = None,
 ) -> None:
     """Import external EdgeJSON data, run every data check, optionally write it (exit 1 on failure)."""
-    from maaza.data import atomic_write_text, to_jsonl
     from maaza.importer import EdgeJSONImportError, import_edgejson
+    from maaza.io import write_jsonl
     from maaza.validate import validate_records
 
     try:
@@ -139,14 +139,14 @@ def data_import(
             console.print(f"[red]{f['id']}[/red]: {f['errors']}", highlight=False)
         raise fail(f"{summary['n_failed']} of {summary['n']} records failed a check")
     if out is not None:
-        atomic_write_text(out, to_jsonl(records))
+        write_jsonl(out, records)
         console.print(f"wrote {len(records)} records to {out}")
 
 
 # ----------------------------------------------------------------------------- train
 @app.command()
 def train(
-    run: Annotated[str, typer.Argument(help="run name in train.runs or ablate.runs")],
+    run: Annotated[str, typer.Argument(help="run name declared in params.yaml (train.runs, train.runs_extra or ablate.runs)")],
     data: Annotated[Path, typer.Option(help="training JSONL")] = Path("data/train.jsonl"),
     extra_data: Annotated[
         Path, typer.Option(help="extra examples (runs with extra_train > 0)")
@@ -209,8 +209,9 @@ def eval_(
     import dataclasses
 
     from maaza.config import ConfigError, load_params
-    from maaza.evaluate import eval_name, run_eval, spec_from_params
+    from maaza.evaluate import run_eval, spec_from_params
     from maaza.importer import EdgeJSONImportError
+    from maaza.plan import eval_name
 
     if mode not in ("free", "constrained"):
         raise fail(f"--mode must be free or constrained, got {mode!r}")
@@ -218,7 +219,7 @@ def eval_(
         raise fail(f"--prompt-format must be paper, model_card or compact, got {prompt_format!r}")
     try:
         params = load_params(params_path, profile)
-        known = {*params.train.runs, *params.ablate.runs}
+        known = set(params.run_names())
         if run is None and adapter is not None and adapter.parent.name in known:
             run = adapter.parent.name
         split = split or (data.stem if data.stem in ("test", "holdout") else "external")
@@ -296,7 +297,7 @@ def numbers(
     contains QUERY (case-insensitive), with its value and the file and key it comes from."""
     from rich.table import Table
 
-    from maaza.report_numbers import parse_numbers
+    from maaza.report import parse_numbers
 
     if not numbers_file.is_file():
         raise fail(f"{numbers_file}: not found (run `dvc repro report` or `maaza report`)")

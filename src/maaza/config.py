@@ -23,6 +23,9 @@ DEFAULT_PARAMS = PROJECT_ROOT / "params.yaml"
 
 PromptFormat = Literal["paper", "model_card", "compact"]
 DecodeMode = Literal["free", "constrained"]
+# What a run is for; the report describes each run by its declared role, never by its position.
+Role = Literal["paper_recipe", "ours", "scale", "ablation"]
+ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
 
 
 class ConfigError(ValueError):
@@ -127,13 +130,23 @@ class TrainRun(Strict):
 
 class TrainConfig(Strict):
     common: dict[str, Any] = Field(default_factory=dict, description="defaults for every run")
-    runs: dict[str, dict[str, Any]] = Field(description="named runs: overrides of `common`")
+    runs: dict[str, dict[str, Any]] = Field(
+        description="runs on data/train.jsonl alone: `role` plus overrides of `common`"
+    )
+    runs_extra: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="runs that add the first `extra_train` examples of data/train_extra.jsonl",
+    )
 
 
 class AblateConfig(Strict):
     runs: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="ablation runs: overrides of train.common"
+        default_factory=dict, description="ablation runs (role: ablation): overrides of train.common"
     )
+
+
+# Where each kind of run is declared; a run's section decides which data files its stage reads.
+RUN_SECTIONS: tuple[str, ...] = ("train.runs", "train.runs_extra", "ablate.runs")
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -161,7 +174,6 @@ class EvalConfig(Strict):
     decode: DecodeConfig = DecodeConfig()
     zeroshot_models: list[str] = Field(default_factory=lambda: ["smollm2-135m-instruct", "gemma3-270m"])
     zeroshot_prompt_format: PromptFormat = "paper"
-    modes: list[DecodeMode] = Field(default_factory=lambda: ["free", "constrained"])
     limit: int | None = Field(None, gt=0, description="evaluate only the first N examples")
     dtype: Literal["auto", "float32", "bfloat16"] = Field(
         "float32", description="model weights while decoding; auto = bf16 where the CPU multiplies "
@@ -180,13 +192,32 @@ class Params(Strict):
     ablate: AblateConfig = AblateConfig()
     evaluate: EvalConfig = EvalConfig()
 
+    def sections(self) -> dict[str, dict[str, dict[str, Any]]]:
+        return {
+            "train.runs": self.train.runs,
+            "train.runs_extra": self.train.runs_extra,
+            "ablate.runs": self.ablate.runs,
+        }
+
+    def run_names(self) -> list[str]:
+        """Every declared run, in declaration order (train.runs, train.runs_extra, ablate.runs)."""
+        return [name for runs in self.sections().values() for name in runs]
+
+    def run_section(self, name: str) -> str:
+        for section, runs in self.sections().items():
+            if name in runs:
+                return section
+        raise ConfigError(f"unknown run {name!r}; defined runs: {', '.join(sorted(self.run_names()))}")
+
+    def run_role(self, name: str) -> Role:
+        section = self.run_section(name)
+        return self.sections()[section][name].get("role", "ablation")  # type: ignore[return-value]
+
     def train_run(self, name: str) -> TrainRun:
-        """Resolve a named run from train.runs or ablate.runs, merged over train.common."""
-        runs = {**self.train.runs, **self.ablate.runs}
-        if name not in runs:
-            raise ConfigError(f"unknown run {name!r}; defined runs: {', '.join(sorted(runs))}")
-        section = "train" if name in self.train.runs else "ablate"
-        return _validate(TrainRun, deep_merge(self.train.common, runs[name]), f"{section}.runs.{name}")
+        """Resolve a named run (any section), merged over train.common; `role` is not a setting."""
+        section = self.run_section(name)
+        overrides = {k: v for k, v in self.sections()[section][name].items() if k != "role"}
+        return _validate(TrainRun, deep_merge(self.train.common, overrides), f"{section}.{name}")
 
 
 # ----------------------------------------------------------------------------- loading
@@ -234,9 +265,31 @@ def resolve(raw: dict[str, Any], profile: str | None = None) -> Params:
         raw = deep_merge(raw, profiles[profile])
     raw["profile"] = profile
     params: Params = _validate(Params, raw)
-    for name in [*params.train.runs, *params.ablate.runs]:
-        params.train_run(name)  # every run must resolve now, not halfway through a pipeline
+    _check_runs(params)
     return params
+
+
+def _check_runs(params: Params) -> None:
+    """Every run resolves now (not halfway through a pipeline), once, with the role and data its
+    section implies."""
+    seen: dict[str, str] = {}
+    for section, runs in params.sections().items():
+        for name, overrides in runs.items():
+            key = f"{section}.{name}"
+            if name in seen:
+                raise ConfigError(f"{key}: run name already declared in {seen[name]}")
+            seen[name] = section
+            role = overrides.get("role", "ablation" if section == "ablate.runs" else None)
+            if role not in ROLES:
+                raise ConfigError(f"{key}.role: got {role!r} (allowed: {', '.join(ROLES)})")
+            if (section == "ablate.runs") != (role == "ablation"):
+                raise ConfigError(f"{key}.role: ablation runs (and only they) go in ablate.runs")
+            run = params.train_run(name)
+            if (section == "train.runs_extra") != (run.extra_train > 0):
+                raise ConfigError(
+                    f"{key}.extra_train: runs that add train_extra.jsonl examples (extra_train > 0)"
+                    " go in train.runs_extra, and only they"
+                )
 
 
 def load_params(path: str | Path = DEFAULT_PARAMS, profile: str | None = None) -> Params:

@@ -9,17 +9,15 @@ write anything if a single example fails a check, and writes each file atomicall
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import random
 import statistics
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from maaza import io
 from maaza.config import DataConfig
 from maaza.datagen import BUILDERS, allocate, generate
 from maaza.datagen import _largest_remainder as largest_remainder
@@ -280,37 +278,15 @@ def report_markdown(report: Mapping[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------------- I/O edge
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write via a temp file in the same folder, then rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are shared files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def to_jsonl(records: Iterable[Mapping[str, Any]]) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-
-
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def run_stage(
     cfg: DataConfig,
     paths: Mapping[str, str | Path],
     tokenizer_name: str | None = DEFAULT_TOKENIZER,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Generate + validate + write `paths` = {train, test, holdout, [train_extra,] report_json, report_md}.
+    """Generate + validate + write `paths` = {train, test, holdout, [train_extra,] [train_sample,]
+    report_json, report_md}. train_sample: the first examples of the (shuffled) train split, as
+    many as the test split has, so a fit check has an interval as wide as the test score's.
 
     Raises DataError (and writes nothing) if any example fails any check or a split leaks."""
     schemas = load_schemas()
@@ -339,7 +315,9 @@ def run_stage(
         raise DataError(f"no output path for split(s) {missing}; nothing written")
     for name in SPLITS:
         if name in paths:  # an empty train_extra.jsonl when extra_train is 0
-            atomic_write_text(paths[name], to_jsonl(splits.get(name, [])))
-    atomic_write_text(paths["report_json"], json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    atomic_write_text(paths["report_md"], report_markdown(report))
+            io.write_jsonl(paths[name], splits.get(name, []))
+    if "train_sample" in paths:
+        io.write_jsonl(paths["train_sample"], splits["train"][: len(splits["test"])])
+    io.write_json(paths["report_json"], report)
+    io.write_text(paths["report_md"], report_markdown(report))
     return report

@@ -17,14 +17,9 @@ example's own answer length leaks into its decoding), capped by `max_new_tokens`
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
 import math
 import os
-import platform
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -32,10 +27,12 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from maaza import io
 from maaza.config import DecodeConfig, DecodeMode, Params, PromptFormat
 from maaza.decode import Generation, GrammarCache, generate, vocab_size
 from maaza.importer import import_edgejson
 from maaza.metrics import ERROR_CATEGORIES, parse_output, schema_errors, score_example
+from maaza.plan import Eval, plan_from_params
 from maaza.prompts import build_prompt, render_target
 
 MIN_BUDGET = 32  # tokens: even a tiny answer may be preceded by a fence or a short preamble
@@ -68,9 +65,13 @@ def spec_from_params(
     model: str | None = None,
     run: str | None = None,
     adapter: str | None = None,
+    prompt_format: PromptFormat | None = None,
 ) -> EvalSpec:
-    """A zero-shot spec (model given) or a fine-tuned one (run given: its model and prompt format)."""
-    if run is not None:
+    """A zero-shot spec (model given) or a fine-tuned one (run given: its model and prompt format,
+    from params.yaml unless both are given, e.g. as the run's train_metrics.json recorded them)."""
+    if run is not None and model is not None and prompt_format is not None:
+        fmt = prompt_format
+    elif run is not None:
         train = params.train_run(run)
         model, fmt = train.model, train.prompt_format
     elif model is not None:
@@ -92,13 +93,6 @@ def spec_from_params(
     )
 
 
-def eval_name(model: str | None, run: str | None, mode: str, split: str) -> str:
-    """The docs/DESIGN.md name: zs-<model>-<mode> or ft-<run>-<mode>, + -<split> off the test split."""
-    base = f"ft-{run}-{mode}" if run else f"zs-{Path(str(model)).name}-{mode}"
-    return base if split == "test" else f"{base}-{split}"
-
-
-# ----------------------------------------------------------------------------- pure parts
 def schema_budgets(
     records: list[dict[str, Any]], count_tokens: Callable[[str], int], cfg: DecodeConfig
 ) -> dict[str, int]:
@@ -231,37 +225,6 @@ def failure_examples(rows: list[dict[str, Any]], k: int = 6) -> list[dict[str, A
 
 
 # ----------------------------------------------------------------------------- provenance
-def _git_commit() -> str | None:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def provenance(spec: EvalSpec, data: Path, n_threads: int, dtype: Any) -> dict[str, Any]:
     """`dtype`: the weights' dtype as loaded (spec.dtype resolved, or a model handed in)."""
     import torch
@@ -269,11 +232,11 @@ def provenance(spec: EvalSpec, data: Path, n_threads: int, dtype: Any) -> dict[s
     from maaza.models import native_bf16
 
     return {
-        "git": _git_commit(),
-        "date": _now(),
+        "git": io.git_commit(),
+        "date": io.now(),
         "versions": {pkg: version(pkg) for pkg in VERSIONED},
-        "hardware": {"cpu": _cpu_name(), "cores": os.cpu_count(), "torch_threads": n_threads},
-        "data": {"path": str(data), "sha256": _sha256(data)},
+        "hardware": {"cpu": io.cpu_name(), "cores": os.cpu_count(), "torch_threads": n_threads},
+        "data": {"path": str(data), "sha256": io.sha256(data)},
         "adapter": spec.adapter,
         "limit": spec.limit,
         "dtype": str(dtype).removeprefix("torch."),
@@ -302,18 +265,9 @@ def load_model(
     return PeftModel.from_pretrained(base, str(adapter)).merge_and_unload().eval(), tokenizer
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def write_results(out: Path, rows: Iterable[dict[str, Any]], metrics: dict[str, Any]) -> None:
-    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    _write_atomic(out / "predictions.jsonl", lines)
-    _write_atomic(out / "metrics.json", json.dumps(metrics, indent=1, ensure_ascii=False) + "\n")
+    io.write_jsonl(out / "predictions.jsonl", rows)
+    io.write_json(out / "metrics.json", metrics, indent=1)
 
 
 def predict(
@@ -386,7 +340,7 @@ def rescore(out: str | Path, data: str | Path, schemas_dir: str | Path) -> dict[
     ]
     wall = metrics["overall"]["wall_time_s"]
     metrics.update(aggregate(rows, wall))
-    metrics["provenance"]["rescored"] = {"git": _git_commit(), "date": _now()}
+    metrics["provenance"]["rescored"] = {"git": io.git_commit(), "date": io.now()}
     write_results(out, rows, metrics)
     return metrics
 
@@ -426,3 +380,59 @@ def run_eval(
     }
     write_results(Path(out), rows, metrics)
     return metrics
+
+
+def trained_settings(run_dir: str | Path) -> tuple[str, PromptFormat]:
+    """(base model, prompt format) a run was trained with, as its train_metrics.json records."""
+    metrics = io.read_json(Path(run_dir) / "train_metrics.json")
+    return metrics["model"], metrics["prompt_format"]
+
+
+def subject_specs(
+    params: Params, subject: str, runs_dir: str | Path = "runs"
+) -> list[tuple[EvalSpec, Eval]]:
+    """Every evaluation params.yaml declares for one run or zero-shot model (maaza.plan)."""
+    evals = plan_from_params(params).evals_of(subject)
+    if not evals:
+        raise ValueError(f"{subject!r}: neither a declared run nor a zero-shot model")
+    out = []
+    for e in evals:
+        if e.run is None:
+            spec = spec_from_params(params, name=e.name, mode=e.mode, split=e.split, model=e.model)
+        else:
+            run_dir = Path(runs_dir) / e.run
+            model, fmt = trained_settings(run_dir)
+            spec = spec_from_params(
+                params, name=e.name, mode=e.mode, split=e.split, run=e.run, model=model,
+                prompt_format=fmt, adapter=str(run_dir / "adapter"),
+            )  # fmt: skip
+        out.append((spec, e))
+    return out
+
+
+def evaluate_subject(
+    params: Params,
+    subject: str,
+    *,
+    data_dir: str | Path = "data",
+    schemas_dir: str | Path,
+    eval_dir: str | Path = "results/eval",
+    runs_dir: str | Path = "runs",
+    progress: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """All of a subject's evaluations in one process: the model (with its adapter merged) is
+    loaded once; each evaluation still writes its own folder (dvc.yaml's eval stages)."""
+    specs = subject_specs(params, subject, runs_dir)
+    first = specs[0][0]
+    model_and_tokenizer = load_model(first.model, first.adapter, first.dtype)
+    return {
+        e.name: run_eval(
+            spec,
+            e.data_file(data_dir),
+            schemas_dir,
+            e.out_dir(eval_dir),
+            model_and_tokenizer=model_and_tokenizer,
+            progress=progress,
+        )  # fmt: skip
+        for spec, e in specs
+    }

@@ -49,12 +49,11 @@ import argparse
 import hashlib
 import json
 import math
-import platform
 import random
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +64,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from maaza import io
 from maaza.collate import (
     Example,
     collate,
@@ -293,10 +293,6 @@ def _barrier() -> None:
 
 
 # ----------------------------------------------------------------------------- output files
-def atomic_write(path: Path, text: str) -> None:
-    from maaza.data import atomic_write_text
-
-    atomic_write_text(path, text)
 
 
 def loss_csv(rows: Sequence[dict[str, float]]) -> str:
@@ -309,21 +305,30 @@ def loss_csv(rows: Sequence[dict[str, float]]) -> str:
 
 
 def hardware() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": cpu,
+        "cpu": io.cpu_name(),
         "cores": torch.get_num_threads(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "native_bf16": native_bf16(),
         "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "torch": torch.__version__,
+    }
+
+
+VERSIONED = ("torch", "transformers", "peft", "accelerate", "maaza")
+
+
+def provenance(run: TrainRun, data_path: Path, extra_path: Path | None) -> dict[str, Any]:
+    """What produced a run, as eval metrics record it: resolved recipe, code, data, libraries."""
+    from importlib.metadata import version
+
+    files = [p for p in (data_path, extra_path) if p is not None]
+    return {
+        "git": io.git_commit(),
+        "date": io.now(),
+        "run_config": run.model_dump(),
+        "data": [{"path": str(p), "sha256": io.sha256(p)} for p in files],
+        "versions": {pkg: version(pkg) for pkg in VERSIONED},
     }
 
 
@@ -376,14 +381,6 @@ Loss curve: `loss.csv`; all numbers: `train_metrics.json`.
 
 def dir_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
-
-
-def save_dir_atomic(target: Path, save: Callable[[Path], None]) -> None:
-    tmp = target.parent / f".tmp-{target.name}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    save(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -548,13 +545,14 @@ def train(
         if progress.step % run.checkpoint_every == 0 and progress.step < n_steps:
             save_checkpoint(ckpt_dir, model, optimizer, scheduler, progress, fp, rank, is_main)
             if is_main:  # progress view for a watcher; the final loss.csv is written at the end
-                atomic_write(ckpt_dir / "loss.csv", loss_csv(progress.rows))
+                io.write_text(ckpt_dir / "loss.csv", loss_csv(progress.rows))
     bar.close()
 
     metrics: dict[str, Any] = {}
     if is_main:
+        prov = provenance(run, data_path, extra_path if run.extra_train else None)
         metrics = finish(run_name, run, model, tokenizer, data, progress, out_dir,
-                         params_total, params_trainable, dtype)  # fmt: skip
+                         params_total, params_trainable, dtype, prov)  # fmt: skip
         shutil.rmtree(ckpt_dir, ignore_errors=True)  # done: no resume state left to confuse a rerun
     accelerator.wait_for_everyone()
     return metrics
@@ -563,10 +561,11 @@ def train(
 def finish(
     run_name: str, run: TrainRun, model: nn.Module, tokenizer: Any, data: Data, progress: Progress,
     out_dir: Path, params_total: int, params_trainable: int, dtype: torch.dtype,
+    prov: dict[str, Any],
 ) -> dict[str, Any]:  # fmt: skip
     """Save adapter (+ merged model), metrics, loss curve and model card; return the metrics."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    save_dir_atomic(out_dir / "adapter", model.save_pretrained)
+    io.write_dir(out_dir / "adapter", model.save_pretrained)
     if run.merge:
 
         def save_merged(path: Path) -> None:
@@ -574,7 +573,7 @@ def finish(
             merged.save_pretrained(path)
             tokenizer.save_pretrained(path)
 
-        save_dir_atomic(out_dir / "merged", save_merged)
+        io.write_dir(out_dir / "merged", save_merged)
     tokens_per_s = progress.real_tokens / max(progress.elapsed_s, 1e-9)
     roof = matmul_gflops(dtype) if not torch.cuda.is_available() else None
     flops_per_token = 4 * params_total  # forward 2N + backward to activations 2N (frozen base)
@@ -606,10 +605,11 @@ def finish(
         "final_loss": round(progress.rows[-1]["loss"], 5) if progress.rows else None,
         "adapter_mb": round(dir_mb(out_dir / "adapter"), 2),
         "hardware": hardware(),
+        "provenance": prov,
     }
-    atomic_write(out_dir / "loss.csv", loss_csv(progress.rows))
-    atomic_write(out_dir / "train_metrics.json", json.dumps(metrics, indent=2) + "\n")
-    atomic_write(out_dir / "README.md", model_card(run_name, run, metrics))
+    io.write_text(out_dir / "loss.csv", loss_csv(progress.rows))
+    io.write_json(out_dir / "train_metrics.json", metrics)
+    io.write_text(out_dir / "README.md", model_card(run_name, run, metrics))
     return metrics
 
 
@@ -634,7 +634,7 @@ def train_from_files(
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", required=True, help="run name in train.runs or ablate.runs")
+    parser.add_argument("--run", required=True, help="run name declared in params.yaml (train.runs, train.runs_extra or ablate.runs)")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--profile", default=None, help="params profile (default: the file's)")
     parser.add_argument("--data", default="data/train.jsonl")

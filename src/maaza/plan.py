@@ -1,0 +1,155 @@
+"""What the pipeline produces, as data: every run with its declared role, every evaluation with its
+name, subject, split and mode. The one place where evaluation names are built.
+
+    from maaza.plan import load_plan
+    plan = load_plan("params.yaml")
+    [e.name for e in plan.evals_of("smollm2-135m-r16")]   # ft-smollm2-135m-r16-free, ...
+
+The rule (EVALS_BY_KIND) says which evaluations each kind of subject gets; dvc.yaml has one eval
+stage per subject (one process, one model load, for all of a subject's evaluations) whose outs
+mirror this rule, since DVC cannot expand a list into outs (dvc issue 8171); tests/test_plan.py
+fails if the two disagree. Adding a run to params.yaml adds its training and evaluation stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from maaza.config import DecodeMode, Params, Role, load_params
+
+Split = Literal["test", "holdout", "train", "val"]
+MODES: tuple[DecodeMode, ...] = ("free", "constrained")
+SPLIT_ORDER: tuple[str, ...] = ("test", "holdout", "train", "val", "external")
+FIT_SPLIT = "train"  # the train-sample evaluation: under- vs over-fitting
+
+# The data file each split is read from, under the data folder (dvc.yaml lists the same files).
+SPLIT_FILES: dict[str, str] = {
+    "test": "test.jsonl",
+    "holdout": "holdout.jsonl",
+    "train": "train_sample.jsonl",  # the first N (test split's size) of the shuffled train.jsonl
+    "val": "val.jsonl",
+}
+
+# Which evaluations each kind of subject gets: (split, mode), in report order.
+_FULL = (
+    ("test", "free"), ("test", "constrained"),
+    ("holdout", "free"), ("holdout", "constrained"),
+    ("train", "constrained"),
+)  # fmt: skip
+EVALS_BY_KIND: dict[str, tuple[tuple[str, str], ...]] = {
+    "zero-shot": (("test", "free"), ("test", "constrained")),
+    "paper_recipe": _FULL,
+    "ours": _FULL,
+    "scale": _FULL,
+    "ablation": (("test", "constrained"),),
+}
+
+
+def eval_name(model: str | None, run: str | None, mode: str, split: str, role: str = "") -> str:
+    """zs-<model>-<mode> | ft-<run>-<mode> | ab-<run>-<mode> (ablation runs), then -<split>
+    unless the split is test."""
+    prefix = "zs" if run is None else "ab" if role == "ablation" else "ft"
+    base = f"{prefix}-{Path(str(model)).name if run is None else run}-{mode}"
+    return base if split == "test" else f"{base}-{split}"
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    role: Role
+    section: str  # train.runs | train.runs_extra | ablate.runs: decides the data it reads
+    model: str
+
+
+@dataclass(frozen=True)
+class Eval:
+    name: str
+    subject: str  # the run, or the zero-shot model
+    run: str | None
+    model: str
+    role: str  # the run's role, or "zero-shot"
+    split: str
+    mode: str
+
+    @property
+    def kind(self) -> str:
+        """zero-shot | fine-tuned | ablation | fit: how the report groups an evaluation."""
+        if self.run is None:
+            return "zero-shot"
+        if self.split == FIT_SPLIT:
+            return "fit"
+        return "ablation" if self.role == "ablation" else "fine-tuned"
+
+    def data_file(self, data_dir: str | Path = "data") -> Path:
+        return Path(data_dir) / SPLIT_FILES[self.split]
+
+    def out_dir(self, eval_dir: str | Path = "results/eval") -> Path:
+        return Path(eval_dir) / self.name
+
+
+@dataclass(frozen=True)
+class Plan:
+    runs: tuple[Run, ...] = ()
+    zeroshot_models: tuple[str, ...] = ()
+    evals: tuple[Eval, ...] = ()
+
+    def run(self, name: str) -> Run:
+        for r in self.runs:
+            if r.name == name:
+                return r
+        raise KeyError(f"unknown run {name!r}; declared runs: {', '.join(self.run_names)}")
+
+    @property
+    def run_names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.runs)
+
+    def runs_with(self, role: str) -> tuple[str, ...]:
+        return tuple(r.name for r in self.runs if r.role == role)
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        return (*self.zeroshot_models, *self.run_names)
+
+    def evals_of(self, subject: str) -> tuple[Eval, ...]:
+        """A subject's evaluations: those of a run, or a zero-shot model's."""
+        if subject in self.run_names:
+            return tuple(e for e in self.evals if e.run == subject)
+        return tuple(e for e in self.evals if e.run is None and e.model == subject)
+
+    def eval(self, name: str) -> Eval:
+        for e in self.evals:
+            if e.name == name:
+                return e
+        raise KeyError(f"unknown evaluation {name!r}")
+
+
+def plan_from_params(params: Params) -> Plan:
+    runs = tuple(
+        Run(n, params.run_role(n), params.run_section(n), params.train_run(n).model)
+        for n in params.run_names()
+    )
+    evals = [
+        Eval(eval_name(m, None, mode, split), m, None, m, "zero-shot", split, mode)
+        for m in params.evaluate.zeroshot_models
+        for split, mode in EVALS_BY_KIND["zero-shot"]
+    ]
+    evals += [
+        Eval(
+            eval_name(r.model, r.name, mode, split, r.role),
+            r.name,
+            r.name,
+            r.model,
+            r.role,
+            split,
+            mode,
+        )
+        for r in runs
+        for split, mode in EVALS_BY_KIND[r.role]
+    ]
+    return Plan(runs, tuple(params.evaluate.zeroshot_models), tuple(evals))
+
+
+def load_plan(params_file: str | Path) -> Plan:
+    return plan_from_params(load_params(params_file))

@@ -1,0 +1,156 @@
+"""dvc.yaml declares exactly what each stage reads: its notebook, the `src/maaza` modules that
+notebook imports (transitively, function-level imports included), and its data files.
+
+Over-broad deps cost hours (one edit re-runs every training); missing ones leave stale results.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from maaza.plan import load_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "src" / "maaza"
+
+
+def _module_path(name: str) -> Path | None:
+    """src/maaza path of a dotted maaza module: a sub-package counts as its folder."""
+    parts = name.split(".")
+    if parts[0] != "maaza" or len(parts) == 1:
+        return None  # maaza/__init__.py imports nothing eagerly (PEP 562 lazy Extractor)
+    path = PKG.joinpath(*parts[1:2])  # maaza.datagen.simple -> the datagen package
+    if path.is_dir():
+        return path
+    file = path.with_suffix(".py")
+    return file if file.is_file() else None
+
+
+def _imports(source: str, package: str = "maaza") -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative import inside a package
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                mod = f"{base}.{node.module}" if node.module else base
+            else:
+                mod = node.module or ""
+            names.add(mod)
+            names |= {f"{mod}.{a.name}" for a in node.names}  # `from maaza import io`
+    return {n for n in names if n.split(".")[0] == "maaza"}
+
+
+def _files(path: Path) -> list[Path]:
+    return sorted(path.rglob("*.py")) if path.is_dir() else [path]
+
+
+def module_deps(source: str) -> set[Path]:
+    """src/maaza files and packages reachable from `source`'s imports."""
+    todo, seen = list(_imports(source)), set()
+    while todo:
+        path = _module_path(todo.pop())
+        if path is None or path in seen:
+            continue
+        seen.add(path)
+        for f in _files(path):
+            pkg = ".".join(("maaza", *f.relative_to(PKG).with_suffix("").parts[:-1]))
+            todo += _imports(f.read_text(), pkg)
+    return seen
+
+
+def notebook_source(path: Path) -> str:
+    cells = json.loads(path.read_text())["cells"]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+
+
+def _stages() -> dict:
+    """dvc.yaml as DVC resolves it (foreach/matrix expanded, params interpolated)."""
+    out = subprocess.run(
+        [sys.executable, "-c", "import json,dvc.repo; r=dvc.repo.Repo('.'); print(json.dumps("
+         "{s.addressing: {'deps': [d.def_path for d in s.deps], 'outs': [o.def_path for o in "
+         "s.outs]} for s in r.index.stages}))"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+STAGES = _stages()
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_stage_deps_are_exact(stage):
+    deps = STAGES[stage]["deps"]
+    notebooks = [d for d in deps if d.startswith("notebooks/") and d.endswith(".ipynb")]
+    # src/maaza data files a module reads (e.g. paper_reference.yaml) are data deps, not modules
+    declared = {d for d in deps if d.startswith("src/maaza") and Path(d).suffix in ("", ".py")}
+    if not notebooks:
+        assert not declared, f"{stage}: src deps without a notebook: {declared}"
+        return
+    (notebook,) = notebooks
+    expected = {str(p.relative_to(ROOT)) for p in module_deps(notebook_source(ROOT / notebook))}
+    assert declared == expected, (
+        f"{stage}: dvc.yaml lists {sorted(declared - expected)} it does not read, "
+        f"misses {sorted(expected - declared)}"
+    )
+
+
+PLAN = load_plan(ROOT / "params.yaml")
+EVAL_STAGES = {s: v for s, v in STAGES.items() if s.startswith("eval")}
+TRAIN_STAGES = {
+    s: v for s, v in STAGES.items() if s.split("@")[0] in ("train", "train_extra", "ablate")
+}
+
+
+def test_every_declared_subject_and_run_has_its_stage():
+    assert sorted(s.split("@")[1] for s in EVAL_STAGES) == sorted(PLAN.subjects)
+    assert sorted(s.split("@")[1] for s in TRAIN_STAGES) == sorted(PLAN.run_names)
+
+
+@pytest.mark.parametrize("stage", sorted(EVAL_STAGES))
+def test_eval_stage_mirrors_the_plan(stage):
+    """Outs are exactly the plan's evaluation folders; data deps exactly their data files."""
+    evals = PLAN.evals_of(stage.split("@")[1])
+    outs = {str(Path(o).parent) for o in EVAL_STAGES[stage]["outs"]}
+    assert outs == {str(e.out_dir()) for e in evals}
+    data = {d for d in EVAL_STAGES[stage]["deps"] if d.startswith("data/")}
+    assert data == {str(e.data_file()) for e in evals}
+
+
+@pytest.mark.parametrize("stage", sorted(TRAIN_STAGES))
+def test_only_extra_data_runs_read_train_extra(stage):
+    run = PLAN.run(stage.split("@")[1])
+    reads_extra = "data/train_extra.jsonl" in TRAIN_STAGES[stage]["deps"]
+    assert reads_extra == (run.section == "train.runs_extra")
+
+
+def test_a_new_run_is_a_params_edit_only(tmp_path):
+    """Declaring one more run in params.yaml gives its training and evaluation stages, and the
+    report picks it up by its declared role."""
+    from maaza.config import load_params
+    from maaza.report import design_from_params
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["train"]["runs_extra"]["smollm2-135m-lr1e4"] = {
+        "role": "ours", "extra_train": 100, "learning_rate": 1e-4,
+    }  # fmt: skip
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (tmp_path / "dvc.yaml").write_text((ROOT / "dvc.yaml").read_text())
+    subprocess.run(
+        [sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=tmp_path, check=True
+    )
+    listed = subprocess.run(
+        [sys.executable, "-m", "dvc", "stage", "list", "--name-only"],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert {"train_extra@smollm2-135m-lr1e4", "eval_extra@smollm2-135m-lr1e4"} <= set(listed)
+    design = design_from_params(load_params(tmp_path / "params.yaml"))
+    assert "smollm2-135m-lr1e4" in design.ours_runs
