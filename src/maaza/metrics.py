@@ -300,3 +300,33 @@ def score_example(
         compliant=is_compliant(parsed.value, schema, format_policy),
         error=error_category(parsed, expected),
     )
+
+
+# ----------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class Metric:
+    """A headline metric: a key of metrics.json's `overall` (and of its by_tier/by_schema rows)."""
+
+    name: str  # its key in metrics.json
+    label: str  # how tables and the paper name it
+    higher_is_better: bool
+    # Over the examples of an evaluation: rate = share of examples where a 0/1 score is 1; mean =
+    # mean of a per-example value; p95 = nearest-rank 95th percentile; throughput = total / wall time.
+    aggregate: Literal["rate", "mean", "p95", "throughput"]
+    unit: Literal["fraction", "seconds", "tokens/s"]
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("json_exact", "JSONExact", True, "rate", "fraction"),
+        Metric("field_f1", "Field F1", True, "mean", "fraction"),
+        Metric("leaf_f1", "Leaf F1", True, "mean", "fraction"),
+        Metric("compliance", "Compliance", True, "rate", "fraction"),
+        Metric("parse_rate", "Parse rate", True, "rate", "fraction"),
+        Metric("truncated", "Truncated", False, "rate", "fraction"),
+        Metric("latency_mean_s", "Latency", False, "mean", "seconds"),
+        Metric("latency_p95_s", "Latency p95", False, "p95", "seconds"),
+        Metric("tokens_per_s", "Tokens/s", True, "throughput", "tokens/s"),
+    )
+}

@@ -14,8 +14,6 @@ same bytes. A figure whose data is missing becomes a placeholder that says what 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -33,9 +31,14 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from maaza.metrics import ERROR_CATEGORIES  # noqa: E402
-from maaza.report import OURS_LABEL, Frames, public_mode, short_model  # noqa: E402
-from maaza.schemas import TIERS  # noqa: E402
+from maaza.io import atomic_path  # noqa: E402
+from maaza.report.frames import (  # noqa: E402
+    OURS_LABEL,
+    Frames,
+    error_categories,
+    short_model,
+    tier_order,
+)  # fmt: skip
 
 PALETTE = sns.color_palette("colorblind")
 PAPER_GREY = "0.45"
@@ -60,6 +63,7 @@ RC = {
     "svg.hashsalt": "maaza",
 }
 PAPER_LABEL = "reported by the original paper"
+MAIN_ROLES = ("paper_recipe", "ours", "scale")  # drawn in their model's colour, thick
 
 FigureFn = Callable[[Frames, dict[str, Any]], Figure]
 
@@ -106,21 +110,13 @@ def run_colors(frames: Frames) -> dict[str, Any]:
     out, spare = {}, len(colors)
     for run in runs:
         role = frames.design.role_of(run)
-        key = series(pd.Series({"model": frames.design.run_models.get(run), "role": role}))
-        if role in ("main", "ours", "scale") and key in colors:
+        key = series(pd.Series({"model": frames.design.run_model(run), "role": role}))
+        if role in MAIN_ROLES and key in colors:
             out[run] = colors[key]
         else:
             out[run] = PALETTE[spare % len(PALETTE)]
             spare += 1
     return out
-
-
-def headline(frames: Frames) -> pd.DataFrame:
-    """Zero-shot and fine-tuned (non-ablation) evals on the test split."""
-    e = frames.evals
-    if e.empty:
-        return e
-    return e[(e["split"] == "test") & e["kind"].isin(["zero-shot", "fine-tuned"])]
 
 
 def placeholder(title: str, message: str, height: float = 2.0) -> Figure:
@@ -197,7 +193,7 @@ def paper_models(reference: dict[str, Any]) -> list[dict[str, Any]]:
 @styled
 def exact_vs_params(frames: Frames, reference: dict[str, Any]) -> Figure:
     """JSONExact vs parameter count: fine-tuned vs zero-shot, ours beside the paper's."""
-    rows = headline(frames)
+    rows = frames.headline("test")
     rows = rows[rows["params_total"].notna()] if not rows.empty else rows
     if rows.empty:
         return placeholder("JSONExact vs parameters", "not run: no test-split evaluation found")
@@ -236,7 +232,7 @@ def _scatter_evals(ax: plt.Axes, rows: pd.DataFrame, colors: dict, x: str, scale
 @styled
 def size_vs_accuracy(frames: Frames, reference: dict[str, Any]) -> Figure:
     """Disk size (bf16 weights + adapter) vs JSONExact, with the paper's reported sizes."""
-    rows = headline(frames)
+    rows = frames.headline("test")
     rows = rows[rows["disk_mb"].notna()] if not rows.empty else rows
     if rows.empty:
         return placeholder("Disk size vs JSONExact", "not run: no test-split evaluation found")
@@ -259,12 +255,12 @@ def size_vs_accuracy(frames: Frames, reference: dict[str, Any]) -> Figure:
 @styled
 def by_tier(frames: Frames, reference: dict[str, Any]) -> Figure:
     """JSONExact per complexity tier for every headline eval (grouped bars)."""
-    rows = headline(frames)
+    rows = frames.headline("test")
     tiers = frames.tiers
     if rows.empty or tiers.empty:
         return placeholder("JSONExact by tier", "not run: no test-split evaluation found")
     data = tiers[tiers["name"].isin(rows["name"])]
-    order = [t for t in TIERS if t in set(data["tier"])] + sorted(set(data["tier"]) - set(TIERS))
+    order = tier_order(data["tier"])
     colors = model_colors(frames)
     fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 3.0))
     width = 0.8 / len(rows)
@@ -296,7 +292,7 @@ def _bar_style(row: pd.Series, colors: dict[str, Any]) -> dict[str, Any]:
 @styled
 def finetune_gain(frames: Frames, reference: dict[str, Any]) -> Figure:
     """Zero-shot vs fine-tuned JSONExact per model and decoding mode, gain factor on top."""
-    rows = headline(frames)
+    rows = frames.headline("test")
     pairs = _gain_pairs(rows)
     paper = _paper_gain(reference)
     if not pairs and not paper:
@@ -447,10 +443,11 @@ def schema_heatmap(frames: Frames, reference: dict[str, Any]) -> Figure:
     data = frames.schemas
     if e.empty or data.empty:
         return placeholder("Per-schema JSONExact", "not run: no evaluation found")
-    cols = e[e["kind"].isin(["zero-shot", "fine-tuned"])]
+    cols = frames.headline()
     data = data[data["name"].isin(cols["name"])]
     tiers = data.groupby("schema")["tier"].first()
-    order = sorted(tiers.index, key=lambda s: (_tier_rank(tiers[s]), s))
+    rank = {t: i for i, t in enumerate(tier_order(tiers))}
+    order = sorted(tiers.index, key=lambda s: (rank[tiers[s]], s))
     grid = data.pivot_table(index="schema", columns="label", values="json_exact").reindex(
         index=order, columns=[lbl for lbl in cols["label"] if lbl in set(data["label"])]
     )
@@ -471,20 +468,10 @@ def schema_heatmap(frames: Frames, reference: dict[str, Any]) -> Figure:
     return fig
 
 
-def _tier_rank(tier: str) -> int:
-    return TIERS.index(tier) if tier in TIERS else len(TIERS)
-
-
 def error_colors(categories: list[str]) -> dict[str, Any]:
     errs = [c for c in categories if c != "correct"]
     out = {c: PALETTE[(i + 1) % len(PALETTE)] for i, c in enumerate(errs)}
     return {"correct": "0.82", **out}
-
-
-def _categories(present: list[str]) -> list[str]:
-    return [c for c in ERROR_CATEGORIES if c in present] + sorted(
-        set(present) - set(ERROR_CATEGORIES)
-    )
 
 
 @styled
@@ -493,7 +480,7 @@ def errors(frames: Frames, reference: dict[str, Any]) -> Figure:
     err = frames.errors
     if err.empty:
         return placeholder("Error categories", "not run: no evaluation found")
-    cats = _categories(list(err["category"].unique()))
+    cats = error_categories(err["category"])
     colors = error_colors(cats)
     labels = list(dict.fromkeys(err["label"]))
     share = err.pivot_table(index="label", columns="category", values="share").reindex(
@@ -520,9 +507,9 @@ def errors(frames: Frames, reference: dict[str, Any]) -> Figure:
 
 def _error_tiers(ax: plt.Axes, frames: Frames, colors: dict[str, Any]) -> None:
     table = frames.error_tiers
-    tiers = sorted(table.columns, key=_tier_rank)
+    tiers = tier_order(table.columns)
     bottom = np.zeros(len(tiers))
-    for c in _categories(list(table.index)):
+    for c in error_categories(table.index):
         vals = table.loc[c].reindex(tiers).fillna(0).to_numpy(dtype=float)
         ax.bar(range(len(tiers)), vals, bottom=bottom, color=colors.get(c, "k"))
         bottom += vals
@@ -547,7 +534,7 @@ def loss_curves(frames: Frames, reference: dict[str, Any]) -> Figure:
         role = g["role"].iloc[0]
         done = bool(g["finished"].iloc[0])
         tag = f" ({OURS_LABEL})" if role == "ours" else ""
-        lw = 1.8 if role in ("main", "ours", "scale") else 0.9  # ablations: thin
+        lw = 1.8 if role in MAIN_ROLES else 0.9  # ablations: thin
         ax.plot(g[x], g["loss"], color=colors[run], lw=lw, ls="-" if done else "--",
                 label=run + tag + ("" if done else " (running)"))  # fmt: skip
     ax.set_yscale("log")
@@ -570,26 +557,20 @@ FIGURES: dict[str, FigureFn] = {
 
 
 # ----------------------------------------------------------------------------- saving (I/O)
+# No timestamps or producer strings: a rerun on the same results writes the same bytes.
+METADATA = {
+    "png": {"Software": None},
+    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None},
+}
+
+
 def save(fig: Figure, base: Path, dpi: int = 150) -> list[Path]:
-    """Write base.png and base.pdf atomically, with no timestamps (reproducible bytes); close fig."""
-    base.parent.mkdir(parents=True, exist_ok=True)
-    written = []
-    meta = {
-        "png": {"Software": None},
-        "pdf": {"CreationDate": None, "ModDate": None, "Producer": None},
-    }
+    """Write base.png and base.pdf atomically, then close the figure."""
+    paths = [base.with_suffix(f".{ext}") for ext in METADATA]
     try:
-        for ext in ("png", "pdf"):
-            path = base.with_suffix(f".{ext}")
-            fd, tmp = tempfile.mkstemp(dir=base.parent, prefix=f".{path.name}.", suffix=f".{ext}")
-            os.close(fd)
-            try:
-                fig.savefig(tmp, dpi=dpi, bbox_inches="tight", metadata=meta[ext], format=ext)
-                public_mode(tmp)
-                os.replace(tmp, path)
-            finally:
-                Path(tmp).unlink(missing_ok=True)
-            written.append(path)
+        for path, ext in zip(paths, METADATA, strict=True):
+            with atomic_path(path, suffix=f".{ext}") as tmp:
+                fig.savefig(tmp, dpi=dpi, bbox_inches="tight", metadata=METADATA[ext], format=ext)
     finally:
         plt.close(fig)
-    return written
+    return paths

@@ -1,0 +1,92 @@
+"""Writes the report: every figure (PNG+PDF), every table and numbers.tex, atomically.
+
+inventory = build_report(ReportPaths(...))    # -> what was found, what is missing
+print(describe(inventory))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from maaza.io import write_json, write_text
+from maaza.report.design import load_design
+from maaza.report.figures import FIGURES, save
+from maaza.report.frames import Frames, Inventory, build_frames, model_params
+from maaza.report.numbers import render
+from maaza.report.results import DEFAULT_REFERENCE, load_reference, load_results
+from maaza.report.tables import TABLES
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    runs_dir: Path
+    eval_dir: Path
+    data_report: Path | None
+    params_file: Path | None
+    figures_dir: Path
+    tables_dir: Path
+    generated_dir: Path
+    reference: Path = DEFAULT_REFERENCE
+    bench_dir: Path | None = None  # results/bench; None or absent: benchmark numbers read not run
+
+
+def registry_params(models: Iterable[str]) -> dict[str, int]:
+    """Parameter counts the model registry knows without loading any weights."""
+    from maaza.models import ModelError, resolve  # imports torch: only when a count is missing
+
+    out = {}
+    for model in models:
+        try:
+            n = resolve(model).params
+        except (ModelError, ValueError, OSError):
+            continue
+        if n:
+            out[model] = n
+    return out
+
+
+def load_frames(paths: ReportPaths) -> Frames:
+    results = load_results(paths.runs_dir, paths.eval_dir, paths.data_report, paths.bench_dir)
+    design = load_design(paths.params_file)
+    # A model no result reports a parameter count for yet (e.g. a zero-shot model whose runs are
+    # still training) takes the registry's, so it still sits on the parameter axis.
+    models = {e.metrics.model for e in results.evals.values()}
+    models |= {r.model for r in design.plan.runs} | set(design.plan.zeroshot_models)
+    unknown = sorted(models - set(model_params(results)))
+    if unknown:
+        results = replace(results, registry_params=registry_params(unknown))
+    return build_frames(results, design)
+
+
+def build_report(paths: ReportPaths, progress: bool = True) -> Inventory:
+    """Write every figure (PNG+PDF), every table and numbers.tex; return the inventory."""
+    from tqdm.auto import tqdm
+
+    frames = load_frames(paths)
+    reference = load_reference(paths.reference)
+    jobs = [("figure", n, f) for n, f in FIGURES.items()]
+    jobs += [("table", n, f) for n, f in TABLES.items()]
+    for kind, name, fn in tqdm(jobs, desc="report", disable=not progress):
+        if kind == "figure":
+            save(fn(frames, reference), paths.figures_dir / name)
+        else:
+            write_text(paths.tables_dir / f"{name}.tex", fn(frames, reference))
+    write_text(paths.generated_dir / "numbers.tex", render(frames, reference))
+    write_json(paths.generated_dir / "inventory.json", frames.inventory.as_dict())
+    return frames.inventory
+
+
+def describe(inv: Inventory) -> str:
+    """Human-readable found/missing summary (printed by `maaza report` and the notebook)."""
+    lines = [
+        f"found {len(inv.found_runs)} finished run(s): {', '.join(inv.found_runs) or '-'}",
+        f"found {len(inv.found_evals)} eval(s): {', '.join(inv.found_evals) or '-'}",
+        f"data report: {inv.data_report or 'missing'}",
+        f"benchmarks: {', '.join(inv.bench) or 'none'}",
+    ]
+    lines += [f"in progress: {r} ({s} steps logged)" for r, s in inv.in_progress.items()]
+    lines += [f"missing: {m}" for m in inv.missing]
+    lines += [f"not in params.yaml (still reported): {x}" for x in inv.extra]
+    return "\n".join(lines)

@@ -1,0 +1,360 @@
+"""Tidy pandas frames of the results, the one input of numbers, tables and figures (pure: no I/O).
+
+    frames = build_frames(results, design)       # results.py's Results, design.py's Design
+    frames.evals                                  # one row per evaluation, ordered for tables
+
+Each evaluation row carries its role (the plan's: paper_recipe, ours, scale, ablation; zero-shot;
+`other` for a run params.yaml does not declare) and kind (zero-shot, fine-tuned, ablation, fit:
+`maaza.plan.Eval.kind`), its label and its 95% Wilson interval of JSONExact.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from maaza.metrics import ERROR_CATEGORIES, METRICS
+from maaza.plan import FIT_SPLIT, MODES, SPLIT_ORDER, Eval
+from maaza.report.design import FACTORS, Design
+from maaza.report.results import BenchResult, DataReport, EvalResult, Results
+from maaza.schemas import TIERS
+
+# fit = a fine-tuned run scored on a sample of its own training split (how well it fits what it
+# was trained on); kept out of the headline tables and figures, which are about unseen examples.
+KIND_ORDER = ("zero-shot", "fine-tuned", "ablation", "fit")
+ROLE_ORDER = ("zero-shot", "paper_recipe", "ours", "scale", "ablation", "other")
+HEADLINE_KINDS = ("zero-shot", "fine-tuned")
+BF16_BYTES = 2  # disk size of a checkpoint = 2 bytes per parameter (bf16), plus the adapter
+OURS_LABEL = "our recipe"  # how tables, figures and labels name an `ours` run
+
+
+# ----------------------------------------------------------------------------- small helpers
+def wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval for a proportion; sane at p=0 or 1 and small n (unlike p±2se)."""
+    if n <= 0:
+        return (math.nan, math.nan)
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def short_model(model: str) -> str:
+    """Registry name without the '-instruct' suffix, for labels."""
+    return model.removesuffix("-instruct")
+
+
+def eval_label(model: str, role: str, run: str | None, mode: str, split: str) -> str:
+    if role in ("ablation", "other"):
+        head = str(run)
+    else:
+        head = f"{short_model(model)} {'zero-shot' if role == 'zero-shot' else 'fine-tuned'}"
+        head += f", {OURS_LABEL}" if role == "ours" else ""
+    tail = "" if split == "test" else f", {'train sample' if split == FIT_SPLIT else split}"
+    return f"{head} ({mode}{tail})"
+
+
+def _order(value: str, order: Iterable[str]) -> int:
+    order = list(order)
+    return order.index(value) if value in order else len(order)
+
+
+def tier_order(tiers: Iterable[str]) -> list[str]:
+    """simple, medium, complex, then any other tier by name."""
+    return sorted(set(tiers), key=lambda t: (_order(t, TIERS), t))
+
+
+def error_categories(present: Iterable[str]) -> list[str]:
+    """maaza.metrics' categories in their order (the ones present), then any other by name."""
+    present = set(present)
+    return [c for c in ERROR_CATEGORIES if c in present] + sorted(present - set(ERROR_CATEGORIES))
+
+
+def _sorted(rows: list[dict[str, Any]], key: Any) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    frame["_key"] = [key(r) for r in frame.itertuples()]
+    return frame.sort_values("_key").drop(columns="_key").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- inventory
+@dataclass(frozen=True)
+class Inventory:
+    found_runs: list[str]
+    found_evals: list[str]
+    missing_runs: list[str]
+    missing_evals: list[str]
+    in_progress: dict[str, int]  # run -> optimizer steps logged so far (no train_metrics.json yet)
+    extra: list[str]  # present but not in params.yaml (still reported)
+    data_report: str | None
+    bench: list[str] = field(default_factory=list)  # benchmark result files found
+
+    @property
+    def missing(self) -> list[str]:
+        return [*self.missing_runs, *self.missing_evals]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"missing": self.missing}
+
+
+def inventory(results: Results, design: Design) -> Inventory:
+    finished = [n for n, r in results.runs.items() if r.metrics is not None]
+    progress = {
+        n: len(r.loss) if r.loss is not None else 0
+        for n, r in results.runs.items()
+        if r.metrics is None
+    }
+    expected_runs, expected_evals = design.expected_runs(), design.expected_evals()
+    extra = [n for n in finished if n not in expected_runs]
+    extra += [n for n in results.evals if n not in expected_evals]
+    return Inventory(
+        found_runs=finished,
+        found_evals=list(results.evals),
+        missing_runs=[n for n in expected_runs if n not in finished],
+        missing_evals=[n for n in expected_evals if n not in results.evals],
+        in_progress=progress,
+        extra=extra if expected_runs or design.plan.zeroshot_models else [],
+        data_report=results.data_source,
+        bench=[b.source for b in results.bench.values()],
+    )
+
+
+def model_params(results: Results) -> dict[str, int]:
+    """Base-model parameter count per model name: an eval's `params_total`, else a run's, else the
+    model registry's (a fallback for a model no result has reported yet)."""
+    out = dict(results.registry_params)
+    out |= {r.metrics.model: r.metrics.params_total for r in results.runs.values() if r.metrics}
+    return out | {
+        e.metrics.model: e.metrics.params_total
+        for e in results.evals.values()
+        if e.metrics.params_total
+    }
+
+
+# ----------------------------------------------------------------------------- evaluations
+def _eval_row(e: EvalResult, results: Results, design: Design, params: dict[str, int]) -> dict:
+    m = e.metrics
+    role = design.role_of(m.run)
+    kind = Eval(e.name, m.run or m.model, m.run, m.model, role, m.split, m.mode).kind
+    run = results.runs.get(m.run) if m.run else None
+    n_params = params.get(m.model)  # one count per model (see model_params)
+    adapter = run.metrics.adapter_mb if run and run.metrics else 0.0
+    lo, hi = wilson(m.overall.json_exact, m.n)
+    return {
+        "name": e.name,
+        "label": eval_label(m.model, role, m.run, m.mode, m.split),
+        "model": m.model,
+        "run": m.run,
+        "role": role,
+        "kind": kind,
+        "mode": m.mode,
+        "split": m.split,
+        "prompt_format": m.prompt_format,
+        "n": m.n,
+        "params_total": n_params,
+        "disk_mb": n_params * BF16_BYTES / 1e6 + adapter if n_params else math.nan,
+        **m.overall.model_dump(include={"n", "tier", *METRICS}),
+        "json_exact_lo": lo,
+        "json_exact_hi": hi,
+        "source": e.source,
+    }
+
+
+def eval_frame(results: Results, design: Design) -> pd.DataFrame:
+    """One row per evaluation, ordered by model size, then zero-shot before fine-tuned."""
+    params = model_params(results)
+    rows = [_eval_row(e, results, design, params) for e in results.evals.values()]
+    if not rows:
+        return pd.DataFrame(
+            columns=["name", "label", "model", "run", "role", "kind", "mode", "split"]
+        )
+    return _sorted(rows, lambda r: (
+        r.params_total if pd.notna(r.params_total) else math.inf,
+        r.model,
+        _order(r.split, SPLIT_ORDER),
+        _order(r.kind, KIND_ORDER),
+        _order(r.role, ROLE_ORDER),  # the paper's recipe before ours on the same model
+        str(r.run),
+        _order(r.mode, MODES),
+    ))  # fmt: skip
+
+
+def _breakdown(results: Results, evals: pd.DataFrame, attr: str, key: str) -> pd.DataFrame:
+    rows = []
+    for name, label in zip(evals["name"], evals["label"], strict=True):
+        for k, s in getattr(results.evals[name].metrics, attr).items():
+            # key last: by_tier rows carry tier=None from Scores, the dict key is the tier
+            rows.append({"name": name, "label": label, **s.model_dump(), key: k})
+    return pd.DataFrame(rows)
+
+
+def error_frame(results: Results, evals: pd.DataFrame) -> pd.DataFrame:
+    """Long table: eval, category, count, share of all examples, share of the errors."""
+    rows = []
+    for name, label in zip(evals["name"], evals["label"], strict=True):
+        errors = results.evals[name].metrics.errors
+        total, wrong = sum(errors.values()), sum(v for k, v in errors.items() if k != "correct")
+        rows += [{
+            "name": name,
+            "label": label,
+            "category": cat,
+            "count": count,
+            "share": count / total if total else math.nan,
+            "share_of_errors": count / wrong if wrong and cat != "correct" else math.nan,
+        } for cat, count in errors.items()]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def error_tier_frame(results: Results, name: str | None) -> pd.DataFrame:
+    """Error category x tier counts for one eval, from its predictions.jsonl (empty if absent)."""
+    e = results.evals.get(name) if name else None
+    preds = e.predictions if e else None
+    if preds is None or preds.empty or not {"complexity", "error"} <= set(preds.columns):
+        return pd.DataFrame()
+    return pd.crosstab(preds["error"].fillna("correct"), preds["complexity"])
+
+
+def find_eval(
+    evals: pd.DataFrame, run: str | None, mode: str, split: str = "test", model: str | None = None
+) -> pd.Series | None:
+    """The eval row of a fine-tuned run (run given) or a zero-shot model, or None."""
+    if evals.empty:
+        return None
+    hit = evals[(evals["mode"] == mode) & (evals["split"] == split)]
+    hit = hit[hit["run"] == run] if run else hit[hit["run"].isna() & (hit["model"] == model)]
+    return hit.iloc[0] if len(hit) else None
+
+
+# ----------------------------------------------------------------------------- runs
+_RUN_FIELDS = {
+    "params_total", "params_trainable", "trainable_pct", "n_train_examples", "n_truncated",
+    "epochs", "steps", "wall_time_s", "real_tokens_per_s", "roof_fraction", "final_loss",
+    "adapter_mb",
+}  # fmt: skip
+
+
+def run_frame(results: Results, design: Design) -> pd.DataFrame:
+    """One row per finished training run, ordered by model size then role."""
+    factor = {a.run: a.factor for a in design.ablations}
+    rows = [{
+        "run": r.name,
+        "model": r.metrics.model,
+        "role": design.role_of(r.name),
+        "factor": factor.get(r.name),
+        "r": r.metrics.lora.r,
+        "alpha": r.metrics.lora.alpha,
+        "loss_type": r.metrics.loss_type,
+        "train_fraction": r.metrics.train_fraction,
+        **r.metrics.model_dump(include=_RUN_FIELDS),
+        **{k: r.metrics.hardware.get(k) for k in ("cpu", "cores", "torch")},
+        "source": r.source,
+    } for r in results.runs.values() if r.metrics is not None]  # fmt: skip
+    if not rows:
+        return pd.DataFrame(columns=["run", "model", "role", "factor"])
+    return _sorted(rows, lambda r: (r.params_total, _order(r.role, ROLE_ORDER), r.run))
+
+
+def ablation_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> pd.DataFrame:
+    """Each ablation point (the main run is the shared reference point of every factor) with its
+    constrained test-split JSONExact and training time; NaN where the run or its eval is missing."""
+    points = [(a.factor, a.value, a.run) for a in design.ablations]
+    if design.main_run:
+        points += [(f, design.main_values[f], design.main_run) for f in ("rank", "data", "loss")]
+    rows = []
+    for factor, value, run in points:
+        ev = find_eval(evals, run, "constrained")
+        tr = runs[runs["run"] == run] if "run" in runs else runs.iloc[0:0]
+        rows.append({
+            "factor": factor,
+            "value": value,
+            "run": run,
+            "is_main": run == design.main_run,
+            **{k: math.nan if ev is None else ev[k]
+               for k in ("json_exact", "field_f1", "json_exact_lo", "json_exact_hi")},
+            "eval": None if ev is None else ev["name"],
+            **{k: tr[k].iloc[0] if len(tr) else math.nan
+               for k in ("wall_time_s", "params_trainable", "n_train_examples", "final_loss")},
+        })  # fmt: skip
+    if not rows:
+        return pd.DataFrame(columns=["factor", "value", "run", "json_exact", "wall_time_s"])
+    # Within a factor values share a type (ranks, fractions, or loss names with the main run first).
+    rows.sort(key=lambda r: (
+        _order(r["factor"], FACTORS),
+        r["value"] if r["factor"] in ("rank", "data") else (not r["is_main"], str(r["value"])),
+    ))  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def loss_frame(results: Results, design: Design) -> pd.DataFrame:
+    """Long table of every loss.csv (finished or still running): run, role, step, epoch, loss."""
+    role = {name: design.role_of(name) for name in results.runs}
+    parts = [
+        r.loss.assign(run=r.name, role=role[r.name], finished=r.metrics is not None)
+        for r in sorted(results.runs.values(), key=lambda r: (_order(role[r.name], ROLE_ORDER), r.name))
+        if r.loss is not None and not r.loss.empty
+    ]  # fmt: skip
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+# ----------------------------------------------------------------------------- all frames
+@dataclass(frozen=True)
+class Frames:
+    """Everything the figures, tables and numbers are drawn from (pure data, no I/O)."""
+
+    design: Design
+    inventory: Inventory
+    evals: pd.DataFrame
+    tiers: pd.DataFrame
+    schemas: pd.DataFrame
+    errors: pd.DataFrame
+    error_tiers: pd.DataFrame  # category x tier counts of the main eval (from predictions)
+    runs: pd.DataFrame
+    ablations: pd.DataFrame
+    losses: pd.DataFrame
+    data: DataReport | None
+    data_source: str | None
+    model_params: dict[str, int] = field(default_factory=dict)  # model -> base parameter count
+    bench: dict[str, BenchResult] = field(default_factory=dict)  # file stem -> benchmark result
+
+    def find_eval(self, run: str | None, mode: str, split: str = "test", model: str | None = None):
+        return find_eval(self.evals, run, mode, split, model)
+
+    def run_row(self, run: str | None) -> pd.Series | None:
+        hit = self.runs[self.runs["run"] == run] if run and not self.runs.empty else []
+        return hit.iloc[0] if len(hit) else None
+
+    def headline(self, split: str | None = None) -> pd.DataFrame:
+        """Zero-shot and fine-tuned evals (not ablations, not training samples), of one split."""
+        e = self.evals
+        if e.empty:
+            return e
+        return e[e["kind"].isin(HEADLINE_KINDS) & ((e["split"] == split) if split else True)]
+
+    def main_eval_name(self) -> str | None:
+        row = self.find_eval(self.design.main_run, "constrained") if self.design.main_run else None
+        return None if row is None else row["name"]
+
+
+def build_frames(results: Results, design: Design) -> Frames:
+    evals = eval_frame(results, design)
+    runs = run_frame(results, design)
+    main = find_eval(evals, design.main_run, "constrained") if design.main_run else None
+    return Frames(
+        design=design,
+        inventory=inventory(results, design),
+        evals=evals,
+        tiers=_breakdown(results, evals, "by_tier", "tier"),
+        schemas=_breakdown(results, evals, "by_schema", "schema"),
+        errors=error_frame(results, evals),
+        error_tiers=error_tier_frame(results, None if main is None else main["name"]),
+        runs=runs,
+        ablations=ablation_frame(design, runs, evals),
+        losses=loss_frame(results, design),
+        data=results.data,
+        data_source=results.data_source,
+        model_params=model_params(results),
+        bench=results.bench,
+    )

@@ -1,0 +1,89 @@
+"""The report package's shape: a one-way import chain, no torch, and no macro the paper does not use."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from maaza.metrics import METRICS
+from maaza.report import load_frames, load_reference, render
+from maaza.report.results import Overall
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "src" / "maaza" / "report"
+# Each module may import only modules of a lower rank: results -> design -> frames -> fmt ->
+# paper_numbers -> (numbers | tables | figures, which do not import each other) -> build.
+RANK = {"results": 0, "design": 1, "frames": 2, "fmt": 3, "paper_numbers": 4,
+        "numbers": 5, "tables": 5, "figures": 5, "build": 6}  # fmt: skip
+
+
+def report_imports(path: Path) -> set[str]:
+    """The maaza.report modules a module imports (`from maaza.report import x` counts as x)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("maaza.report")
+        ):
+            sub = node.module.removeprefix("maaza.report").lstrip(".")
+            out |= {sub} if sub else {a.name for a in node.names}
+        elif isinstance(node, ast.Import):
+            out |= {
+                a.name.removeprefix("maaza.report.")
+                for a in node.names
+                if a.name.startswith("maaza.report.")
+            }
+    return out
+
+
+def test_modules_form_a_one_way_chain() -> None:
+    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
+    assert modules == set(RANK), "add a new module to RANK, at its place in the chain"
+    for name, rank in RANK.items():
+        imported = report_imports(PACKAGE / f"{name}.py")
+        assert imported <= set(RANK), f"{name} imports {imported - set(RANK)}"
+        later = {m for m in imported if RANK[m] >= rank}
+        assert not later, f"{name} imports {later}: not earlier in the chain"
+
+
+def test_importing_the_report_does_not_import_torch() -> None:
+    code = "import sys, maaza.report; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_every_registry_metric_is_a_field_of_the_metrics_file() -> None:
+    assert set(METRICS) <= set(Overall.model_fields)
+
+
+def _used_macros() -> set[str]:
+    paper = ROOT / "paper"
+    texts = [
+        paper / "main.tex",
+        *(paper / "sections").glob("*.tex"),
+        *(paper / "tables").glob("*.tex"),
+    ]
+    used = set(re.findall(r"\\([A-Za-z]+)", "\n".join(p.read_text() for p in texts)))
+    return used | set(re.findall(r"\b[A-Z][A-Za-z]+\b", (ROOT / "README.md").read_text()))
+
+
+def _defined(tex: str) -> list[str]:
+    return re.findall(r"^\\newcommand\{\\([A-Za-z]+)\}", tex, flags=re.MULTILINE)
+
+
+def test_every_generated_macro_is_used() -> None:
+    """numbers.tex defines only what paper/ (main.tex, sections/, tables/) or README.md uses: both
+    the committed file and what the code renders now (from the test fixture)."""
+    from test_report import FIXTURE, paths_for
+
+    used = _used_macros()
+    committed = _defined((ROOT / "paper" / "generated" / "numbers.tex").read_text())
+    rendered = _defined(
+        render(load_frames(paths_for(FIXTURE, Path("/nonexistent"))), load_reference())
+    )
+    for where, defined in (("paper/generated/numbers.tex", committed), ("render()", rendered)):
+        unused = sorted(set(defined) - used)
+        assert not unused, f"{where}: macros nothing in paper/ or README.md uses: {unused}"
