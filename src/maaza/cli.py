@@ -297,7 +297,7 @@ def numbers(
     contains QUERY (case-insensitive), with its value and the file and key it comes from."""
     from rich.table import Table
 
-    from maaza.report_numbers import parse_numbers
+    from maaza.report import parse_numbers
 
     if not numbers_file.is_file():
         raise fail(f"{numbers_file}: not found (run `dvc repro report` or `maaza report`)")
