@@ -21,6 +21,7 @@ from maaza.report import (
     ReportPaths,
     build_report,
     design_from_params,
+    figstyle,
     load_bench,
     load_design,
     load_eval,
@@ -33,6 +34,7 @@ from maaza.report import figures as report_figures
 from maaza.report import numbers as report_numbers
 from maaza.report import tables as report_tables
 from maaza.report.paper_numbers import achievable
+from maaza.report.setting_numbers import completeness
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report"
 PAPER = Path(__file__).resolve().parents[1] / "paper"
@@ -431,25 +433,20 @@ def test_missing_results_of_our_recipe_say_not_run(tmp_path: Path) -> None:
 
 def test_figures_draw_our_recipe_as_its_own_series(built: Path) -> None:
     frames = load_frames(paths_for(FIXTURE, built))
-    colors = report_figures.model_colors(frames)
+    colors = figstyle.model_colors(frames)
     key = "smollm2-135m-instruct|ours"
-    assert colors[key] != colors["smollm2-135m-instruct"] and colors[key] in report_figures.PALETTE
+    assert colors[key] != colors["smollm2-135m-instruct"] and colors[key] in figstyle.PALETTE
     ours = frames.evals[frames.evals["run"] == OURS]
     assert len(ours) == 4 and set(ours["role"]) == {"ours"}
     assert sorted(ours["kind"]) == ["fine-tuned", "fine-tuned", "fine-tuned", "fit"]
     assert all("our recipe" in label for label in ours["label"])
     row = ours[ours["mode"] == "constrained"].iloc[0]
     main = frames.find_eval("smollm2-135m-r16", "constrained")
-    assert (
-        report_figures.point_style(row, colors)["marker"]
-        == report_figures.OURS_MARKERS["constrained"]
-    )
-    assert (
-        report_figures.point_style(main, colors)["marker"] == report_figures.MARKERS["constrained"]
-    )
-    assert report_figures._bar_style(row, colors)["hatch"] == report_figures.OURS_HATCH
-    assert report_figures._bar_style(main, colors)["hatch"] is None
-    runs = report_figures.run_colors(frames)
+    assert figstyle.point_style(row, colors)["marker"] == figstyle.OURS_MARKERS["constrained"]
+    assert figstyle.point_style(main, colors)["marker"] == figstyle.MARKERS["constrained"]
+    assert figstyle.bar_style(row, colors)["hatch"] == figstyle.OURS_HATCH
+    assert figstyle.bar_style(main, colors)["hatch"] is None
+    runs = figstyle.run_colors(frames)
     assert runs[OURS] == colors[key] and runs["smollm2-135m-r16"] == colors["smollm2-135m-instruct"]
     assert len(set(map(tuple, runs.values()))) == len(runs)  # every loss curve its own colour
 
@@ -644,7 +641,7 @@ def test_completeness_sentence_lists_what_is_missing_or_says_all(built: Path) ->
         frames,
         inventory=replace(frames.inventory, missing_runs=[], missing_evals=[], in_progress={}),
     )
-    assert report_numbers.completeness(complete) == (
+    assert completeness(complete) == (
         f"All {n_runs + n_evals} results the pipeline defines ({n_runs} "
         f"training runs and {n_evals} evaluations) were available when this "
         "document was built."

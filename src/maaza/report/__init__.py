@@ -16,7 +16,8 @@ A one-way chain, each module importing only those before it (tests/test_report_s
     design    what params.yaml declares, over maaza.plan
     frames    tidy pandas frames                        (pure)
     fmt       TeX number formatting                     (pure)
-    paper_numbers -> numbers | tables | figures         (pure: frames in, TeX / Figure out)
+    paper_numbers, setting_numbers -> numbers           (pure: frames in, TeX macros out)
+    tablestyle -> tables, figstyle -> figures           (pure: frames in, TeX / Figure out)
     build     writes every output atomically            (I/O out)
 """
 

@@ -1,192 +1,57 @@
-"""The report's figures: pure functions `Frames, reference -> matplotlib Figure`, one shared style.
+"""The report's figures: pure functions `Frames, reference -> matplotlib Figure` in figstyle's
+shared style, and `save`, which writes each as PNG and PDF.
 
     fig = FIGURES["exact_vs_params"](frames, reference); save(fig, Path("figures/exact_vs_params"))
 
-Style: seaborn's colour-blind palette; colour = model, fill = fine-tuned (solid) vs zero-shot
-(hollow / hatched), marker = decoding mode (circle constrained, square free). A model trained with
-our recipe (role `ours`) is its own series: the next palette colour, plus / cross markers
-(constrained / free) and dotted bars; the original paper's reported numbers are always grey
-diamonds labelled as such. Drawn headless (Agg) so the DVC stage
-needs no display; files are written without timestamps so a rerun on the same results gives the
-same bytes. A figure whose data is missing becomes a placeholder that says what is missing.
+Files are written without timestamps, so a rerun on the same results gives the same bytes. A
+figure whose data is missing becomes a placeholder that says what is missing.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-matplotlib.use("Agg")  # headless: no display under dvc/papermill; must precede pyplot
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-
-from maaza.io import atomic_path  # noqa: E402
-from maaza.report.frames import (  # noqa: E402
+from maaza.io import atomic_path
+from maaza.report.figstyle import (
+    MAIN_ROLES,
+    OURS_DODGE,
+    OURS_HATCH,
     OURS_LABEL,
-    Frames,
-    error_categories,
+    PALETTE,
+    PAPER_GREY,
+    PAPER_LABEL,
+    TIME_COLOR,
+    WIDTH,
+    bar_style,
+    error_colors,
+    is_ours,
+    model_colors,
+    paper_models,
+    pct,
+    placeholder,
+    plain_log_x,
+    point_style,
+    run_colors,
+    series,
     short_model,
-    tier_order,
+    style_legend,
+    styled,
 )  # fmt: skip
-
-PALETTE = sns.color_palette("colorblind")
-PAPER_GREY = "0.45"
-TIME_COLOR = "0.15"  # training time: near-black dashed, so no model colour is reused
-MARKERS = {"constrained": "o", "free": "s"}
-OURS_MARKERS = {"constrained": "P", "free": "X"}  # our recipe: same model, so its own shapes
-OURS_HATCH = "...."  # our recipe's fine-tuned bars (zero-shot bars are hatched "////")
-OURS_DODGE = 1.08  # our recipe's points sit at the main run's x: shift them right (log axis)
-WIDTH = 6.3  # inches: the text width of the paper's one-column layout
-RC = {
-    **sns.axes_style("whitegrid"),
-    **sns.plotting_context("paper", font_scale=1.0),
-    "font.family": "DejaVu Sans",
-    "axes.titlesize": 9,
-    "axes.labelsize": 8.5,
-    "legend.fontsize": 7,
-    "legend.title_fontsize": 7.5,
-    "xtick.labelsize": 7.5,
-    "ytick.labelsize": 7.5,
-    "axes.titleweight": "bold",
-    "grid.linewidth": 0.5,
-    "svg.hashsalt": "maaza",
-}
-PAPER_LABEL = "reported by the original paper"
-MAIN_ROLES = ("paper_recipe", "ours", "scale")  # drawn in their model's colour, thick
+from maaza.report.frames import Frames, error_categories, tier_order
 
 FigureFn = Callable[[Frames, dict[str, Any]], Figure]
-
-
-def styled(fn: Callable[..., Figure]) -> Callable[..., Figure]:
-    """Draw inside the report's rc context (no global state changed)."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Figure:
-        with plt.rc_context(RC):
-            return fn(*args, **kwargs)
-
-    return wrapper
-
-
-# ----------------------------------------------------------------------------- shared helpers
-def is_ours(row: pd.Series) -> bool:
-    return row.get("role") == "ours"
-
-
-def series(row: pd.Series) -> str:
-    """Colour key of an eval or run row: its model, or the model trained with our recipe."""
-    return f"{row['model']}|ours" if is_ours(row) else row["model"]
-
-
-def series_label(key: str) -> str:
-    model, _, ours = key.partition("|")
-    return short_model(model) + (f", {OURS_LABEL}" if ours else "")
-
-
-def model_colors(frames: Frames) -> dict[str, Any]:
-    """A fixed colour per model, in model-size order, then one per model trained with our recipe,
-    so a series looks the same everywhere (keys: `series`)."""
-    rows = [r for f in (frames.evals, frames.runs) for _, r in f.iterrows()]
-    models = dict.fromkeys(r["model"] for r in rows)
-    ours = dict.fromkeys(series(r) for r in rows if is_ours(r))
-    return {m: PALETTE[i % len(PALETTE)] for i, m in enumerate([*models, *ours])}
-
-
-def run_colors(frames: Frames) -> dict[str, Any]:
-    """Main, ours and larger-model runs take their series' colour; ablations the next colours."""
-    colors = model_colors(frames)
-    runs = list(dict.fromkeys(frames.losses.get("run", [])))
-    out, spare = {}, len(colors)
-    for run in runs:
-        role = frames.design.role_of(run)
-        key = series(pd.Series({"model": frames.design.run_model(run), "role": role}))
-        if role in MAIN_ROLES and key in colors:
-            out[run] = colors[key]
-        else:
-            out[run] = PALETTE[spare % len(PALETTE)]
-            spare += 1
-    return out
-
-
-def placeholder(title: str, message: str, height: float = 2.0) -> Figure:
-    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, height))
-    ax.set_axis_off()
-    ax.set_title(title)
-    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=9, style="italic")
-    return fig
-
-
-def point_style(row: pd.Series, colors: dict[str, Any]) -> dict[str, Any]:
-    color = colors.get(series(row), PAPER_GREY)
-    filled = row["kind"] != "zero-shot"
-    return {
-        "marker": (OURS_MARKERS if is_ours(row) else MARKERS).get(row["mode"], "^"),
-        "color": color,
-        "markerfacecolor": color if filled else "white",
-        "markeredgecolor": color,
-        "markersize": 6,
-        "linestyle": "none",
-    }
-
-
-def style_legend(fig: Figure, colors: dict[str, Any], paper: bool) -> None:
-    """Figure-level legend under the axes, inside the figure's width (constrained layout)."""
-    handles = [Patch(color=c, label=series_label(m)) for m, c in colors.items()]
-    handles += [
-        Line2D([], [], marker="o", color="k", linestyle="none", label="fine-tuned"),
-        Line2D([], [], marker="o", color="k", mfc="white", linestyle="none", label="zero-shot"),
-        Line2D([], [], marker="o", color="0.3", mfc="0.3", linestyle="none", label="constrained"),
-        Line2D([], [], marker="s", color="0.3", mfc="0.3", linestyle="none", label="free"),
-    ]
-    if any("|" in key for key in colors):
-        handles += [
-            Line2D([], [], marker=OURS_MARKERS[mode], color="0.3", linestyle="none",
-                   label=f"{OURS_LABEL}, {mode}")
-            for mode in ("constrained", "free")
-        ]  # fmt: skip
-    if paper:
-        handles.append(
-            Line2D(
-                [],
-                [],
-                marker="D",
-                color=PAPER_GREY,
-                mfc="white",
-                linestyle="none",
-                label=PAPER_LABEL,
-            )
-        )
-    fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=True)
-
-
-def plain_log_x(ax: plt.Axes) -> None:
-    """Log x axis labelled 100, 200, 500 rather than 2x10^2 (readable at paper size), with room
-    on the right for the point labels."""
-    ax.set_xscale("log")
-    lo, hi = ax.get_xlim()
-    ax.set_xlim(lo, hi * 1.5)
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.tick_params(axis="x", which="minor", labelsize=6.5)
-
-
-def pct(values: Any) -> Any:
-    return np.asarray(values, dtype=float) * 100
-
-
-def paper_models(reference: dict[str, Any]) -> list[dict[str, Any]]:
-    return [m for m in reference.get("models", []) if m.get("overall")]
 
 
 # ----------------------------------------------------------------------------- figures
@@ -267,26 +132,13 @@ def by_tier(frames: Frames, reference: dict[str, Any]) -> Figure:
     for i, (_, r) in enumerate(rows.iterrows()):
         sub = data[data["name"] == r["name"]].set_index("tier").reindex(order)
         xs = np.arange(len(order)) + (i - (len(rows) - 1) / 2) * width
-        ax.bar(xs, pct(sub["json_exact"]), width, **_bar_style(r, colors), label=r["label"])
+        ax.bar(xs, pct(sub["json_exact"]), width, **bar_style(r, colors), label=r["label"])
     n = data.groupby("tier")["n"].max().reindex(order)
     ax.set_xticks(range(len(order)), [f"{t}\n(n={int(k)})" for t, k in zip(order, n, strict=True)])
     ax.set_ylabel("JSONExact (%)")
     ax.set_ylim(0, 105)
     fig.legend(ncol=3, loc="outside lower center")
     return fig
-
-
-def _bar_style(row: pd.Series, colors: dict[str, Any]) -> dict[str, Any]:
-    color = colors.get(series(row), PAPER_GREY)
-    zero = row["kind"] == "zero-shot"
-    return {
-        "facecolor": "white" if zero else color,
-        "edgecolor": color,
-        "hatch": "////" if zero else OURS_HATCH if is_ours(row) else None,
-        "hatchcolor": color if zero else "white",  # white dots on our recipe's filled bars
-        "alpha": 1.0 if row["mode"] == "constrained" else 0.6,
-        "linewidth": 0.8,
-    }
 
 
 @styled
@@ -466,12 +318,6 @@ def schema_heatmap(frames: Frames, reference: dict[str, Any]) -> Figure:
     ax.set_xlabel("")
     ax.set_ylabel("schema (tier: s/m/c)")
     return fig
-
-
-def error_colors(categories: list[str]) -> dict[str, Any]:
-    errs = [c for c in categories if c != "correct"]
-    out = {c: PALETTE[(i + 1) % len(PALETTE)] for i, c in enumerate(errs)}
-    return {"correct": "0.82", **out}
 
 
 @styled

@@ -1,15 +1,25 @@
 """How the report prints a number in TeX: one function per kind of number, `\\notrun{}` for a
-result that does not exist (never a guess). Pure; imports nothing of the report."""
+result that does not exist (never a guess); `Number`, one macro of numbers.tex. Pure."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from maaza.metrics import METRICS
 
 NOT_RUN = r"\notrun{}"  # defined in numbers.tex; the paper's word for a missing result
 DAGGER = r"$^\dagger$"  # the original paper's estimated values
+
+
+@dataclass(frozen=True)
+class Number:
+    """One macro of numbers.tex."""
+
+    name: str  # TeX macro name: letters only
+    value: str  # TeX text
+    source: str  # "file: key" or "derived: how"
 
 
 def missing(x: Any) -> bool:

@@ -74,6 +74,14 @@ def error_categories(present: Iterable[str]) -> list[str]:
     return [c for c in ERROR_CATEGORIES if c in present] + sorted(present - set(ERROR_CATEGORIES))
 
 
+def cell(row: pd.Series | None, key: str) -> Any:
+    """row[key], or None when there is no row, no such column, or the value is NaN."""
+    if row is None or key not in row.index:
+        return None
+    value = row[key]
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
 def _sorted(rows: list[dict[str, Any]], key: Any) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     frame["_key"] = [key(r) for r in frame.itertuples()]

@@ -3,19 +3,11 @@ macros named `Paper...`, and the words that compare ours with them. Always label
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from maaza.report.fmt import NOT_RUN, fmt_duration, fmt_paper_pct, tex_escape
+from maaza.report.fmt import NOT_RUN, Number, fmt_duration, fmt_paper_pct, tex_escape
 
 SOURCE = "src/maaza/paper_reference.yaml"
-
-
-@dataclass(frozen=True)
-class Number:
-    name: str  # TeX macro name: letters only
-    value: str  # TeX text
-    source: str  # "file: key" or "derived: how"
 
 
 def _pct(v: float | None) -> str:
