@@ -67,10 +67,7 @@ def params(
         resolved = load_params(path, profile)
     except ConfigError as err:
         raise fail(str(err)) from None
-    runs = {
-        name: resolved.train_run(name).model_dump()
-        for name in resolved.run_names()
-    }
+    runs = {name: resolved.train_run(name).model_dump() for name in resolved.run_names()}
     out = {**resolved.model_dump(), "resolved_runs": runs}
     console.print_json(json.dumps(out))
 
@@ -146,7 +143,12 @@ def data_import(
 # ----------------------------------------------------------------------------- train
 @app.command()
 def train(
-    run: Annotated[str, typer.Argument(help="run name declared in params.yaml (train.runs, train.runs_extra or ablate.runs)")],
+    run: Annotated[
+        str,
+        typer.Argument(
+            help="run name declared in params.yaml (train.runs, train.runs_extra or ablate.runs)"
+        ),
+    ],
     data: Annotated[Path, typer.Option(help="training JSONL")] = Path("data/train.jsonl"),
     extra_data: Annotated[
         Path, typer.Option(help="extra examples (runs with extra_train > 0)")

@@ -40,14 +40,18 @@ class Strict(BaseModel):
 # ----------------------------------------------------------------------------- data
 class TeacherConfig(Strict):
     model: str | None = Field(None, description="registry name of a paraphrasing model; null = off")
-    fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of prompts offered for rewriting")
+    fraction: float = Field(
+        0.0, ge=0.0, le=1.0, description="share of prompts offered for rewriting"
+    )
     max_new_tokens: int = Field(256, gt=0)
 
 
 class DataConfig(Strict):
     seed: int = Field(42, description="one seed -> byte-identical dataset")
     n_examples: int = Field(787, ge=24, description="train+test examples (paper: 787)")
-    test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="stratified by schema (paper: 0.2)")
+    test_fraction: float = Field(
+        0.2, gt=0.0, lt=1.0, description="stratified by schema (paper: 0.2)"
+    )
     holdout_schemas: list[str] = Field(
         default_factory=list, description="schemas kept out of train/test, written to holdout.jsonl"
     )
@@ -90,7 +94,15 @@ class LoraConfig(Strict):
     alpha: int = Field(32, gt=0)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     target_modules: list[str] = Field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+        default_factory=lambda: [
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+        ]
     )
 
 
@@ -123,7 +135,9 @@ class TrainRun(Strict):
     max_steps: int | None = Field(None, gt=0, description="cap on optimizer steps (quick profile)")
     merge: bool = Field(False, description="also save base+adapter merged")
     threads: int | None = Field(
-        None, gt=0, description="torch threads per process; null = all cores (1 is faster on a busy CPU)"
+        None,
+        gt=0,
+        description="torch threads per process; null = all cores (1 is faster on a busy CPU)",
     )
     seed: int = 42
 
@@ -141,12 +155,9 @@ class TrainConfig(Strict):
 
 class AblateConfig(Strict):
     runs: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="ablation runs (role: ablation): overrides of train.common"
+        default_factory=dict,
+        description="ablation runs (role: ablation): overrides of train.common",
     )
-
-
-# Where each kind of run is declared; a run's section decides which data files its stage reads.
-RUN_SECTIONS: tuple[str, ...] = ("train.runs", "train.runs_extra", "ablate.runs")
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -154,7 +165,8 @@ class DecodeConfig(Strict):
     max_new_tokens: int = Field(512, gt=0)
     batch_size: int = Field(8, gt=0)
     format_policy: Literal["annotation", "enforce"] = Field(
-        "annotation", description="JSON Schema `format`: ignored (annotation) or enforced by grammar"
+        "annotation",
+        description="JSON Schema `format`: ignored (annotation) or enforced by grammar",
     )
     token_budget_factor: float = Field(
         3.0, gt=0, description="per-example budget = factor * tokens of a reference-sized answer"
@@ -166,13 +178,17 @@ class DecodeConfig(Strict):
         32, gt=0, description="grammar maxItems for arrays without one (constrained mode)"
     )
     max_string_length: int | None = Field(
-        None, gt=0, description="grammar maxLength for free strings; costs ~10 ms/char/field to compile"
+        None,
+        gt=0,
+        description="grammar maxLength for free strings; costs ~10 ms/char/field to compile",
     )
 
 
 class EvalConfig(Strict):
     decode: DecodeConfig = DecodeConfig()
-    zeroshot_models: list[str] = Field(default_factory=lambda: ["smollm2-135m-instruct", "gemma3-270m"])
+    zeroshot_models: list[str] = Field(
+        default_factory=lambda: ["smollm2-135m-instruct", "gemma3-270m"]
+    )
     zeroshot_prompt_format: PromptFormat = "paper"
     limit: int | None = Field(None, gt=0, description="evaluate only the first N examples")
     dtype: Literal["auto", "float32", "bfloat16"] = Field(
@@ -180,7 +196,9 @@ class EvalConfig(Strict):
         "bf16 natively (faster, but zero-shot SmolLM2 degrades in bf16), else fp32",
     )  # fmt: skip
     threads: int | None = Field(
-        None, gt=0, description="torch threads while evaluating; null = torch's default (1 is faster on a busy CPU)"
+        None,
+        gt=0,
+        description="torch threads while evaluating; null = torch's default (1 is faster on a busy CPU)",
     )
 
 
@@ -207,11 +225,13 @@ class Params(Strict):
         for section, runs in self.sections().items():
             if name in runs:
                 return section
-        raise ConfigError(f"unknown run {name!r}; defined runs: {', '.join(sorted(self.run_names()))}")
+        raise ConfigError(
+            f"unknown run {name!r}; defined runs: {', '.join(sorted(self.run_names()))}"
+        )
 
     def run_role(self, name: str) -> Role:
         section = self.run_section(name)
-        return self.sections()[section][name].get("role", "ablation")  # type: ignore[return-value]
+        return _declared_role(section, self.sections()[section][name])  # type: ignore[return-value]
 
     def train_run(self, name: str) -> TrainRun:
         """Resolve a named run (any section), merged over train.common; `role` is not a setting."""
@@ -269,6 +289,11 @@ def resolve(raw: dict[str, Any], profile: str | None = None) -> Params:
     return params
 
 
+def _declared_role(section: str, overrides: dict[str, Any]) -> str | None:
+    """A run's `role`; ablate.runs entries may leave it out (they can only be ablations)."""
+    return overrides.get("role", "ablation" if section == "ablate.runs" else None)
+
+
 def _check_runs(params: Params) -> None:
     """Every run resolves now (not halfway through a pipeline), once, with the role and data its
     section implies."""
@@ -279,7 +304,7 @@ def _check_runs(params: Params) -> None:
             if name in seen:
                 raise ConfigError(f"{key}: run name already declared in {seen[name]}")
             seen[name] = section
-            role = overrides.get("role", "ablation" if section == "ablate.runs" else None)
+            role = _declared_role(section, overrides)
             if role not in ROLES:
                 raise ConfigError(f"{key}.role: got {role!r} (allowed: {', '.join(ROLES)})")
             if (section == "ablate.runs") != (role == "ablation"):

@@ -17,7 +17,6 @@ example's own answer length leaks into its decoding), capped by `max_new_tokens`
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -317,8 +316,8 @@ def rescore(out: str | Path, data: str | Path, schemas_dir: str | Path) -> dict[
     records when it was rescored and by which commit.
     """
     out = Path(out)
-    metrics = json.loads((out / "metrics.json").read_text())
-    old = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    metrics = io.read_json(out / "metrics.json")
+    old = io.read_jsonl(out / "predictions.jsonl")
     records, schemas = import_edgejson(data, schemas_dir)
     by_id = {r["id"]: r for r in records}
     policy = metrics["provenance"]["decode"]["format_policy"]

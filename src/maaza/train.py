@@ -420,7 +420,12 @@ def prepare_data(
     )
     lengths = [len(e.input_ids) for e in examples]
     plan = step_plan(
-        lengths, run.micro_batch_size, run.grad_accum, run.epochs, run.seed, run.max_steps,
+        lengths,
+        run.micro_batch_size,
+        run.grad_accum,
+        run.epochs,
+        run.seed,
+        run.max_steps,
         run.group_steps,
     )
     return Data(
@@ -634,7 +639,11 @@ def train_from_files(
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", required=True, help="run name declared in params.yaml (train.runs, train.runs_extra or ablate.runs)")
+    parser.add_argument(
+        "--run",
+        required=True,
+        help="run name declared in params.yaml (train.runs, train.runs_extra or ablate.runs)",
+    )
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--profile", default=None, help="params profile (default: the file's)")
     parser.add_argument("--data", default="data/train.jsonl")
