@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 import yaml
@@ -114,3 +115,46 @@ def test_extra_data_runs_live_in_runs_extra():
         resolve(_with("train.runs_extra.smollm2-135m-maaza", {"role": "ours"}))
     with pytest.raises(ConfigError, match="already declared"):
         resolve(_with("ablate.runs.smollm2-135m-r16", {}))
+
+
+# ----------------------------------------------------------------------------- full validation
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("train.common.model", "smollm2-135m-instrct", r"train\.common\.model: unknown model"),
+        ("train.runs.gemma3-270m-r16.model", "gemma-270m",
+         r"train\.runs\.gemma3-270m-r16\.model: unknown model 'gemma-270m'"),
+        ("evaluate.zeroshot_models", ["smollm2-135m-instruct", "nope"],
+         r"evaluate\.zeroshot_models\[1\]: unknown model 'nope'"),
+        ("train.common.epochs", float("inf"), r"train\.common\.epochs: .*finite"),
+        ("ablate.runs.smollm2-135m-r8.learning_rate", float("nan"),
+         r"ablate\.runs\.smollm2-135m-r8\.learning_rate: .*finite"),
+        ("train.common.max_grad_norm", -1, r"train\.common\.max_grad_norm: "),
+        ("data.holdout_schemas", ["weather_observation", "weather"],
+         r"data\.holdout_schemas\[1\]: unknown schema 'weather'"),
+        ("train.common.lora.target_modules", ["q_proj", "qkv_proj"],
+         r"train\.common\.lora\.target_modules: \S+ has no layer\(s\) 'qkv_proj'"),
+        ("ablate.runs.smollm2-135m-r8.lora", {"r": 8, "target_modules": ["c_attn"]},
+         r"ablate\.runs\.smollm2-135m-r8\.lora\.target_modules: .* 'c_attn'"),
+        ("profiles.quick.train.common.max_steps", 0,
+         r"(?s)profile quick: .*train\.common\.max_steps: .*greater than 0"),
+    ],
+)  # fmt: skip
+def test_params_are_validated_fully_and_name_the_key(tmp_path, key, value, message):
+    """Each of these used to pass `maaza params` and fail later (UnknownModel, peft's
+    NoMatchingPeftModuleError, OverflowError, an unknown held-out schema, --profile quick only);
+    errors in train.common used to be reported under the first run's name."""
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(_with(key, value)))
+    with pytest.raises(ConfigError, match=message):
+        load_params(path)
+    result = CliRunner().invoke(app, ["params", "--path", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert re.search(message, " ".join(result.output.split())), result.output
+
+
+def test_unknown_architecture_skips_the_module_check(tmp_path):
+    """A hub model whose layers are unknown without loading it: peft checks it at train time."""
+    raw = _with("train.runs.gemma3-270m-r16.model", "someorg/custom-model")
+    raw["train"]["runs"]["gemma3-270m-r16"]["lora"] = {"target_modules": ["c_attn"]}
+    assert resolve(raw).train_run("gemma3-270m-r16").lora.target_modules == ["c_attn"]

@@ -33,8 +33,9 @@ class ConfigError(ValueError):
 
 
 class Strict(BaseModel):
-    # extra="forbid": a misspelt key is an error, not a silently ignored setting.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # extra="forbid": a misspelt key is an error, not a silently ignored setting;
+    # allow_inf_nan=False: `epochs: .inf` or `.nan` is an error, not an overflow later.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # ----------------------------------------------------------------------------- data
@@ -285,7 +286,9 @@ def resolve(raw: dict[str, Any], profile: str | None = None) -> Params:
         raw = deep_merge(raw, profiles[profile])
     raw["profile"] = profile
     params: Params = _validate(Params, raw)
+    _check_common(params)
     _check_runs(params)
+    check_params(params)
     return params
 
 
@@ -317,7 +320,79 @@ def _check_runs(params: Params) -> None:
                 )
 
 
+def _check_common(params: Params) -> None:
+    """train.common on its own, so a bad shared value is reported under train.common (not under
+    the first run that inherits it)."""
+    common = params.train.common
+    _validate(TrainRun, {"model": "-", **common} if "model" not in common else common,
+              "train.common")  # fmt: skip
+
+
+def _where(params: Params, run: str, *keys: str) -> str:
+    """The dotted key where a run's setting was written: its own entry, else train.common."""
+    section = params.run_section(run)
+    node: Any = params.sections()[section][run]
+    for key in keys:
+        if not isinstance(node, dict) or key not in node:
+            return ".".join(("train.common", *keys))
+        node = node[key]
+    return ".".join((section, run, *keys))
+
+
+def _model_error(name: str) -> str | None:
+    from maaza.models import ModelError, resolve
+
+    try:
+        resolve(name)
+    except ModelError as err:
+        return str(err)
+    return None
+
+
+def check_params(params: Params) -> None:
+    """What pydantic cannot see alone: model names against the registry (maaza.models), LoRA
+    target modules against the model's layer names (known architectures, no weights loaded),
+    held-out schema names against the schema set. Errors name the dotted key where the value was
+    written."""
+    from maaza.models import ModelError, module_names
+
+    # the package's schema ids (maaza.schemas would import jsonschema: seconds, for a file listing)
+    known = sorted({p.stem for p in (Path(__file__).resolve().parent / "schemas").rglob("*.json")})
+    for i, sid in enumerate(params.data.holdout_schemas):
+        if sid not in known:
+            raise ConfigError(
+                f"data.holdout_schemas[{i}]: unknown schema {sid!r} (known: {', '.join(known)})"
+            )
+    models = [(f"evaluate.zeroshot_models[{i}]", m)
+              for i, m in enumerate(params.evaluate.zeroshot_models)]  # fmt: skip
+    if params.data.teacher.model is not None:
+        models.append(("data.teacher.model", params.data.teacher.model))
+    for key, name in models:
+        if (err := _model_error(name)) is not None:
+            raise ConfigError(f"{key}: {err}")
+    for run_name in params.run_names():
+        run = params.train_run(run_name)
+        if (err := _model_error(run.model)) is not None:
+            raise ConfigError(f"{_where(params, run_name, 'model')}: {err}")
+        try:
+            layers = module_names(run.model)
+        except ModelError:
+            layers = None
+        if layers is None:
+            continue  # architecture unknown without loading it: peft checks on load
+        targets = run.lora.target_modules
+        missing = [t for t in targets if t != "all-linear" and t not in layers]
+        if missing:
+            key = _where(params, run_name, "lora", "target_modules")
+            raise ConfigError(
+                f"{key}: {run.model} has no layer(s) {', '.join(map(repr, missing))} "
+                f"(its layers: {', '.join(sorted(layers))})"
+            )
+
+
 def load_params(path: str | Path = DEFAULT_PARAMS, profile: str | None = None) -> Params:
+    """The resolved params of `profile` (default: the file's); every other profile of the file
+    is validated too, so a bad `quick` profile fails without `--profile quick`."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
@@ -325,4 +400,11 @@ def load_params(path: str | Path = DEFAULT_PARAMS, profile: str | None = None) -
         raise ConfigError(f"{path}: cannot read params: {err}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
-    return resolve(raw, profile)
+    params = resolve(raw, profile)
+    for other in ["default", *(raw.get("profiles") or {})]:
+        if other != params.profile:
+            try:
+                resolve(raw, other)
+            except ConfigError as err:
+                raise ConfigError(f"profile {other}: {err}") from None
+    return params

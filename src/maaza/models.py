@@ -25,14 +25,17 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
-import torch
 from filelock import FileLock  # a dependency of transformers/torch: cross-process cache lock
+
+if TYPE_CHECKING:  # torch loads on first use, so config checks (`maaza params`) stay torch-free
+    import torch
 
 CACHE_FORMAT = 1  # bump to invalidate every cached model (e.g. when the layout changes)
 TINY_SEED = 0
+TINY_CONTEXT = 4096  # tiny-random's max_position_embeddings
 HUB_PROBE_TIMEOUT_S = 2.0
 _CHECK_PROMPT = "The capital of France is"
 
@@ -371,17 +374,20 @@ def _hub_source(spec: ModelSpec) -> str:
     return spec.hub_id
 
 
-@torch.no_grad()
 def _greedy(model: Any, tok: Any, n_tokens: int = 8) -> list[int]:
+    import torch
+
     ids = tok(_CHECK_PROMPT, return_tensors="pt")
-    out = model.generate(
-        **ids, max_new_tokens=n_tokens, do_sample=False, pad_token_id=tok.pad_token_id
-    )
+    with torch.no_grad():
+        out = model.generate(
+            **ids, max_new_tokens=n_tokens, do_sample=False, pad_token_id=tok.pad_token_id
+        )
     return out[0, ids["input_ids"].shape[1] :].tolist()
 
 
 def _build_gguf_cache(spec: ModelSpec, tmp: Path) -> None:
     """Dequantize the GGUF to fp32, save as safetensors, and prove the copy generates the same."""
+    import torch
     from transformers import AutoModelForCausalLM
 
     assert spec.locate is not None
@@ -407,6 +413,8 @@ def _build_gguf_cache(spec: ModelSpec, tmp: Path) -> None:
 
 def native_bf16() -> bool:
     """Does this machine multiply bf16 matrices in hardware? (AVX2-only CPUs emulate it ~50x slower.)"""
+    import torch
+
     if torch.cuda.is_available():
         return torch.cuda.is_bf16_supported()
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
@@ -416,18 +424,21 @@ def resolve_dtype(name: str) -> torch.dtype:
     """float32 | bfloat16 | auto; auto = bf16 where the hardware multiplies bf16 natively
     (measured on an AVX512-BF16 EPYC: 2.3x the fp32 decode speed), else fp32 (AVX2 CPUs
     emulate bf16 far slower). Training and evaluation both resolve their dtype here."""
+    import torch
+
     if name == "auto":
         return torch.bfloat16 if native_bf16() else torch.float32
     return {"float32": torch.float32, "bfloat16": torch.bfloat16}[name]
 
 
 def _tiny_random(tok: Any, dtype: torch.dtype) -> Any:
+    import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     config = LlamaConfig(
         vocab_size=len(tok.get_vocab()), hidden_size=64, intermediate_size=128,
         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-        max_position_embeddings=4096, tie_word_embeddings=True,
+        max_position_embeddings=TINY_CONTEXT, tie_word_embeddings=True,
         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
     )  # fmt: skip
     torch.manual_seed(TINY_SEED)  # same weights every time, so tests are deterministic
@@ -435,11 +446,14 @@ def _tiny_random(tok: Any, dtype: torch.dtype) -> Any:
 
 
 def load(
-    name_or_path: str | os.PathLike[str], *, dtype: torch.dtype = torch.float32
+    name_or_path: str | os.PathLike[str], *, dtype: torch.dtype | None = None
 ) -> tuple[Any, Any]:
-    """(model in eval mode, prepared tokenizer) for a registry name, folder, .gguf file or hub id."""
+    """(model in eval mode, prepared tokenizer) for a registry name, folder, .gguf file or hub id;
+    `dtype` defaults to float32."""
+    import torch
     from transformers import AutoModelForCausalLM
 
+    dtype = dtype or torch.float32
     spec = resolve(name_or_path)
     tok = load_tokenizer(name_or_path)
     if spec.source == "random":
@@ -457,3 +471,70 @@ def load(
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
     model.generation_config.pad_token_id = tok.pad_token_id
     return model.eval(), tok
+
+
+# ----------------------------------------------------------------------------- facts without weights
+# Linear layers of the decoder families we know, by registry family or config.json model_type:
+# LoRA `target_modules` are checked against these without loading any weights (peft matches a
+# target by name suffix). Other architectures are not checked here (peft checks them on load).
+_LLAMA_LIKE = frozenset({
+    "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+    "embed_tokens", "lm_head",
+})  # fmt: skip
+_LLAMA_FAMILIES = ("llama", "smollm2", "qwen2", "qwen2.5", "gemma3", "gemma3_text", "mistral")
+MODULE_NAMES: dict[str, frozenset[str]] = dict.fromkeys(_LLAMA_FAMILIES, _LLAMA_LIKE)
+
+
+def _config_json(spec: ModelSpec) -> dict[str, Any] | None:
+    """The model's config.json where it is on disk already (never downloads)."""
+    candidates: list[Path] = []
+    if spec.source == "local" and spec.family != "gguf" and spec.path:
+        candidates.append(Path(spec.path) / "config.json")
+    if spec.source in ("package", "local"):
+        candidates.append(_model_cache(spec) / "config.json")  # dequantized GGUF
+    if spec.source == "hub" and spec.hub_id:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            found = try_to_load_from_cache(spec.hub_id, "config.json")
+            if isinstance(found, str):
+                candidates.append(Path(found))
+        except Exception:  # noqa: BLE001 - a broken HF cache only means "unknown here"
+            pass
+    for path in candidates:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def module_names(name_or_path: str) -> frozenset[str] | None:
+    """Layer names LoRA can target in this model (None: architecture not known here)."""
+    spec = resolve(name_or_path)
+    if spec.source == "random":
+        return MODULE_NAMES["llama"]
+    family = spec.family
+    if family in ("?", "gguf"):
+        family = (_config_json(spec) or {}).get("model_type", family)
+    return MODULE_NAMES.get(family)
+
+
+def context_length(name_or_path: str) -> int | None:
+    """max_position_embeddings from the model's config, without loading weights (None: unknown
+    until the model loads; see model_context)."""
+    spec = resolve(name_or_path)
+    if spec.source == "random":
+        return TINY_CONTEXT
+    n = (_config_json(spec) or {}).get("max_position_embeddings")
+    return n if isinstance(n, int) and n > 0 else None
+
+
+def model_context(model: Any, tokenizer: Any = None) -> int | None:
+    """Context length of a loaded model: its config's max_position_embeddings, else the
+    tokenizer's model_max_length when that is a real limit (tokenizers say 1e30 for 'none')."""
+    n = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if isinstance(n, int) and n > 0:
+        return n
+    limit = getattr(tokenizer, "model_max_length", None)
+    return limit if isinstance(limit, int) and 0 < limit < 10**7 else None
