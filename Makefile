@@ -14,7 +14,7 @@ export PATH := $(BIN):$(PATH)
 HF_HUB_OFFLINE ?= 1
 export HF_HUB_OFFLINE
 
-.PHONY: help venv test lint repro paper-deps
+.PHONY: help venv test lint repro quick restore paper-deps
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -42,6 +42,20 @@ lint: $(STAMP)  ## ruff check + format check
 
 repro: $(STAMP) paper-deps  ## run the DVC pipeline (dvc repro)
 	$(BIN)/dvc repro
+
+quick: $(STAMP) paper-deps  ## the whole pipeline on the quick profile in build/quick/ (a fresh clone; results here untouched)
+	rm -rf build/quick
+	$(BIN)/python benchmarks/quick_profile.py --keep build/quick --out build/quick/times.json
+	@echo "PDF: build/quick/paper/main.pdf; times: build/quick/times.json"
+
+# DVC deletes a stage's outputs before it runs it, and ours are kept in git (cache: false), so a
+# killed or failed stage (e.g. `dvc` without the venv: "papermill: command not found") leaves
+# them deleted. This puts back every output dvc.yaml declares, as the last commit has it.
+restore:  ## undo a killed/failed stage: restore every DVC output from the last commit
+	$(BIN)/python -c "import dvc.repo; print('\n'.join(sorted({o.def_path for s in \
+	  dvc.repo.Repo('.').index.stages for o in s.outs})))" \
+	  | xargs git ls-files -z -- | xargs -0 --no-run-if-empty git checkout HEAD --
+	git status --short
 
 paper-deps:  ## install latexmk + TeX Live from Debian when latexmk is missing
 	@command -v latexmk >/dev/null || { \
