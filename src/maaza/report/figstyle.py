@@ -23,11 +23,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from maaza.report.frames import (  # noqa: E402
-    OURS_LABEL,
-    Frames,
-    short_model,
-)  # fmt: skip
+from maaza.report.frames import OURS_LABEL, Frames, short_model  # noqa: E402
 
 PALETTE = sns.color_palette("colorblind")
 PAPER_GREY = "0.45"
@@ -106,8 +102,8 @@ def run_colors(frames: Frames) -> dict[str, Any]:
     return out
 
 
-def placeholder(title: str, message: str, height: float = 2.0) -> Figure:
-    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, height))
+def placeholder(title: str, message: str) -> Figure:
+    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 2.0))
     ax.set_axis_off()
     ax.set_title(title)
     ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=9, style="italic")
@@ -127,8 +123,9 @@ def point_style(row: pd.Series, colors: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def style_legend(fig: Figure, colors: dict[str, Any], paper: bool) -> None:
-    """Figure-level legend under the axes, inside the figure's width (constrained layout)."""
+def style_legend(fig: Figure, colors: dict[str, Any]) -> None:
+    """Figure-level legend under the axes, inside the figure's width (constrained layout), the
+    original paper's grey diamonds last."""
     handles = [Patch(color=c, label=series_label(m)) for m, c in colors.items()]
     handles += [
         Line2D([], [], marker="o", color="k", linestyle="none", label="fine-tuned"),
@@ -142,18 +139,11 @@ def style_legend(fig: Figure, colors: dict[str, Any], paper: bool) -> None:
                    label=f"{OURS_LABEL}, {mode}")
             for mode in ("constrained", "free")
         ]  # fmt: skip
-    if paper:
-        handles.append(
-            Line2D(
-                [],
-                [],
-                marker="D",
-                color=PAPER_GREY,
-                mfc="white",
-                linestyle="none",
-                label=PAPER_LABEL,
-            )
+    handles.append(
+        Line2D(
+            [], [], marker="D", color=PAPER_GREY, mfc="white", linestyle="none", label=PAPER_LABEL
         )
+    )
     fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=True)
 
 

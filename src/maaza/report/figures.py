@@ -58,23 +58,57 @@ FigureFn = Callable[[Frames, dict[str, Any]], Figure]
 @styled
 def exact_vs_params(frames: Frames, reference: dict[str, Any]) -> Figure:
     """JSONExact vs parameter count: fine-tuned vs zero-shot, ours beside the paper's."""
+    return _exact_against(
+        frames, reference, "params_total", 1e-6, "params_m", "JSONExact vs parameters", 3.3,
+        xlabel="parameters (millions, log scale)", ylabel="JSONExact (%) on the test split",
+    )  # fmt: skip
+
+
+@styled
+def size_vs_accuracy(frames: Frames, reference: dict[str, Any]) -> Figure:
+    """Disk size (bf16 weights + adapter) vs JSONExact, with the paper's reported sizes."""
+    return _exact_against(
+        frames, reference, "disk_mb", 1.0, "size_mb", "Disk size vs JSONExact", 3.0,
+        xlabel="size on disk (MB, log scale): bf16 weights + LoRA adapter", ylabel="JSONExact (%)",
+    )  # fmt: skip
+
+
+def _exact_against(frames: Frames, reference: dict[str, Any], x: str, scale: float, paper_x: str,
+                   title: str, height: float, xlabel: str, ylabel: str) -> Figure:  # fmt: skip
+    """Test-split JSONExact of every headline eval against `x` (times `scale`) on a log axis,
+    with the paper's models at their `paper_x` (those that report it; named on the params axis)."""
     rows = frames.headline("test")
-    rows = rows[rows["params_total"].notna()] if not rows.empty else rows
+    rows = rows[rows[x].notna()] if not rows.empty else rows
     if rows.empty:
-        return placeholder("JSONExact vs parameters", "not run: no test-split evaluation found")
+        return placeholder(title, "not run: no test-split evaluation found")
     colors = model_colors(frames)
-    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 3.3))
-    _scatter_evals(ax, rows, colors, x="params_total", scale=1e-6)
+    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, height))
+    _scatter_evals(ax, rows, colors, x, scale)
     for m in paper_models(reference):
-        ax.plot(m["params_m"], m["overall"]["json_exact"], "D", color=PAPER_GREY, mfc="white", ms=5)
-        ax.annotate(f"{m['label']} ({m['kind']})", (m["params_m"], m["overall"]["json_exact"]), fontsize=6,
-                    color=PAPER_GREY, xytext=(4, -8), textcoords="offset points")  # fmt: skip
+        if not m.get(paper_x):
+            continue
+        xy = (m[paper_x], m["overall"]["json_exact"])
+        ax.plot(*xy, "D", color=PAPER_GREY, mfc="white", ms=5)
+        if paper_x == "params_m":
+            ax.annotate(f"{m['label']} ({m['kind']})", xy, fontsize=6, color=PAPER_GREY,
+                        xytext=(4, -8), textcoords="offset points")  # fmt: skip
     plain_log_x(ax)
-    ax.set_xlabel("parameters (millions, log scale)")
-    ax.set_ylabel("JSONExact (%) on the test split")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_ylim(-2, 102)
-    style_legend(fig, colors, paper=True)
+    style_legend(fig, colors)
     return fig
+
+
+def _pairs(rows: pd.DataFrame) -> list[tuple[Any, Any]]:
+    """(zero-shot index, fine-tuned index) of each fine-tuned eval that has a zero-shot eval of
+    its model and mode: the paper's recipe and ours on one model share that zero-shot eval."""
+    zero, out = rows[rows["kind"] == "zero-shot"], []
+    for i, ft in rows[rows["kind"] == "fine-tuned"].iterrows():
+        zs = zero[(zero["model"] == ft["model"]) & (zero["mode"] == ft["mode"])]
+        if len(zs):
+            out.append((zs.index[0], i))
+    return out
 
 
 def _scatter_evals(ax: plt.Axes, rows: pd.DataFrame, colors: dict, x: str, scale: float) -> None:
@@ -85,36 +119,11 @@ def _scatter_evals(ax: plt.Axes, rows: pd.DataFrame, colors: dict, x: str, scale
         y, lo, hi = pct([r["json_exact"], r["json_exact_lo"], r["json_exact_hi"]])
         ax.errorbar(xs[i], y, yerr=[[y - lo], [hi - y]], elinewidth=0.8, capsize=2,
                     **point_style(r, colors))  # fmt: skip
-    zero = rows[rows["kind"] == "zero-shot"]
-    for i, ft in rows[rows["kind"] == "fine-tuned"].iterrows():
-        zs = zero[(zero["model"] == ft["model"]) & (zero["mode"] == ft["mode"])]
-        if len(zs):
-            ax.plot([xs[zs.index[0]], xs[i]], pct([zs["json_exact"].iloc[0], ft["json_exact"]]),
-                    color=colors[series(ft)], lw=0.7, alpha=0.5,
-                    ls="-" if ft["mode"] == "constrained" else ":")  # fmt: skip
-
-
-@styled
-def size_vs_accuracy(frames: Frames, reference: dict[str, Any]) -> Figure:
-    """Disk size (bf16 weights + adapter) vs JSONExact, with the paper's reported sizes."""
-    rows = frames.headline("test")
-    rows = rows[rows["disk_mb"].notna()] if not rows.empty else rows
-    if rows.empty:
-        return placeholder("Disk size vs JSONExact", "not run: no test-split evaluation found")
-    colors = model_colors(frames)
-    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 3.0))
-    _scatter_evals(ax, rows, colors, x="disk_mb", scale=1.0)
-    for m in paper_models(reference):
-        if m.get("size_mb"):
-            ax.plot(
-                m["size_mb"], m["overall"]["json_exact"], "D", color=PAPER_GREY, mfc="white", ms=5
-            )
-    plain_log_x(ax)
-    ax.set_xlabel("size on disk (MB, log scale): bf16 weights + LoRA adapter")
-    ax.set_ylabel("JSONExact (%)")
-    ax.set_ylim(-2, 102)
-    style_legend(fig, colors, paper=True)
-    return fig
+    for z, f in _pairs(rows):
+        ft = rows.loc[f]
+        ax.plot([xs[z], xs[f]], pct([rows.loc[z, "json_exact"], ft["json_exact"]]),
+                color=colors[series(ft)], lw=0.7, alpha=0.5,
+                ls="-" if ft["mode"] == "constrained" else ":")  # fmt: skip
 
 
 @styled
@@ -144,53 +153,48 @@ def by_tier(frames: Frames, reference: dict[str, Any]) -> Figure:
 @styled
 def finetune_gain(frames: Frames, reference: dict[str, Any]) -> Figure:
     """Zero-shot vs fine-tuned JSONExact per model and decoding mode, gain factor on top."""
-    rows = frames.headline("test")
-    pairs = _gain_pairs(rows)
-    paper = _paper_gain(reference)
-    if not pairs and not paper:
-        return placeholder("Fine-tuning gain", "not run: needs a zero-shot and a fine-tuned eval")
     colors = model_colors(frames)
+    ours = _gain_bars(frames.headline("test"), colors)
+    bars = ours + _paper_gain(reference)
+    if not bars:
+        return placeholder("Fine-tuning gain", "not run: needs a zero-shot and a fine-tuned eval")
     fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 2.8))
-    labels = []
-    bars = [(lbl, z, f, colors[series(zs)], colors[series(ft)], is_ours(ft))
-            for lbl, zs, ft, z, f in pairs]  # fmt: skip
-    for i, (label, zs, ft, zs_color, ft_color, ours) in enumerate(
-        bars + [(lbl, z, f, c, c, False) for lbl, z, f, c in paper]
-    ):
+    for i, (_, zs, ft, zs_color, ft_color, hatch) in enumerate(bars):
         ax.bar(i - 0.2, zs, 0.38, facecolor="white", edgecolor=zs_color, hatch="////")
-        ax.bar(i + 0.2, ft, 0.38, color=ft_color, hatch=OURS_HATCH if ours else None,
+        ax.bar(i + 0.2, ft, 0.38, color=ft_color, hatch=OURS_HATCH if hatch else None,
                hatchcolor="white")  # fmt: skip
         gain = f"×{ft / zs:.1f}" if zs > 0 else "from 0"
         ax.text(i, max(zs, ft) + 2, gain, ha="center", fontsize=7.5)
-        labels.append(label)
+    labels = [b[0] for b in bars]
     ax.set_xticks(range(len(labels)), labels, fontsize=6.5 if len(labels) > 5 else 7.5)
     ax.set_ylabel("JSONExact (%)")
     ax.set_ylim(0, 110)
     handles = [Patch(facecolor="white", edgecolor="k", hatch="////", label="zero-shot"),
                Patch(color="0.4", label="fine-tuned")]  # fmt: skip
-    if any(b[-1] for b in bars):
+    if any(b[-1] for b in ours):
         handles.append(Patch(facecolor="0.4", hatch=OURS_HATCH, hatchcolor="white",
                              label=f"fine-tuned, {OURS_LABEL}"))  # fmt: skip
     ax.legend(handles=handles, loc="upper left")
     return fig
 
 
-def _gain_pairs(rows: pd.DataFrame) -> list[tuple[str, pd.Series, pd.Series, float, float]]:
-    """(label, zero-shot row, fine-tuned row, JSONExact % of each) per fine-tuned series and mode;
-    the paper's recipe and ours on one model share its zero-shot row."""
+Bar = tuple[str, float, float, Any, Any, bool]  # label, zero-shot %, fine-tuned %, colours, ours
+
+
+def _gain_bars(rows: pd.DataFrame, colors: dict[str, Any]) -> list[Bar]:
+    """A pair of bars per fine-tuned series and mode, beside its model's zero-shot eval."""
     out = []
-    zero = rows[rows["kind"] == "zero-shot"]
-    for _, ft in rows[rows["kind"] == "fine-tuned"].iterrows():
-        zs = zero[(zero["model"] == ft["model"]) & (zero["mode"] == ft["mode"])]
-        if len(zs):
-            z, f = pct([zs["json_exact"].iloc[0], ft["json_exact"]])
-            ours = f"\n{OURS_LABEL}" if is_ours(ft) else ""
-            label = f"{short_model(ft['model'])}{ours}\n{ft['mode']}"
-            out.append((label, zs.iloc[0], ft, float(z), float(f)))
+    for z, f in _pairs(rows):
+        zs, ft = rows.loc[z], rows.loc[f]
+        z_pct, f_pct = pct([zs["json_exact"], ft["json_exact"]])
+        ours = f"\n{OURS_LABEL}" if is_ours(ft) else ""
+        label = f"{short_model(ft['model'])}{ours}\n{ft['mode']}"
+        out.append((label, float(z_pct), float(f_pct), colors[series(zs)], colors[series(ft)],
+                    is_ours(ft)))  # fmt: skip
     return out
 
 
-def _paper_gain(reference: dict[str, Any]) -> list[tuple[str, float, float, str]]:
+def _paper_gain(reference: dict[str, Any]) -> list[Bar]:
     """The paper's zero-shot -> fine-tuned pairs (same params, non-estimated values only)."""
     models = paper_models(reference)
     out = []
@@ -199,9 +203,8 @@ def _paper_gain(reference: dict[str, Any]) -> list[tuple[str, float, float, str]
             m for m in models if m["kind"] == "fine-tuned" and m["params_m"] == zs["params_m"]
         ):
             label = f"paper {zs['params_m']}M\n(reported)"
-            out.append(
-                (label, zs["overall"]["json_exact"], ft["overall"]["json_exact"], PAPER_GREY)
-            )
+            z, f = zs["overall"]["json_exact"], ft["overall"]["json_exact"]
+            out.append((label, z, f, PAPER_GREY, PAPER_GREY, False))
     return out
 
 
