@@ -33,13 +33,7 @@ from maaza.report.fmt import (
     tex_escape,
     tt,
 )  # fmt: skip
-from maaza.report.frames import (
-    OURS_LABEL,
-    Frames,
-    error_categories,
-    short_model,
-    tier_order,
-)  # fmt: skip
+from maaza.report.frames import OURS_LABEL, Frames, cell, error_categories, short_model, tier_order
 from maaza.report.tablestyle import (
     block_title,
     hardware_text,
@@ -71,12 +65,8 @@ def main_results(frames: Frames, reference: dict[str, Any]) -> str:
     body = []
     for _, r in rows.iterrows():
         n_params = frames.model_params.get(r["model"])  # unknown until a run or eval reports it
-        cells = [
-            model_cell(r),
-            "--" if missing(n_params) else fmt_params(n_params),
-            setting(r),
-            r["mode"],
-        ]
+        params = "--" if missing(n_params) else fmt_params(n_params)
+        cells = [model_cell(r), params, setting(r), r["mode"]]
         if missing(r.get("json_exact")):
             cells.append(span(6, NOT_RUN))
         else:
@@ -132,11 +122,7 @@ def tier_breakdown(frames: Frames, reference: dict[str, Any]) -> str:
     ]
     body = []
     for _, r in rows.iterrows():
-        sub = (
-            tiers[tiers["name"] == r["name"]].set_index("tier")
-            if not tiers.empty
-            else pd.DataFrame()
-        )
+        sub = tiers[tiers["name"] == r["name"]].set_index("tier") if not tiers.empty else tiers
         cells = [fmt_metric(m, sub.loc[t, m] if t in sub.index else None)
                  for t in order for m in ("json_exact", "field_f1")]  # fmt: skip
         body.append(row([model_cell(r), setting(r), r["mode"], *cells]))
@@ -164,8 +150,8 @@ def _paper_tier_rows(reference: dict[str, Any], order: list[str], ncols: int) ->
     out = [block_title(f"{PAPER} (Section {models[0]['by_tier']['section']}; n = {sizes})", ncols)]
     for m in models:
         bt, est = m["by_tier"], m["by_tier"].get("estimated", False)
-        cells = [cell for t in order for cell in (fmt_paper_pct(bt.get(t, {}).get("json_exact"), est),
-                                                   paper_f1(bt.get(t, {}).get("field_f1"), est))]  # fmt: skip
+        cells = [c for t in order for c in (fmt_paper_pct(bt.get(t, {}).get("json_exact"), est),
+                                             paper_f1(bt.get(t, {}).get("field_f1"), est))]  # fmt: skip
         out.append(row([tex_escape(m["label"]), m["kind"], "greedy", *cells]))
     return out
 
@@ -191,9 +177,7 @@ def _paper_point(reference: dict[str, Any], factor: str, value: Any) -> dict[str
 def ablations(frames: Frames, reference: dict[str, Any]) -> str:
     body = []
     for factor, group in frames.ablations.groupby("factor", sort=False):
-        body.append(
-            r"\addlinespace[2pt]" + span(9, rf"\textit{{{FACTOR_TITLE[factor]}}}", "@{}l") + r" \\"
-        )
+        body.append(block_title(FACTOR_TITLE[factor], 9, before=r"\addlinespace[2pt]"))
         for _, p in group.iterrows():
             ref = _paper_point(reference, factor, p["value"])
             name = tt(p["run"]) + (r" {\scriptsize(main)}" if p["is_main"] else "")
@@ -231,13 +215,13 @@ def _decoding_rows(frames: Frames) -> list[str]:
     if not main:
         return []
     model = frames.design.run_model(main)
-    out = [r"\addlinespace[2pt]\multicolumn{9}{@{}l}{\textit{Decoding}} \\"]
+    out = [block_title("Decoding", 9, before=r"\addlinespace[2pt]")]
     for kind, run in (("fine-tuned", main), ("zero-shot", None)):
         for mode in MODES:
             r = frames.find_eval(run, mode, model=model)
-            get = lambda k, r=r: None if r is None else r[k]  # noqa: E731
-            out.append(row([f"{mode}, {kind}", tt(main if run else short_model(model)), "", "",
-                            fmt_pct(get("json_exact")), fmt_f1(get("field_f1")), "", "--", "--"]))  # fmt: skip
+            exact, f1 = fmt_pct(cell(r, "json_exact")), fmt_f1(cell(r, "field_f1"))
+            name = tt(main if run else short_model(model))
+            out.append(row([f"{mode}, {kind}", name, "", "", exact, f1, "", "--", "--"]))
     return out
 
 
@@ -259,8 +243,8 @@ def schema_best_worst(frames: Frames, reference: dict[str, Any], k: int = 5) -> 
         keys = ["json_exact", "field_f1", "schema"]
         best = data.sort_values(keys, ascending=[False, False, True]).head(k)
         worst = data.drop(best.index).sort_values(keys, ascending=[True, True, True]).head(k)
-        body = [r"\multicolumn{7}{@{}l}{\textit{Best " + str(k) + r"}} \\", *_schema_rows(best),
-                r"\midrule\multicolumn{7}{@{}l}{\textit{Worst " + str(k) + r"}} \\", *_schema_rows(worst)]  # fmt: skip
+        body = [block_title(f"Best {k}", 7, before=""), *_schema_rows(best),
+                block_title(f"Worst {k}", 7), *_schema_rows(worst)]  # fmt: skip
     src = frames.evals.loc[frames.evals["name"] == name, "source"] if name else []
     return latex_table(
         name="schema_best_worst",
@@ -295,9 +279,7 @@ def generalisation(frames: Frames, reference: dict[str, Any]) -> str:
         sources += [h["source"] for h in hits if h is not None]
         sizes |= {int(hits[0]["n"])} if hits[0] is not None else set()
         label = tt(run) + (f" ({OURS_LABEL})" if d.role_of(run) == "ours" else "")
-        body.append(
-            row([label, *(c for h in hits for c in _fit_cells(h))])
-        )  # the run name says the model
+        body.append(row([label, *(c for h in hits for c in _fit_cells(h))]))  # run names the model
     if not body:
         body.append(row([span(10, NOT_RUN)]))
     return latex_table(
@@ -339,26 +321,11 @@ def error_analysis(frames: Frames, reference: dict[str, Any]) -> str:
         body.append(row([span(3 + len(cats), NOT_RUN)]))
     ref = reference.get("errors")
     if ref:
-        body.append(
-            block_title(
-                f"{PAPER} (Section {ref['section']}; {ref['n_inspected']} errors "
-                "of Maaza-SLM-360M, labelled by hand; \\% of errors)",
-                3 + len(cats),
-            )
-        )
-        body.append(
-            row(
-                [
-                    "Maaza-SLM-360M",
-                    "fine-tuned",
-                    "greedy",
-                    *[
-                        ("--" if c == "correct" else fmt_paper_pct(ref["share"].get(c)))
-                        for c in cats
-                    ],
-                ]
-            )
-        )
+        title = (f"{PAPER} (Section {ref['section']}; {ref['n_inspected']} errors of "
+                 "Maaza-SLM-360M, labelled by hand; \\% of errors)")  # fmt: skip
+        shares = ["--" if c == "correct" else fmt_paper_pct(ref["share"].get(c)) for c in cats]
+        body.append(block_title(title, 3 + len(cats)))
+        body.append(row(["Maaza-SLM-360M", "fine-tuned", "greedy", *shares]))
     return latex_table(
         name="error_analysis",
         caption="Error categories, computed for every example (count, and in brackets the share of "
@@ -385,22 +352,16 @@ def compute(frames: Frames, reference: dict[str, Any]) -> str:
     runs = frames.runs
     body = []
     for _, r in runs.iterrows():
-        roof = NOT_RUN if missing(r.get("roof_fraction")) else fmt_pct(r["roof_fraction"], 0)
-        body.append(row([run_cell(frames, r["run"]), str(r["r"]), fmt_int(r["n_train_examples"]), fmt_num(r["epochs"], 0),
-                         fmt_int(r["steps"]), fmt_duration(r["wall_time_s"]), fmt_num(r["real_tokens_per_s"], 0),
-                         roof, f"{fmt_params(r['params_trainable'])} ({r['trainable_pct']:.2f}\\%)",
+        trainable = f"{fmt_params(r['params_trainable'])} ({r['trainable_pct']:.2f}\\%)"
+        body.append(row([run_cell(frames, r["run"]), str(r["r"]), fmt_int(r["n_train_examples"]),
+                         fmt_num(r["epochs"], 0), fmt_int(r["steps"]), fmt_duration(r["wall_time_s"]),
+                         fmt_num(r["real_tokens_per_s"], 0), fmt_pct(r.get("roof_fraction"), 0), trainable,
                          fmt_num(r["adapter_mb"], 1), fmt_num(r["final_loss"], 3)]))  # fmt: skip
     inv = frames.inventory
     for run in inv.missing_runs:
         steps = inv.in_progress.get(run)
-        body.append(
-            row(
-                [
-                    run_cell(frames, run),
-                    span(10, f"running ({steps} steps logged)" if steps else NOT_RUN, "l"),
-                ]
-            )
-        )
+        status = f"running ({steps} steps logged)" if steps else NOT_RUN
+        body.append(row([run_cell(frames, run), span(10, status, "l")]))
     comp = reference.get("compute")
     if comp:
         body.append(block_title(f"{PAPER} (Sections {comp['section']})", 11))
@@ -424,16 +385,13 @@ def dataset(frames: Frames, reference: dict[str, Any]) -> str:
     """Examples per split and tier, and each validation check's pass rate (data/report.json)."""
     d = frames.data
     splits = list(d.counts) if d else []
-    tiers = tier_order(t for c in (d.counts.values() if d else []) for t in c.by_tier) or list(
-        TIERS
-    )
+    counts = d.counts.values() if d else []
+    tiers = tier_order(t for c in counts for t in c.by_tier) or list(TIERS)
     body = [row([tex_escape(s), fmt_int(d.counts[s].n), *[fmt_int(d.counts[s].by_tier.get(t, 0)) for t in tiers],
                  fmt_int(len(d.counts[s].by_schema))]) for s in splits]  # fmt: skip
     checks = sorted({k for sc in d.checks.values() for k in sc.checks}) if d else []
     if checks:
-        body.append(
-            block_title("Validation checks: pass rate (failed examples)", 2 + len(tiers) + 1)
-        )
+        body.append(block_title("Validation checks: pass rate (failed examples)", 3 + len(tiers)))
         for c in checks:
             cells = [_check_cell(d.checks.get(s), c) for s in splits]
             body.append(row([tt(c), span(1 + len(tiers) + 1, " / ".join(cells), "l")]))

@@ -3,26 +3,13 @@ a setting or a run, and the notes under a table. Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 import pandas as pd
 
 from maaza.metrics import METRICS
-from maaza.report.fmt import (
-    DAGGER,
-    NOT_RUN,
-    tex_escape,
-    tt,
-)  # fmt: skip
-from maaza.report.frames import (
-    OURS_LABEL,
-    Frames,
-    eval_label,
-    short_model,
-)  # fmt: skip
-
-TableFn = Callable[[Frames, dict[str, Any]], str]
+from maaza.report.fmt import DAGGER, NOT_RUN, tex_escape, tt
+from maaza.report.frames import OURS_LABEL, Frames, eval_label, short_model
 
 
 # ----------------------------------------------------------------------------- layout helpers
@@ -34,8 +21,9 @@ def span(n: int, text: str, align: str = "c") -> str:
     return rf"\multicolumn{{{n}}}{{{align}}}{{{text}}}"
 
 
-def block_title(text: str, ncols: int) -> str:
-    return r"\midrule" + span(ncols, rf"\textit{{{text}}}", "@{}l") + r" \\"
+def block_title(text: str, ncols: int, before: str = r"\midrule") -> str:
+    """A row in italics naming the block of rows below it, after a rule (or a little space)."""
+    return before + span(ncols, rf"\textit{{{text}}}", "@{}l") + r" \\"
 
 
 def head(metric: str) -> str:
