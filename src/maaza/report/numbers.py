@@ -70,48 +70,18 @@ QUOTED = {
     "Main": Quoted(
         run=("Model", "Params"),
         evals={
-            "Ft": (
-                "json_exact",
-                "field_f1",
-                "leaf_f1",
-                "compliance",
-                "latency_mean_s",
-                "latency_p95_s",
-                "tokens_per_s",
-                "n",
-                "ci",
-            ),
+            "Ft": ("json_exact", "field_f1", "leaf_f1", "compliance", "latency_mean_s",
+                   "latency_p95_s", "tokens_per_s", "n", "ci"),
             "FtFree": ("json_exact", "compliance"),
             "Holdout": ("json_exact", "field_f1", "n", "ci"),
             "Fit": ("json_exact", "ci"),
             "Zs": ONLY_EXACT,
             "ZsFree": ONLY_EXACT,
-        },  # fmt: skip
-        derived=(
-            "Gain",
-            "GainPoints",
-            "GainPointsFree",
-            "DecodeGain",
-            "ZsDecodeGain",
-            "HoldoutGap",
-            "FitVerdict",
-            "FitShort",
-        ),  # fmt: skip
-        train=(
-            "WallTime",
-            "TokensPerS",
-            "Roof",
-            "Trainable",
-            "TrainablePct",
-            "AdapterMB",
-            "Epochs",
-            "Steps",
-            "LoraR",
-            "NTrain",
-            "NTruncated",
-            "Cores",
-            "CPU",
-        ),  # fmt: skip
+        },
+        derived=("Gain", "GainPoints", "GainPointsFree", "DecodeGain", "ZsDecodeGain", "HoldoutGap",
+                 "FitVerdict", "FitShort"),
+        train=("WallTime", "TokensPerS", "Roof", "Trainable", "TrainablePct", "AdapterMB", "Epochs",
+               "Steps", "LoraR", "NTrain", "NTruncated", "Cores", "CPU"),
         errors={
             "Ft": ("Errors", "ErrTop", "ErrTopShare", "ErrInvalid"),
             "FtFree": ("Errors", "ErrTop", "ErrTopShare", "ErrInvalid"),
@@ -127,7 +97,7 @@ QUOTED = {
             "Fit": ONLY_EXACT,
             "Zs": ONLY_EXACT,
             "ZsFree": ONLY_EXACT,
-        },  # fmt: skip
+        },
         derived=("FitVerdict", "FitShort"),
         train=(),
     ),
@@ -143,7 +113,7 @@ QUOTED = {
         train=("WallTime", "TokensPerS", "Steps", "NTrain"),
         errors={"Ft": ("Errors", "ErrTop", "ErrTopShare"), "FtFree": ("Errors",)},
     ),
-}
+}  # fmt: skip
 # Eval slot -> its part of the macro name. Ours is always fine-tuned and shares the main run's
 # base model, whose zero-shot evals are already MainZs*: no `Ft`.
 SLOTS = {s: s for s in ("Ft", "FtFree", "Holdout", "Fit", "Zs", "ZsFree")}
@@ -313,28 +283,34 @@ def train_numbers(frames: Frames) -> list[Number]:
     return out
 
 
+def _ft_exact(frames: Frames, run: str | None) -> float | None:
+    """JSONExact of a run's fine-tuned eval (test split, constrained); None without one."""
+    return cell(frames.find_eval(run, "constrained"), "json_exact") if run else None
+
+
 def ours_numbers(frames: Frames) -> list[Number]:
     """Our recipe against the paper's recipe on the same base model (the main run)."""
     r = roles(frames)
     ours, main = role_evals(frames, r["Ours"]), role_evals(frames, r["Main"])
-    ex = {s: (cell(ours[s], "json_exact"), cell(main[s], "json_exact")) for s in OURS_SLOTS}
     src = "derived: JSONExact of our recipe's eval vs the main run's (same split and decoding)"
+    out = []
+    for slot in ("Ft", "FtFree", "Holdout"):
+        diff = fmt_points(cell(ours[slot], "json_exact"), cell(main[slot], "json_exact"))
+        name = OURS_SLOTS[slot]
+        out.append(Number(f"OursVsMain{name}", diff, f"{src}: Ours{name}Exact - Main{slot}Exact"))
     run_ours, run_main = frames.run_row(r["Ours"]), frames.run_row(r["Main"])
-    tsrc = "derived: train_metrics.json of our recipe's run / the main run's"
-    return [
-        Number("OursVsMain", fmt_points(*ex["Ft"]), f"{src}: OursExact - MainFtExact"),
-        Number("OursVsMainFree", fmt_points(*ex["FtFree"]), f"{src}: OursFreeExact - MainFtFreeExact"),
-        Number("OursVsMainHoldout", fmt_points(*ex["Holdout"]), f"{src}: OursHoldoutExact - MainHoldoutExact"),
-        *(Number(f"OursTrain{name}Ratio", fmt_ratio(cell(run_ours, key), cell(run_main, key)), f"{tsrc}: {key}")
-          for name, key in (("Time", "wall_time_s"), ("Steps", "steps"))),
-    ]  # fmt: skip
+    src = "derived: train_metrics.json of our recipe's run / the main run's"
+    for name, key in (("Time", "wall_time_s"), ("Steps", "steps")):
+        ratio = fmt_ratio(cell(run_ours, key), cell(run_main, key))
+        out.append(Number(f"OursTrain{name}Ratio", ratio, f"{src}: {key}"))
+    return out
 
 
 def scale_numbers(frames: Frames) -> list[Number]:
     """The larger base model against the main run (same recipe) and against our recipe on the
     smaller model: is a recipe worth more than doubling the parameters?"""
     r = roles(frames)
-    scale, main, ours = (cell(role_evals(frames, r[k])["Ft"], "json_exact") for k in ("Scale", "Main", "Ours"))  # fmt: skip
+    scale, main, ours = (_ft_exact(frames, r[k]) for k in ("Scale", "Main", "Ours"))
     params = [frames.model_params.get(frames.design.run_model(r[k])) for k in ("Scale", "Main")]
     src = "derived: JSONExact of the fine-tuned evals (test split, constrained)"
     return [
@@ -352,16 +328,10 @@ def ablation_numbers(frames: Frames) -> list[Number]:
     ab, src = frames.ablations, ABLATION_SOURCE
     rank, data = (ab[(ab["factor"] == f) & ab["json_exact"].notna()] if not ab.empty else ab
                   for f in ("rank", "data"))  # fmt: skip
-    best = (
-        rank.sort_values(["json_exact", "value"], ascending=[False, True]).iloc[0]
-        if len(rank)
-        else None
-    )
-    spread = (
-        f"{100 * (rank['json_exact'].max() - rank['json_exact'].min()):.1f}\\,pp"
-        if len(rank) > 1
-        else NOT_RUN
-    )
+    ranked = rank.sort_values(["json_exact", "value"], ascending=[False, True])
+    best = ranked.iloc[0] if len(ranked) else None
+    exact = rank["json_exact"]
+    spread = f"{100 * (exact.max() - exact.min()):.1f}\\,pp" if len(rank) > 1 else NOT_RUN
     done = ab[ab["json_exact"].notna()] if not ab.empty else ab
     half = ((done["json_exact_hi"] - done["json_exact_lo"]) / 2).max() if len(done) > 1 else None
     loss = ab[ab["factor"] == "loss"] if not ab.empty else ab
@@ -392,45 +362,40 @@ def _ends(pts: pd.DataFrame, name: str, fmt_value: Callable[[Any], str]) -> list
             Number(f"Abl{name}{pos}Time", fmt_duration(cell(p, "wall_time_s")), ABLATION_SOURCE),
         ]  # fmt: skip
         if name == "Data" and pos == "Min":  # the smallest data fraction's example count
-            out.append(
-                Number("AblDataMinNTrain", fmt_int(cell(p, "n_train_examples")), ABLATION_SOURCE)
-            )
+            n_train = fmt_int(cell(p, "n_train_examples"))
+            out.append(Number("AblDataMinNTrain", n_train, ABLATION_SOURCE))
     return out
 
 
 # ----------------------------------------------------------------------------- errors
-ERRORS: dict[str, Callable[[pd.DataFrame | None], str]] = {
-    "Errors": lambda err: NOT_RUN if err is None else fmt_int(_wrong(err)["count"].sum()),
-    "ErrTop": lambda err: NOT_RUN if (top := _top_error(err)) is None else top["category"].replace("_", " "),
-    "ErrTopShare": lambda err: fmt_pct(cell(_top_error(err), "share_of_errors"), 0),
-    "ErrInvalid": lambda err: NOT_RUN if err is None else fmt_int(err.loc[err["category"] == "invalid_json", "count"].sum()),
-}  # fmt: skip
-ERRORS_KEY = {"ErrInvalid": "errors.invalid_json"}
+ERRORS_KEY = {"ErrInvalid": "errors.invalid_json"}  # the key each macro reads; default "errors"
 
 
-def _wrong(err: pd.DataFrame) -> pd.DataFrame:
-    return err[err["category"] != "correct"]
-
-
-def _top_error(err: pd.DataFrame | None) -> pd.Series | None:
-    """The most frequent error category (ties: by name), None without errors."""
-    if err is None or _wrong(err)["count"].sum() == 0:
-        return None
-    return _wrong(err).sort_values(["count", "category"], ascending=[False, True]).iloc[0]
+def _error_values(err: pd.DataFrame | None) -> dict[str, str]:
+    """An eval's error macros by suffix, from its rows of frames.errors (None: no eval). ErrTop is
+    the most frequent error category (ties: by name)."""
+    if err is None:
+        return dict.fromkeys(("Errors", "ErrTop", "ErrTopShare", "ErrInvalid"), NOT_RUN)
+    wrong = err[err["category"] != "correct"]
+    ranked = wrong.sort_values(["count", "category"], ascending=[False, True])
+    top = ranked.iloc[0] if wrong["count"].sum() else None
+    return {
+        "Errors": fmt_int(wrong["count"].sum()),
+        "ErrTop": NOT_RUN if top is None else top["category"].replace("_", " "),
+        "ErrTopShare": fmt_pct(cell(top, "share_of_errors"), 0),
+        "ErrInvalid": fmt_int(err.loc[err["category"] == "invalid_json", "count"].sum()),
+    }
 
 
 def error_numbers(frames: Frames) -> list[Number]:
-    out = []
+    out, errors = [], frames.errors
     for role, run in roles(frames).items():
         names, ev = slot_names(role), role_evals(frames, run)
         for slot, keys in QUOTED[role].errors.items():
             name, src = cell(ev[slot], "name"), cell(ev[slot], "source") or "missing"
-            err = (
-                frames.errors[frames.errors["name"] == name]
-                if name and not frames.errors.empty
-                else None
-            )
-            out += [Number(f"{role}{names[slot]}{k}", ERRORS[k](err), f"{src}: {ERRORS_KEY.get(k, 'errors')}")
+            err = errors[errors["name"] == name] if name and not errors.empty else None
+            values = _error_values(err)
+            out += [Number(f"{role}{names[slot]}{k}", values[k], f"{src}: {ERRORS_KEY.get(k, 'errors')}")
                     for k in keys]  # fmt: skip
     return out
 
@@ -438,6 +403,7 @@ def error_numbers(frames: Frames) -> list[Number]:
 # ----------------------------------------------------------------------------- render
 def collect(frames: Frames, reference: dict[str, Any]) -> list[Number]:
     main, _, ours = roles(frames).values()
+    exact = _ft_exact(frames, main), _ft_exact(frames, ours)
     numbers = [
         *status_numbers(frames),
         *data_numbers(frames),
@@ -451,7 +417,7 @@ def collect(frames: Frames, reference: dict[str, Any]) -> list[Number]:
         *ablation_numbers(frames),
         *error_numbers(frames),
         *reference_numbers(reference),
-        *comparison_numbers(reference, *(cell(role_evals(frames, r)["Ft"], "json_exact") for r in (main, ours))),
+        *comparison_numbers(reference, *exact),
     ]  # fmt: skip
     _check(numbers)
     return numbers
