@@ -242,7 +242,7 @@ def test_input_line_errors_one_by_one(tmp_path, root):
     schema = str(_write(tmp_path / "book.json", BOOK))
     good = '{"text": "Dune"}\n'
     cases = {
-        "bad json": (good + '{"text": "Dune"\n', "in.jsonl:2: not JSON"),
+        "bad json": (good + '{"text": "Dune"\n', "in.jsonl:2:16: invalid JSON"),
         "not utf-8": (good.encode() + b'"caf\xe9"\n', "in.jsonl:2: not UTF-8"),
         "no text key": (good + '{"body": "x"}\n', "in.jsonl:2: object has no 'text' or 'prompt'"),
         "empty text": (good + "\n" + '{"prompt": " "}\n', "in.jsonl:3: text is empty"),

@@ -35,7 +35,7 @@ def test_reads_the_fixture():
 @pytest.mark.parametrize(
     ("name", "line", "message"),
     [
-        ("malformed.jsonl", 2, "malformed JSON"),
+        ("malformed.jsonl", "2:96", "invalid JSON"),
         ("missing_key.jsonl", 2, "missing key 'prompt'"),
         ("unknown_schema.jsonl", 3, "unknown schema 'weather'"),
         ("bad_complexity.jsonl", 1, "complexity must be one of simple, medium, complex"),

@@ -162,8 +162,11 @@ def test_bad_data_line_names_file_and_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"schema_id": "a", "prompt": "x", "expected_output": {}}\n{"schema_id": "a"}\n')
     with pytest.raises(
-        TrainDataError, match=r"bad.jsonl:2: missing key\(s\) prompt, expected_output"
+        TrainDataError, match=r"bad.jsonl:2: missing keys 'prompt', 'expected_output'"
     ):
+        read_records(bad)
+    bad.write_text('{"schema_id": "a", "prompt": "x", "expected_output": {}}\n{"schema_id": "a",\n')
+    with pytest.raises(TrainDataError, match=r"bad.jsonl:2:19: invalid JSON"):  # with a column
         read_records(bad)
 
 

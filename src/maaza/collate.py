@@ -12,25 +12,24 @@ and micro-batches are cut from length-sorted windows of steps, so little compute
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
+from maaza import io
 from maaza.config import PromptFormat
 from maaza.prompts import build_prompt, render_target
 
 IGNORE_INDEX = -100  # label value that cross-entropy skips (torch's default ignore_index)
-REQUIRED_KEYS = ("schema_id", "prompt", "expected_output")
 
 
-class TrainDataError(ValueError):
+class TrainDataError(io.InputError):
     """Unusable training data; the message starts with file:line."""
 
 
@@ -47,24 +46,14 @@ class Example:
 
 
 # ----------------------------------------------------------------------------- records
-def read_records(path: str | Path) -> list[dict[str, Any]]:
-    """Read a JSONL dataset, failing with file:line on a bad line or a missing key."""
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise TrainDataError(f"{path}:{lineno}: invalid JSON: {err.msg}") from None
-            missing = [k for k in REQUIRED_KEYS if k not in rec]
-            if missing:
-                raise TrainDataError(f"{path}:{lineno}: missing key(s) {', '.join(missing)}")
-            records.append(rec)
-    if not records:
-        raise TrainDataError(f"{path}: no examples")
-    return records
+def read_records(path: str | Path, schema_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Read a JSONL dataset through maaza.io.read_examples (the checked reader every input goes
+    through): each line a JSON object with a string `prompt`, an object `expected_output` and a
+    `schema_id` (one of `schema_ids` when given); TrainDataError naming file:line otherwise."""
+    try:
+        return [rec for _, rec in io.read_examples(path, schema_ids, require_id=False)]
+    except io.InputError as err:
+        raise TrainDataError(str(err)) from None
 
 
 def stratified_subset(

@@ -314,31 +314,40 @@ def parse_input_line(raw: bytes, where: str, line: int) -> InputLine | None:
     if not text.strip():
         return None
     try:
-        obj = json.loads(text)
+        obj = json.loads(text.rstrip("\r\n"))
     except json.JSONDecodeError as err:
-        raise ExtractError(f"{where}: not JSON (col {err.colno}): {err.msg}") from None
+        raise ExtractError(f"{where}:{err.colno}: invalid JSON: {err.msg}") from None
+    return input_line(obj, where, line)
+
+
+def input_line(obj: Any, where: str, line: int) -> InputLine:
+    """A parsed input line: {"text": ...}, {"prompt": ...} (optional "id") or a bare string."""
     if isinstance(obj, dict):
         key = next((k for k in TEXT_KEYS if k in obj), None)
         if key is None:
             raise ExtractError(f"{where}: object has no {' or '.join(map(repr, TEXT_KEYS))} key")
         text, ident = obj[key], obj.get("id", line)
+        if not isinstance(ident, str | int) or isinstance(ident, bool):
+            raise ExtractError(f"{where}: 'id' must be a string or an integer")
     else:
         text, ident = obj, line
     return InputLine(line, str(ident), check_text(text, where))
 
 
 def read_input(path: str | Path) -> list[InputLine]:
-    """Every line of a JSONL input, checked up front (so no model loads for a bad file)."""
+    """Every line of a JSONL input, checked up front (so no model loads for a bad file): read
+    through maaza.io.iter_jsonl (UTF-8, file:line:column errors), like every other input."""
+    from maaza import io
+
     path = Path(path)
+    if path.is_dir():
+        raise ExtractError(f"{path}: is a folder, not a JSONL file")
     try:
-        data = path.read_bytes()
+        lines = [input_line(obj, f"{path}:{n}", n) for n, obj in io.iter_jsonl(path)]
+    except io.InputError as err:
+        raise ExtractError(str(err)) from None
     except OSError as err:
         raise ExtractError(f"{path}: cannot read input: {err.strerror or err}") from None
-    lines = [
-        parsed
-        for n, raw in enumerate(data.splitlines(), start=1)
-        if (parsed := parse_input_line(raw, f"{path}:{n}", n)) is not None
-    ]
     if not lines:
         raise ExtractError(f"{path}: no input lines")
     return lines

@@ -12,82 +12,90 @@ Bad input stops at the first problem with `file:line: what is wrong`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from maaza.schemas import TIERS, SchemaLoadError, folder_tiers, load_schemas, tier_of
+from maaza import io
+from maaza.schemas import TIERS, SchemaLoadError, folder_tiers, load_schemas, schema_files, tier_of
 
-REQUIRED = {"id": str, "schema_id": str, "prompt": str, "expected_output": dict}
-JSON_TYPE = {str: "string", dict: "JSON object"}
 KEPT = ("id", "schema_id", "complexity", "style", "prompt", "expected_output")
 
 
-class EdgeJSONImportError(ValueError):
+class EdgeJSONImportError(io.InputError):
     """Malformed import data; the message is `file:line: what is wrong`."""
 
 
-def parse_record(
-    raw: str, where: str, schemas: dict[str, dict], tiers: dict[str, str]
-) -> dict[str, Any]:
-    """One JSONL line -> a record in our form (keys in KEPT order, complexity filled in)."""
+def _resolve_pointer(schema: dict[str, Any], ref: str) -> bool:
+    """Does a local `#/a/b` reference point at something in `schema`?"""
+    node: Any = schema
+    for part in ref[1:].split("/")[1:] if ref != "#" else []:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
+
+
+def ref_problems(schema: Any) -> list[str]:
+    """`$ref`s jsonschema could not resolve offline: non-local ones and local pointers to nothing
+    (scoring would stop on them with a RefResolutionError traceback)."""
+    problems, stack = [], [(schema, "")]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                if not ref.startswith("#"):
+                    problems.append(f"{at or '/'}: $ref {ref!r} points outside this schema")
+                elif not _resolve_pointer(schema, ref):
+                    problems.append(f"{at or '/'}: $ref {ref!r} does not resolve")
+            stack.extend((v, f"{at}/{k}") for k, v in node.items() if k not in ("enum", "const"))
+        elif isinstance(node, list):
+            stack.extend((v, f"{at}/{i}") for i, v in enumerate(node))
+    return sorted(problems)
+
+
+def check_schemas(schemas: dict[str, dict[str, Any]], schema_dir: str | Path) -> None:
+    """Every schema's `$ref`s resolve (EdgeJSONImportError naming the file and the pointer)."""
+    files = schema_files(Path(schema_dir))
+    for sid, schema in schemas.items():
+        problems = ref_problems(schema)
+        if problems:
+            raise EdgeJSONImportError(f"{files.get(sid, sid)}: {'; '.join(problems)}")
+
+
+def read_examples(
+    jsonl_path: str | Path, schema_dir: str | Path | None = None, *, require_id: bool = True
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Records of any example file (training, evaluation or import data), checked line by line
+    with maaza.io.read_examples against the schemas of `schema_dir` (default: the package's),
+    and those schemas (all of them). EdgeJSONImportError (an io.InputError) on any problem."""
     try:
-        obj = json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise EdgeJSONImportError(
-            f"{where}: malformed JSON: {err.msg} (column {err.colno})"
-        ) from None
-    if not isinstance(obj, dict):
-        raise EdgeJSONImportError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-    for key, kind in REQUIRED.items():
-        if key not in obj:
-            raise EdgeJSONImportError(f"{where}: missing key {key!r}")
-        if not isinstance(obj[key], kind):
-            got = type(obj[key]).__name__
-            raise EdgeJSONImportError(f"{where}: {key!r} must be a {JSON_TYPE[kind]}, got {got}")
-    sid = obj["schema_id"]
-    if sid not in schemas:
-        raise EdgeJSONImportError(
-            f"{where}: unknown schema {sid!r} (known: {', '.join(sorted(schemas))})"
-        )
-    complexity = obj.get("complexity") or tiers.get(sid) or tier_of(schemas[sid])
-    if complexity not in TIERS:
-        raise EdgeJSONImportError(
-            f"{where}: complexity must be one of {', '.join(TIERS)}, got {complexity!r}"
-        )
-    if "style" in obj and not isinstance(obj["style"], str):
-        raise EdgeJSONImportError(f"{where}: 'style' must be a string")
-    record = {**obj, "complexity": complexity}
-    return {k: record[k] for k in KEPT if k in record}
+        schemas = load_schemas(schema_dir)
+        check_schemas(schemas, schema_dir or Path(__file__).parent / "schemas")
+        rows = io.read_examples(jsonl_path, schemas, require_id=require_id, tiers=TIERS)
+    except (SchemaLoadError, io.InputError) as err:
+        raise EdgeJSONImportError(str(err)) from None
+    return [record for _, record in rows], schemas
 
 
 def import_edgejson(
     jsonl_path: str | Path, schema_dir: str | Path
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """Records (our form) and the schemas they use; raises EdgeJSONImportError on bad input."""
-    path = Path(jsonl_path)
+    """Records (our form: keys in KEPT order, complexity filled in) and the schemas they use;
+    raises EdgeJSONImportError on bad input."""
+    records, schemas = read_examples(jsonl_path, schema_dir)
     try:
-        schemas = load_schemas(schema_dir)
         tiers = folder_tiers(schema_dir)
     except SchemaLoadError as err:
         raise EdgeJSONImportError(str(err)) from None
-    if not path.is_file():
-        raise EdgeJSONImportError(f"{path}: file not found")
-    records: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            record = parse_record(line.strip(), where, schemas, tiers)
-            if record["id"] in seen:
-                raise EdgeJSONImportError(
-                    f"{where}: duplicate id {record['id']!r} (first on line {seen[record['id']]})"
-                )
-            seen[record["id"]] = lineno
-            records.append(record)
-    if not records:
-        raise EdgeJSONImportError(f"{path}: no records")
-    used = {r["schema_id"] for r in records}
-    return records, {sid: s for sid, s in schemas.items() if sid in used}
+    out = []
+    for r in records:
+        sid = r["schema_id"]
+        record = {**r, "complexity": r.get("complexity") or tiers.get(sid) or tier_of(schemas[sid])}
+        out.append({k: record[k] for k in KEPT if k in record})
+    used = {r["schema_id"] for r in out}
+    return out, {sid: s for sid, s in schemas.items() if sid in used}

@@ -113,14 +113,105 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
                 ) from None
             if not line.strip():
                 continue
-            try:
-                yield i, json.loads(line)
+            try:  # without the line end, so a column past the end is named as such
+                yield i, json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as err:
                 raise InputError(f"{path}:{i}:{err.colno}: invalid JSON: {err.msg}") from None
 
 
 def read_jsonl(path: str | Path) -> list[Any]:
     return [value for _, value in iter_jsonl(path)]
+
+
+# ----------------------------------------------------------------------------- example records
+# The one checked reader of example files (training data, evaluation data, EdgeJSON imports):
+# every line a JSON object with these keys of these JSON types.
+EXAMPLE_KEYS: dict[str, tuple[type, str]] = {
+    "id": (str, "string"),
+    "schema_id": (str, "string"),
+    "complexity": (str, "string"),
+    "style": (str, "string"),
+    "prompt": (str, "string"),
+    "expected_output": (dict, "JSON object"),
+}
+REQUIRED_EXAMPLE_KEYS = ("schema_id", "prompt", "expected_output")
+_JSON_NAMES = {dict: "a JSON object", list: "an array", str: "a string", bool: "a boolean",
+               int: "a number", float: "a number", type(None): "null"}  # fmt: skip
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_NAMES.get(type(value), type(value).__name__)
+
+
+def check_example(
+    obj: Any,
+    where: str,
+    schema_ids: Iterable[str] | None = None,
+    *,
+    require_id: bool = True,
+    tiers: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """One parsed line -> the record, or InputError `where: what is wrong`: a JSON object with
+    `schema_id`, `prompt` (non-empty string), `expected_output` (object), `id` (string; required
+    unless require_id=False) and optional `complexity` (one of `tiers`) and `style` strings;
+    `schema_id` one of `schema_ids` when given. Other keys are kept as they are."""
+    if not isinstance(obj, dict):
+        raise InputError(f"{where}: expected a JSON object, got {_json_type(obj)}")
+    required = ("id", *REQUIRED_EXAMPLE_KEYS) if require_id else REQUIRED_EXAMPLE_KEYS
+    missing = [k for k in required if k not in obj]
+    if missing:
+        keys = ", ".join(map(repr, missing))
+        raise InputError(f"{where}: missing key{'s' if len(missing) > 1 else ''} {keys}")
+    for key, (kind, name) in EXAMPLE_KEYS.items():
+        if key in obj and not isinstance(obj[key], kind):
+            raise InputError(f"{where}: {key!r} must be a {name}, got {_json_type(obj[key])}")
+    if not obj["prompt"].strip():
+        raise InputError(f"{where}: 'prompt' is empty")
+    if schema_ids is not None:
+        known = sorted(schema_ids)
+        if obj["schema_id"] not in known:
+            raise InputError(
+                f"{where}: unknown schema {obj['schema_id']!r} (known: {', '.join(known)})"
+            )
+    if tiers is not None and "complexity" in obj and obj["complexity"] not in tuple(tiers):
+        raise InputError(
+            f"{where}: complexity must be one of {', '.join(tiers)}, got {obj['complexity']!r}"
+        )
+    return obj
+
+
+def read_examples(
+    path: str | Path,
+    schema_ids: Iterable[str] | None = None,
+    *,
+    require_id: bool = True,
+    tiers: Iterable[str] | None = None,
+) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, record) of every example in a JSONL file, each checked by check_example;
+    ids unique. Any problem raises InputError naming `file:line` (`file:line:column` for bad
+    JSON, `file:line: not UTF-8` for bad bytes): the whole file is checked before any use."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a JSONL file")
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    ids = None if schema_ids is None else set(schema_ids)
+    tiers = None if tiers is None else tuple(tiers)
+    out: list[tuple[int, dict[str, Any]]] = []
+    seen: dict[str, int] = {}
+    for lineno, obj in iter_jsonl(path):
+        where = f"{path}:{lineno}"
+        record = check_example(obj, where, ids, require_id=require_id, tiers=tiers)
+        if "id" in record:
+            if record["id"] in seen:
+                raise InputError(
+                    f"{where}: duplicate id {record['id']!r} (first on line {seen[record['id']]})"
+                )
+            seen[record["id"]] = lineno
+        out.append((lineno, record))
+    if not out:
+        raise InputError(f"{path}: no records")
+    return out
 
 
 # ----------------------------------------------------------------------------- provenance

@@ -67,6 +67,7 @@ from torch import nn
 from maaza import io
 from maaza.collate import (
     Example,
+    TrainDataError,
     collate,
     encode_records,
     padding_stats,
@@ -392,10 +393,11 @@ class Data:
 
 
 def training_records(
-    run: TrainRun, data_path: Path, extra_path: Path | None
+    run: TrainRun, data_path: Path, extra_path: Path | None, schema_ids: Any = None
 ) -> list[dict[str, Any]]:
-    """The run's share of the training split, plus the first run.extra_train extra examples."""
-    records = stratified_subset(read_records(data_path), run.train_fraction, run.seed)
+    """The run's share of the training split, plus the first run.extra_train extra examples;
+    every line checked (maaza.io.read_examples), its schema_id among `schema_ids` if given."""
+    records = stratified_subset(read_records(data_path, schema_ids), run.train_fraction, run.seed)
     if not run.extra_train:
         return records
     if extra_path is None or not extra_path.is_file():
@@ -403,7 +405,7 @@ def training_records(
             f"extra_train: {run.extra_train} needs the extra training examples "
             f"({extra_path or 'data/train_extra.jsonl'}); set data.extra_train and run `dvc repro data`"
         )
-    extra = read_records(extra_path)
+    extra = read_records(extra_path, schema_ids)
     if len(extra) < run.extra_train:
         raise TrainError(
             f"extra_train: {run.extra_train} but {extra_path} holds {len(extra)} examples; "
@@ -463,7 +465,7 @@ def train(
     from transformers import get_cosine_schedule_with_warmup
 
     from maaza.models import load
-    from maaza.schemas import load_schemas
+    from maaza.schemas import SchemaLoadError, load_schemas
 
     accelerator = Accelerator()
     rank, world, is_main = (
@@ -480,11 +482,16 @@ def train(
     data_path, out_dir = Path(data_path), Path(out_dir)
     extra_path = Path(extra_path) if extra_path else None
     ckpt_dir = out_dir / "checkpoints"
-    records = training_records(run, data_path, extra_path)  # fails fast, before the model loads
+    try:
+        schemas = load_schemas(schemas_dir)
+    except SchemaLoadError as err:
+        raise TrainDataError(str(err)) from None
+    # fails fast, before the model loads
+    records = training_records(run, data_path, extra_path, schemas)
     dtype = base_dtype(run)
     fp = fingerprint(run_name, run, data_path, world, dtype, extra_path)
     model, tokenizer = loaded or load(run.model, dtype=dtype)
-    data = prepare_data(run, records, load_schemas(schemas_dir), tokenizer)
+    data = prepare_data(run, records, schemas, tokenizer)
     n_steps = len(data.plan)
 
     set_seed(run.seed)  # LoRA init and dropout masks
@@ -652,8 +659,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", default=None, help="run folder (default: runs/<run>)")
     parser.add_argument("--schemas", default=None, help="schema folder (default: the package's)")
     args = parser.parse_args(argv)
-    train_from_files(args.run, args.params, args.data, args.out or f"runs/{args.run}",
-                     args.profile, args.schemas, extra_path=args.extra_data)  # fmt: skip
+    from maaza.config import ConfigError
+
+    try:
+        train_from_files(args.run, args.params, args.data, args.out or f"runs/{args.run}",
+                         args.profile, args.schemas, extra_path=args.extra_data)  # fmt: skip
+    except (ConfigError, TrainDataError, TrainError) as err:
+        sys.exit(f"error: {err}")  # one line, exit 1: bad input, not a crash
 
 
 if __name__ == "__main__":
