@@ -50,7 +50,6 @@ class Overall(Scores):
 class EvalMetrics(_Loose):
     """results/eval/<name>/metrics.json (maaza.evaluate)."""
 
-    name: str
     model: str
     run: str | None = None
     mode: str
@@ -60,10 +59,8 @@ class EvalMetrics(_Loose):
     overall: Overall
     by_tier: dict[str, Scores] = {}
     by_schema: dict[str, Scores] = {}
-    by_style: dict[str, Scores] = {}
     errors: dict[str, int] = {}
     params_total: int | None = None  # optional: lets a zero-shot model be placed on a params axis
-    provenance: dict[str, Any] = {}
 
 
 class LoraInfo(_Loose):
@@ -74,7 +71,6 @@ class LoraInfo(_Loose):
 class TrainMetrics(_Loose):
     """runs/<run>/train_metrics.json (maaza.train)."""
 
-    run: str
     model: str
     params_total: int = Field(gt=0)
     params_trainable: int = Field(ge=0)
@@ -106,12 +102,10 @@ class SplitCounts(_Loose):
 
 class CheckCount(_Loose):
     failed: int
-    passed: int
     pass_rate: float
 
 
 class SplitChecks(_Loose):
-    n: int
     n_failed: int = 0
     checks: dict[str, CheckCount] = {}
 
@@ -147,7 +141,6 @@ class EvalBench(_Loose):
 
 
 class TrainBenchSide(_Loose):
-    wall_s: float = Field(gt=0)
     real_tokens: int = Field(ge=0)
     tokens_per_s: float = Field(ge=0)
 
@@ -167,7 +160,6 @@ class TrainBench(_Loose):
 class UnseenBench(_Loose):
     """results/bench/extract_unseen.json, as benchmarks/extract_unseen.py --out writes it."""
 
-    source: str
     n: int = Field(gt=0)
     n_valid: int = Field(ge=0)
     n_exact: int = Field(ge=0)
@@ -220,7 +212,6 @@ class EvalResult:
 
 @dataclass(frozen=True)
 class BenchResult:
-    name: str  # file stem: eval_throughput, train_throughput, extract_unseen
     data: dict[str, Any]  # the validated file as plain dicts (extra keys kept)
     source: str
 
@@ -266,7 +257,7 @@ def load_bench(bench_dir: Path | None) -> dict[str, BenchResult]:
     out = {}
     for path in sorted(bench_dir.glob("*.json")):
         data = _validate(BENCH_FORMATS.get(path.stem, _Loose), read_json(path), path).model_dump()
-        out[path.stem] = BenchResult(path.stem, data, str(path))
+        out[path.stem] = BenchResult(data, str(path))
     return out
 
 
