@@ -211,7 +211,7 @@ def eval_(
     import dataclasses
 
     from maaza.config import ConfigError, load_params
-    from maaza.evaluate import run_eval, spec_from_params
+    from maaza.evaluate import EvalInputError, run_eval, spec_from_params
     from maaza.importer import EdgeJSONImportError
     from maaza.plan import eval_name
 
@@ -241,7 +241,7 @@ def eval_(
     out = out or Path("results/eval") / spec.name
     try:
         metrics = run_eval(spec, data, schemas, out)
-    except (EdgeJSONImportError, FileNotFoundError) as err:
+    except (EdgeJSONImportError, EvalInputError, FileNotFoundError) as err:
         raise fail(str(err)) from None
     o = metrics["overall"]
     console.print(

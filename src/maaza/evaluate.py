@@ -245,6 +245,48 @@ def provenance(spec: EvalSpec, data: Path, n_threads: int, dtype: Any) -> dict[s
     }
 
 
+# ----------------------------------------------------------------------------- pre-checks
+class EvalInputError(ValueError):
+    """An evaluation that cannot run as asked (found before the model loads): one line."""
+
+
+def grammar_error(schema: dict[str, Any], cfg: DecodeConfig) -> str | None:
+    """Compile the grammar constrained decoding will use (no tokenizer needed): the engine's own
+    complaint, or None. maaza.extract.check_schema uses it too."""
+    import json
+
+    import xgrammar as xgr
+
+    from maaza.decode import grammar_schema
+    from maaza.prompts import JSON_SEPARATORS
+
+    prepared = grammar_schema(schema, cfg.format_policy, cfg.max_items, cfg.max_string_length)
+    try:
+        xgr.Grammar.from_json_schema(
+            json.dumps(prepared), any_whitespace=False, separators=JSON_SEPARATORS, strict_mode=True
+        )
+    except (RuntimeError, ValueError) as err:
+        # "[22:48:29] /project/cpp/json_schema_converter.cc:4944: enum array must not be empty"
+        return str(err).strip().rsplit(": ", 1)[-1] if ".cc:" in str(err) else str(err).strip()
+    return None
+
+
+def check_grammars(
+    schemas: dict[str, dict[str, Any]], cfg: DecodeConfig, schemas_dir: str | Path
+) -> None:
+    """Constrained mode: every schema's grammar compiles, before any model loads."""
+    from maaza.schemas import schema_files
+
+    files = schema_files(Path(schemas_dir))
+    for sid in sorted(schemas):
+        reason = grammar_error(schemas[sid], cfg)
+        if reason is not None:
+            raise EvalInputError(
+                f"{files.get(sid, sid)}: schema {sid!r} cannot be used for constrained decoding: "
+                f"the grammar engine (xgrammar) cannot compile it: {reason}"
+            )
+
+
 # ----------------------------------------------------------------------------- I/O edge
 def load_model(
     model: str, adapter: str | Path | None = None, dtype: str = "float32"
@@ -359,6 +401,8 @@ def run_eval(
     data = Path(data)
     records, schemas = import_edgejson(data, schemas_dir)
     records = records[: spec.limit] if spec.limit else records
+    if spec.mode == "constrained":
+        check_grammars(schemas, spec.decode, schemas_dir)
     model, tokenizer = model_and_tokenizer or load_model(spec.model, spec.adapter, spec.dtype)
     torch.manual_seed(0)  # greedy decoding uses no randomness; this is for any model code that does
     if spec.threads:

@@ -206,20 +206,9 @@ def schema_problems(schema: Any) -> list[str]:
 
 def _grammar_error(schema: dict[str, Any], cfg: DecodeConfig) -> str | None:
     """Compile the grammar the decoder will use (no tokenizer needed); the engine's own complaint."""
-    import xgrammar as xgr
+    from maaza.evaluate import grammar_error
 
-    from maaza.decode import grammar_schema
-    from maaza.prompts import JSON_SEPARATORS
-
-    prepared = grammar_schema(schema, cfg.format_policy, cfg.max_items, cfg.max_string_length)
-    try:
-        xgr.Grammar.from_json_schema(
-            json.dumps(prepared), any_whitespace=False, separators=JSON_SEPARATORS, strict_mode=True
-        )
-    except (RuntimeError, ValueError) as err:
-        # "[22:48:29] /project/cpp/json_schema_converter.cc:4944: enum array must not be empty"
-        return str(err).strip().rsplit(": ", 1)[-1] if ".cc:" in str(err) else str(err).strip()
-    return None
+    return grammar_error(schema, cfg)
 
 
 def check_schema(schema: Any, where: str = "schema", cfg: DecodeConfig | None = None) -> None:
