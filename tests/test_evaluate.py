@@ -147,7 +147,7 @@ def test_cli_eval_on_external_edgejson_data(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert (metrics["name"], metrics["split"], metrics["mode"], metrics["n"]) == (
-        out.name,
+        "zs-tiny-random-constrained-external",  # what ran, whatever the folder is called
         "external",
         "constrained",
         6,

@@ -163,6 +163,9 @@ def train(
     schemas: Annotated[
         Path | None, typer.Option(help="schema folder (default: the package's)")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="replace another run's results in --out")
+    ] = False,
 ) -> None:
     """LoRA-train one run (the `train` stage without the notebook); rerun to resume after a kill.
 
@@ -174,7 +177,9 @@ def train(
 
     out = out or Path("runs") / run
     try:
-        m = train_from_files(run, params_path, data, out, profile, schemas, extra_path=extra_data)
+        m = train_from_files(
+            run, params_path, data, out, profile, schemas, extra_path=extra_data, force=force
+        )
     except (ConfigError, TrainDataError, TrainError, FileNotFoundError) as err:
         raise fail(str(err)) from None
     console.print(
@@ -201,12 +206,16 @@ def eval_(
     limit: Annotated[int | None, typer.Option(help="first N examples only")] = None,
     params_path: Annotated[Path, typer.Option("--params")] = Path("params.yaml"),
     profile: Annotated[str | None, typer.Option(help="params profile")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="replace another evaluation's results in --out")
+    ] = False,
 ) -> None:
     """Run a model (+ adapter) on a dataset: OUT/predictions.jsonl + OUT/metrics.json.
 
     A run defined in params (--run, or an adapter at runs/<run>/adapter) gives the base model and
     prompt format; otherwise --model is zero-shot with evaluate.zeroshot_prompt_format.
-    --split defaults to the data file's name (test, holdout), else external.
+    --split defaults to the data file's name (test, holdout), else external. The metrics name
+    the evaluation after what ran; an --out holding another evaluation is refused (--force).
     """
     import dataclasses
 
@@ -225,7 +234,9 @@ def eval_(
         if run is None and adapter is not None and adapter.parent.name in known:
             run = adapter.parent.name
         split = split or (data.stem if data.stem in ("test", "holdout") else "external")
-        name = out.name if out else eval_name(model, run, mode, split)
+        # named after what runs, never after --out (a folder name is not a description)
+        role = params.run_role(run) if run in known else ""
+        name = eval_name(model, run, mode, split, role)
         spec = spec_from_params(
             params, name=name, mode=mode, split=split, model=model, run=run,
             adapter=str(adapter) if adapter else None,
@@ -240,7 +251,7 @@ def eval_(
     )
     out = out or Path("results/eval") / spec.name
     try:
-        metrics = run_eval(spec, data, schemas, out)
+        metrics = run_eval(spec, data, schemas, out, force=force)
     except (EdgeJSONImportError, EvalInputError, FileNotFoundError) as err:
         raise fail(str(err)) from None
     o = metrics["overall"]

@@ -287,6 +287,38 @@ def check_grammars(
             )
 
 
+IDENTITY = ("name", "run", "mode", "split")  # what makes two evaluations the same job
+
+
+def check_out(out: str | Path, spec: EvalSpec, force: bool = False) -> None:
+    """Refuse to write into a folder holding another job's results (another evaluation's
+    metrics.json, or a training run's files) unless `force`; rerunning the same evaluation
+    (same name, run, mode and split) may replace its own results."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise EvalInputError(f"{out}: exists and is not a folder")
+    if force or not out.is_dir():
+        return
+    if (out / "train_metrics.json").exists() or (out / "adapter").exists():
+        raise EvalInputError(
+            f"{out}: holds a training run's results; pick another --out (or --force)"
+        )
+    if not (out / "metrics.json").exists():
+        return
+    try:
+        old = io.read_json(out / "metrics.json")
+    except io.InputError:
+        old = None
+    new = {"name": spec.name, "run": spec.run, "mode": spec.mode, "split": spec.split}
+    if not isinstance(old, dict) or any(old.get(k) != new[k] for k in IDENTITY):
+        was = ", ".join(f"{k} {old.get(k)!r}" for k in IDENTITY) if isinstance(old, dict) else "?"
+        now = ", ".join(f"{k} {new[k]!r}" for k in IDENTITY)
+        raise EvalInputError(
+            f"{out}: holds another evaluation ({was}); this one is {now}: pick another --out, "
+            "or --force to replace it"
+        )
+
+
 # ----------------------------------------------------------------------------- I/O edge
 def load_model(
     model: str, adapter: str | Path | None = None, dtype: str = "float32"
@@ -394,10 +426,13 @@ def run_eval(
     *,
     model_and_tokenizer: tuple[Any, Any] | None = None,
     progress: bool = True,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Evaluate spec on a dataset; writes out/predictions.jsonl and out/metrics.json, returns metrics."""
+    """Evaluate spec on a dataset; writes out/predictions.jsonl and out/metrics.json, returns
+    metrics. `out` must not hold another job's results unless `force` (check_out)."""
     import torch
 
+    check_out(out, spec, force)
     data = Path(data)
     records, schemas = import_edgejson(data, schemas_dir)
     records = records[: spec.limit] if spec.limit else records

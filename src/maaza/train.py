@@ -435,6 +435,31 @@ def prepare_data(
     )
 
 
+def check_out(out_dir: Path, run_name: str, force: bool = False) -> None:
+    """Refuse a run folder holding another job's results (another run's train_metrics.json, or
+    an evaluation's metrics.json) unless `force`; the same run may replace its own results."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise TrainError(f"{out_dir}: exists and is not a folder")
+    if force or not out_dir.is_dir():
+        return
+    if (out_dir / "metrics.json").exists():
+        raise TrainError(
+            f"{out_dir}: holds an evaluation's results; pick another --out (or --force)"
+        )
+    metrics = out_dir / "train_metrics.json"
+    if metrics.exists():
+        try:
+            other = io.read_json(metrics)
+        except io.InputError:
+            other = None
+        was = other.get("run") if isinstance(other, dict) else None
+        if was != run_name:
+            raise TrainError(
+                f"{out_dir}: holds the results of run {was!r}, not {run_name!r}; pick another "
+                "--out, or --force to replace them"
+            )
+
+
 def set_threads(requested: int | None, world_local: int) -> int:
     """`requested`, or all cores this process may use shared among this machine's processes.
 
@@ -455,10 +480,13 @@ def train(
     progress_bar: bool = True,
     loaded: tuple[nn.Module, Any] | None = None,
     extra_path: str | Path | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Train one run end to end (resuming if a checkpoint of the same inputs exists); returns
     the metrics written to `<out_dir>/train_metrics.json`. `loaded`: an already loaded
-    (model, tokenizer) of `run.model` to train in place instead of loading it (tests)."""
+    (model, tokenizer) of `run.model` to train in place instead of loading it (tests).
+    `out_dir` holding another job's results is refused unless `force` (check_out)."""
+    check_out(Path(out_dir), run_name, force)
     from accelerate import Accelerator
     from accelerate.utils import set_seed
     from tqdm.auto import tqdm
@@ -635,13 +663,15 @@ def train_from_files(
     schemas_dir: str | Path | None = None,
     progress_bar: bool = True,
     extra_path: str | Path | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """What the notebook, the CLI and `python -m maaza.train` call."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     run = load_params(params_path, profile).train_run(run_name)
     return train(
-        run_name, run, data_path, out_dir, schemas_dir, progress_bar, extra_path=extra_path
-    )
+        run_name, run, data_path, out_dir, schemas_dir, progress_bar, extra_path=extra_path,
+        force=force,
+    )  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -658,12 +688,15 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="extra examples, read only by runs with extra_train > 0")  # fmt: skip
     parser.add_argument("--out", default=None, help="run folder (default: runs/<run>)")
     parser.add_argument("--schemas", default=None, help="schema folder (default: the package's)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace another run's results in --out")  # fmt: skip
     args = parser.parse_args(argv)
     from maaza.config import ConfigError
 
     try:
         train_from_files(args.run, args.params, args.data, args.out or f"runs/{args.run}",
-                         args.profile, args.schemas, extra_path=args.extra_data)  # fmt: skip
+                         args.profile, args.schemas, extra_path=args.extra_data,
+                         force=args.force)  # fmt: skip
     except (ConfigError, TrainDataError, TrainError) as err:
         sys.exit(f"error: {err}")  # one line, exit 1: bad input, not a crash
 
