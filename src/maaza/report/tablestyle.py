@@ -32,7 +32,7 @@ def head(metric: str) -> str:
 
 
 def latex_table(*, name: str, caption: str, colspec: str, header: list[str], body: list[str],
-                sources: Iterable[str], note: str | None = None, size: str = r"\small",
+                sources: Iterable[str], note: str | None = None, size: str = r"\footnotesize",
                 colsep: str = "4pt") -> str:  # fmt: skip
     """A booktabs `table` float; `body` lines are finished TeX rows (or rules)."""
     srcs = sorted({s for s in sources if s})
