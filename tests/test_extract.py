@@ -472,7 +472,9 @@ def test_cli_batch_interrupted_keeps_finished_lines(tmp_path, root, tiny_loads, 
 
 def test_output_of_another_input_is_refused(tmp_path):
     lines = read_input(_write(tmp_path / "in.jsonl", '{"id": "a", "text": "x"}\n'))
-    out = _write(tmp_path / "out.jsonl", '{"line": 1, "id": "zzz", "valid": true}\n')
+    out = _write(
+        tmp_path / "out.jsonl", '{"line": 1, "id": "zzz", "value": 1, "valid": true, "job": {}}\n'
+    )
     with pytest.raises(ExtractError, match="out.jsonl:1: not a result of this input"):
         completed_lines(out, lines)
 

@@ -395,9 +395,16 @@ def extract(
         schema_obj = ex.load_schema(schema, cfg)
         lines = ex.read_input(input_path) if input_path else None
         single = ex.read_text_arg(text) if text is not None else None
-        if lines and output and len(ex.completed_lines(output, lines)) == len(lines):
-            err.print(f"{output}: all {len(lines)} lines already done")
-            return
+        if lines and output:
+            # what would answer, and with what settings, before any model loads
+            source = ex.choose_source(model, adapter or ex.AUTO, zero_shot=zero_shot,
+                                      prompt_format=prompt_format, root=root)  # fmt: skip
+            params = ex.read_params(ex.project_root(root))
+            job = ex.job_key(source, mode, cfg, schema_obj,
+                             params.evaluate.dtype if params else "float32")  # fmt: skip
+            if len(ex.completed_lines(output, lines, job)) == len(lines):
+                err.print(f"{output}: all {len(lines)} lines already done")
+                return
         extractor = ex.Extractor(
             model,
             adapter or ex.AUTO,

@@ -645,29 +645,95 @@ class Extractor:
 
 
 # ----------------------------------------------------------------------------- batch files
-def completed_lines(output: Path, lines: list[InputLine]) -> set[int]:
-    """Input line numbers already answered in `output`; a torn last line is cut off the file.
+ROW_KEYS = ("line", "id", "value", "valid", "errors", "raw", "latency_s", "n_tokens", "stop",
+            "job", "text_sha")  # fmt: skip
 
-    A run killed mid-write leaves at most one partial line (each line is flushed whole), so
-    truncating after the last newline keeps every finished result and nothing half-written.
+
+def _sha(data: bytes | str) -> str:
+    import hashlib
+
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()[:16]
+
+
+def _adapter_sha(adapter: Path | None) -> str | None:
+    if adapter is None:
+        return None
+    files = sorted(p for p in Path(adapter).glob("adapter_*") if p.is_file())
+    return _sha(b"".join(p.name.encode() + p.read_bytes() for p in files))
+
+
+def job_key(
+    source: Source, mode: str, cfg: DecodeConfig, schema: dict[str, Any], dtype: str = "float32"
+) -> dict[str, Any]:
+    """What produces a batch line besides its text: schema, base model, adapter (its files'
+    hash), prompt format, decoding mode and settings (batch size and threads excluded: they
+    change speed, not the request), weights dtype. Stored in every output line."""
+    decode = cfg.model_dump(exclude={"batch_size"})
+    return {
+        "schema": _sha(json.dumps(schema, sort_keys=True)),
+        "model": source.model,
+        "adapter": _adapter_sha(source.adapter),
+        "prompt_format": source.prompt_format,
+        "mode": mode,
+        "decode": _sha(json.dumps(decode, sort_keys=True)),
+        "dtype": dtype,
+    }
+
+
+def completed_lines(
+    output: Path, lines: list[InputLine], job: dict[str, Any] | None = None
+) -> set[int]:
+    """Input line numbers already answered in `output` by this very job (same text, schema,
+    model, adapter, decoding settings: job_key); a torn last line is cut off the file.
+
+    A file that is not extract output, or holds answers of another job or of other texts, is
+    refused untouched (ExtractError with the reason). A run killed mid-write leaves at most one
+    partial line (each line is flushed whole), so after every whole line checks out, cutting
+    after the last newline keeps every finished result and nothing half-written.
     """
+    output = Path(output)
+    if output.is_dir():
+        raise ExtractError(f"{output}: is a folder; --output must be a file")
     if not output.exists():
         return set()
     data = output.read_bytes()
     keep = data[: data.rfind(b"\n") + 1]
-    if len(keep) != len(data):
-        with output.open("r+b") as f:
-            f.truncate(len(keep))
-    ids = {x.line: x.id for x in lines}
+    tail = data[len(keep) :]
+    foreign = (f"{output}: not written by maaza extract (line {{n}}); refusing to touch it: use "
+               "another --output")  # fmt: skip
+    by_line = {x.line: x for x in lines}
     done = set()
     for n, raw in enumerate(keep.splitlines(), start=1):
         row = _read_row(raw)
-        if row is None or row.get("line") not in ids or str(row.get("id")) != ids[row["line"]]:
+        if row is None or not {"line", "id", "value", "valid"} <= set(row):
+            raise ExtractError(foreign.format(n=n))
+        if "job" not in row:
+            raise ExtractError(f"{output}:{n}: written by an older maaza extract (no job "
+                               "fingerprint): use another --output or delete this file")  # fmt: skip
+        item = by_line.get(row["line"])
+        if item is None or str(row.get("id")) != item.id:
             raise ExtractError(
                 f"{output}:{n}: not a result of this input (line/id do not match); "
                 "use another --output or delete this file"
             )
+        if job is not None and row["job"] != job:
+            old = row["job"] if isinstance(row["job"], dict) else {}
+            changed = [k for k in job if old.get(k) != job[k]] or ["job"]
+            raise ExtractError(
+                f"{output}:{n}: answered by another job ({', '.join(changed)} changed since); "
+                "its answers cannot be reused: use another --output or delete this file"
+            )
+        if row.get("text_sha") != _sha(item.text):
+            raise ExtractError(
+                f"{output}:{n}: the text of input line {item.line} changed since it was answered; "
+                "use another --output or delete this file"
+            )
         done.add(row["line"])
+    if tail and not tail.startswith(b'{"line": '):
+        raise ExtractError(foreign.format(n=len(keep.splitlines()) + 1))
+    if tail:
+        with output.open("r+b") as f:
+            f.truncate(len(keep))
     return done
 
 
@@ -700,7 +766,8 @@ def extract_file(
     from tqdm.auto import tqdm
 
     output = Path(output)
-    done = completed_lines(output, lines)
+    job = job_key(extractor.source, extractor.mode, extractor.cfg, schema, extractor.dtype)
+    done = completed_lines(output, lines, job)
     todo = [x for x in lines if x.line not in done]
     output.parent.mkdir(parents=True, exist_ok=True)
     counts = {"total": len(lines), "skipped": len(done), "done": 0, "invalid": 0}
@@ -711,7 +778,8 @@ def extract_file(
         for chunk in _chunks(todo, extractor.cfg.batch_size):
             results = extractor.extract_batch([x.text for x in chunk], schema)
             for item, res in zip(chunk, results, strict=True):
-                row = {"line": item.line, "id": item.id, **res.row()}
+                row = {"line": item.line, "id": item.id, **res.row(), "job": job,
+                       "text_sha": _sha(item.text)}  # fmt: skip
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
                 f.flush()  # a kill now loses at most the line being written
                 counts["done"] += 1
