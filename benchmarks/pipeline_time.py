@@ -30,6 +30,15 @@ def _wall(path: Path, *keys: str) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def _hardware(path: Path) -> dict[str, object]:
+    hw = io.read_json(path).get("hardware") or {}
+    return {
+        "cpu": hw.get("cpu"),
+        "cores": hw.get("cores"),
+        "cpu_capability": hw.get("cpu_capability"),
+    }
+
+
 def stage_times(root: Path) -> list[dict[str, object]]:
     plan = load_plan(root / "params.yaml")
     rows: list[dict[str, object]] = []
@@ -65,6 +74,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "results/bench/pipeline_time.json")
     args = parser.parse_args()
     result = summary(stage_times(ROOT))
+    # where the committed runs were measured (not necessarily this machine)
+    hw = [_hardware(p) for p in sorted((ROOT / "runs").glob("*/train_metrics.json"))]
+    result["machine"] = next((h for h in hw if h), {})
     io.write_json(args.out, result)
     for r in result["stages"]:
         wall = "missing" if r["wall_s"] is None else f"{r['wall_s'] / 60:6.1f} min"

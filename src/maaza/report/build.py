@@ -1,4 +1,5 @@
-"""Writes the report: every figure (PNG+PDF), every table and numbers.tex, atomically.
+"""Writes the report: every figure (PNG+PDF), every table, numbers.tex and the README's results
+block (results.md), atomically.
 
 inventory = build_report(ReportPaths(...))    # -> what was found, what is missing
 print(describe(inventory))
@@ -15,6 +16,7 @@ from maaza.report.design import load_design
 from maaza.report.figures import FIGURES, save
 from maaza.report.frames import Frames, Inventory, build_frames, model_params
 from maaza.report.numbers import render
+from maaza.report.readme import results_markdown
 from maaza.report.results import DEFAULT_REFERENCE, load_reference, load_results
 from maaza.report.tables import TABLES
 
@@ -74,6 +76,7 @@ def build_report(paths: ReportPaths, progress: bool = True) -> Inventory:
         else:
             write_text(paths.tables_dir / f"{name}.tex", fn(frames, reference))
     write_text(paths.generated_dir / "numbers.tex", render(frames, reference))
+    write_text(paths.generated_dir / "results.md", results_markdown(frames, reference))
     write_json(paths.generated_dir / "inventory.json", frames.inventory.as_dict())
     return frames.inventory
 
