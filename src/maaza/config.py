@@ -123,7 +123,13 @@ class TrainRun(Strict):
     warmup_ratio: float = Field(0.1, ge=0.0, lt=1.0)
     weight_decay: float = Field(0.01, ge=0.0)
     max_grad_norm: float = Field(1.0, gt=0)
-    max_length: int = Field(1024, gt=0, description="longer examples are truncated and counted")
+    max_length: int = Field(
+        1024, gt=0, description="token limit of prompt + answer (and the model's context)"
+    )
+    too_long: Literal["skip", "fail"] = Field(
+        "skip", description="examples over max_length or the model's context: left out and "
+        "counted (n_too_long in train_metrics.json), or an error naming the first one",
+    )  # fmt: skip
     loss: Literal["response", "full"] = Field("response", description="mask the prompt or not")
     train_fraction: float = Field(1.0, gt=0.0, le=1.0, description="data-size ablation")
     extra_train: int = Field(

@@ -319,6 +319,26 @@ def check_out(out: str | Path, spec: EvalSpec, force: bool = False) -> None:
         )
 
 
+def check_lengths(
+    model: Any, tokenizer: Any, records: list[dict[str, Any]], prompts: list[str],
+    budgets: list[int],
+) -> None:  # fmt: skip
+    """Every prompt plus its answer budget fits the model's context, before any decoding
+    (EvalInputError naming the example and the lengths)."""
+    from maaza.models import model_context
+
+    context = model_context(model, tokenizer)
+    if not context:
+        return
+    for r, prompt, budget in zip(records, prompts, budgets, strict=True):
+        n = len(tokenizer(prompt)["input_ids"])
+        if n + budget > context:
+            raise EvalInputError(
+                f"example {r['id']!r}: prompt of {n} tokens + answer budget of {budget} = "
+                f"{n + budget} tokens, over the model's context of {context} tokens"
+            )
+
+
 # ----------------------------------------------------------------------------- I/O edge
 def load_model(
     model: str, adapter: str | Path | None = None, dtype: str = "float32"
@@ -359,6 +379,7 @@ def predict(
     prompts = [
         build_prompt(r["prompt"], schemas[r["schema_id"]], spec.prompt_format) for r in records
     ]
+    check_lengths(model, tokenizer, records, prompts, [budgets[r["schema_id"]] for r in records])
     row_schemas = [schemas[r["schema_id"]] for r in records]
     grammars = (
         GrammarCache(tokenizer, vocab_size(model), cfg) if spec.mode == "constrained" else None

@@ -597,7 +597,6 @@ class Extractor:
     ) -> list[Extraction]:
         """One Extraction per text, in order; schemas: one for all, or one per text."""
         from maaza.decode import generate
-        from maaza.prompts import build_prompt
 
         row_schemas = [schemas] * len(texts) if isinstance(schemas, dict) else list(schemas)
         if len(row_schemas) != len(texts):
@@ -607,10 +606,7 @@ class Extractor:
                 check_schema(s, "schema", self.cfg)
                 self._checked.add(key)
         texts = [check_text(t, f"text {i}") for i, t in enumerate(texts)]
-        prompts = [
-            build_prompt(t, s, self.source.prompt_format)
-            for t, s in zip(texts, row_schemas, strict=True)
-        ]
+        prompts = self.check_lengths(texts, row_schemas)
         gens = generate(
             self.model,
             self.tokenizer,
@@ -625,16 +621,41 @@ class Extractor:
         for gen, schema in zip(gens, row_schemas, strict=True):
             value, valid, errors = judge(gen.text, schema, self.cfg.format_policy)
             if gen.truncated and not valid:
-                errors = [
-                    f"output cut at {gen.n_tokens} tokens ({gen.stop}); raise max_new_tokens (--max-new-tokens)",
-                    *errors,
-                ]
+                why = (
+                    "the model repeated itself (repetition guard); more tokens would not help"
+                    if gen.stop == "repetition"
+                    else "raise max_new_tokens (--max-new-tokens)"
+                )
+                errors = [f"output cut at {gen.n_tokens} tokens ({gen.stop}); {why}", *errors]
             out.append(
                 Extraction(
                     value, valid, errors, gen.text, round(gen.latency_s, 4), gen.n_tokens, gen.stop
                 )
             )
         return out
+
+    def check_lengths(
+        self, texts: Sequence[str], schemas: Sequence[dict[str, Any]],
+        names: Sequence[str] | None = None,
+    ) -> list[str]:  # fmt: skip
+        """The prompts, once each prompt plus max_new_tokens is known to fit the model's context
+        (ExtractError naming the text and the lengths otherwise)."""
+        from maaza.models import model_context
+        from maaza.prompts import build_prompt
+
+        fmt, budget = self.source.prompt_format, self.cfg.max_new_tokens
+        prompts = [build_prompt(t, s, fmt) for t, s in zip(texts, schemas, strict=True)]
+        context = model_context(self.model, self.tokenizer)
+        for i, prompt in enumerate(prompts if context else []):
+            n = len(self.tokenizer(prompt)["input_ids"])
+            if n + budget > context:
+                name = names[i] if names else f"text {i}"
+                raise ExtractError(
+                    f"{name}: prompt of {n} tokens + max_new_tokens {budget} = {n + budget} "
+                    f"tokens, over the model's context of {context} tokens; shorten the text "
+                    "(or the schema), or lower --max-new-tokens"
+                )
+        return prompts
 
     def extract(self, text: str, schema: dict[str, Any]) -> dict[str, Any]:
         """The JSON object for `text`; ExtractError if the answer does not validate."""
@@ -769,6 +790,8 @@ def extract_file(
     job = job_key(extractor.source, extractor.mode, extractor.cfg, schema, extractor.dtype)
     done = completed_lines(output, lines, job)
     todo = [x for x in lines if x.line not in done]
+    extractor.check_lengths([x.text for x in todo], [schema] * len(todo),
+                            [f"input line {x.line} (id {x.id})" for x in todo])  # fmt: skip
     output.parent.mkdir(parents=True, exist_ok=True)
     counts = {"total": len(lines), "skipped": len(done), "done": 0, "invalid": 0}
     bar = tqdm(

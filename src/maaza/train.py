@@ -78,7 +78,7 @@ from maaza.collate import (
 )
 from maaza.config import TrainRun, load_params
 from maaza.fastlora import patch_lora_layers
-from maaza.models import native_bf16, resolve_dtype
+from maaza.models import model_context, native_bf16, resolve_dtype
 
 LOSS_COLUMNS = ("step", "epoch", "loss", "lr", "tokens_per_s", "elapsed_s")
 CHECKPOINT_PREFIX = "step-"
@@ -390,6 +390,8 @@ class Data:
     examples: list[Example]
     plan: list[list[list[int]]]
     steps_per_epoch: int
+    n_too_long: int = 0  # examples left out (too_long: skip)
+    limit: int | None = None  # token limit: min(max_length, the model's context)
 
 
 def training_records(
@@ -414,12 +416,46 @@ def training_records(
     return records + extra[: run.extra_train]  # the file is shuffled: any prefix is a fair sample
 
 
+def length_policy(
+    run: TrainRun, records: list[dict[str, Any]], examples: list[Example], context: int | None
+) -> tuple[list[Example], int, int]:
+    """(examples kept, how many were too long, the token limit): prompt + answer + eos must fit
+    min(max_length, the model's context). too_long: skip leaves the others out (counted), fail
+    names the first one; a run left with no labelled token is an error, never a 'loss 0.0'."""
+    limit = min(run.max_length, context) if context else run.max_length
+    why = f"max_length {run.max_length}" + (f", model context {context}" if context else "")
+    long = [i for i, e in enumerate(examples) if len(e.input_ids) > limit]
+    if long and run.too_long == "fail":
+        i = long[0]
+        name = (
+            f"example {i + 1} (id {records[i]['id']!r})"
+            if "id" in records[i]
+            else f"example {i + 1}"
+        )
+        raise TrainDataError(
+            f"{name}: prompt + answer is {len(examples[i].input_ids)} tokens, over the limit of "
+            f"{limit} ({why}); {len(long)} example(s) too long; too_long: skip leaves them out"
+        )
+    skipped = set(long)
+    kept = [e for i, e in enumerate(examples) if i not in skipped]
+    if not kept or sum(e.n_labels for e in kept) == 0:
+        raise TrainError(
+            f"nothing to train on: {len(long)} of {len(examples)} examples are longer than "
+            f"{limit} tokens ({why}), and the rest carry no labelled token"
+        )
+    return kept, len(long), limit
+
+
 def prepare_data(
-    run: TrainRun, records: list[dict[str, Any]], schemas: dict, tokenizer: Any
+    run: TrainRun,
+    records: list[dict[str, Any]],
+    schemas: dict,
+    tokenizer: Any,
+    context: int | None = None,
 ) -> Data:
-    examples = encode_records(
-        records, schemas, tokenizer, run.prompt_format, run.max_length, run.loss
-    )
+    """Encode (never cut: see length_policy) and plan the batches of a run's examples."""
+    encoded = encode_records(records, schemas, tokenizer, run.prompt_format, 1 << 62, run.loss)
+    examples, n_too_long, limit = length_policy(run, records, encoded, context)
     lengths = [len(e.input_ids) for e in examples]
     plan = step_plan(
         lengths,
@@ -431,8 +467,9 @@ def prepare_data(
         run.group_steps,
     )
     return Data(
-        examples, plan, steps_per_epoch(len(examples), run.micro_batch_size, run.grad_accum)
-    )
+        examples, plan, steps_per_epoch(len(examples), run.micro_batch_size, run.grad_accum),
+        n_too_long, limit,
+    )  # fmt: skip
 
 
 def check_out(out_dir: Path, run_name: str, force: bool = False) -> None:
@@ -519,7 +556,7 @@ def train(
     dtype = base_dtype(run)
     fp = fingerprint(run_name, run, data_path, world, dtype, extra_path)
     model, tokenizer = loaded or load(run.model, dtype=dtype)
-    data = prepare_data(run, records, schemas, tokenizer)
+    data = prepare_data(run, records, schemas, tokenizer, model_context(model, tokenizer))
     n_steps = len(data.plan)
 
     set_seed(run.seed)  # LoRA init and dropout masks
@@ -630,7 +667,10 @@ def finish(
         "train_fraction": run.train_fraction,
         "extra_train": run.extra_train,
         "n_train_examples": len(data.examples),
-        "n_truncated": sum(e.truncated for e in data.examples),
+        "n_truncated": sum(e.truncated for e in data.examples),  # 0: nothing is cut any more
+        "too_long": run.too_long,
+        "n_too_long": data.n_too_long,  # left out: prompt + answer over max_length or context
+        "max_tokens": data.limit,
         "epochs": run.epochs,
         "steps": progress.step,
         "wall_time_s": round(progress.elapsed_s, 1),
