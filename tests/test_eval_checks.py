@@ -70,3 +70,23 @@ def test_constrained_eval_compiles_every_grammar_before_the_model_loads(tmp_path
     assert f"{book}: schema 'book_reference' cannot be used for constrained decoding" in out
     assert "enum array must not be empty" in out
     assert not (tmp_path / "e").exists()
+
+
+def test_eval_stage_checks_every_evaluation_before_its_one_model_load(tmp_path, no_model):
+    """dvc.yaml's eval stages (evaluate_subject) load the model once for all of a subject's
+    evaluations: a grammar that cannot compile must still fail before that load."""
+    import yaml
+
+    from maaza.config import DEFAULT_PARAMS, resolve
+    from maaza.evaluate import EvalInputError, evaluate_subject
+
+    raw = yaml.safe_load(DEFAULT_PARAMS.read_text())
+    raw["evaluate"]["zeroshot_models"] = ["tiny-random"]
+    book = _schemas_with(tmp_path, {**BOOK, "properties": {**BOOK["properties"],
+                                                          "author": {"enum": []}}})  # fmt: skip
+    (tmp_path / "data").mkdir()
+    shutil.copy(EXTERNAL / "data.jsonl", tmp_path / "data" / "test.jsonl")
+    with pytest.raises(EvalInputError, match="cannot be used for constrained decoding"):
+        evaluate_subject(resolve(raw), "tiny-random", data_dir=tmp_path / "data",
+                         schemas_dir=book.parents[1], eval_dir=tmp_path / "eval")  # fmt: skip
+    assert not (tmp_path / "eval").exists()

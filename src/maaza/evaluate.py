@@ -439,6 +439,18 @@ def rescore(out: str | Path, data: str | Path, schemas_dir: str | Path) -> dict[
     return metrics
 
 
+def eval_inputs(
+    spec: EvalSpec, data: Path, schemas_dir: str | Path, out: str | Path, force: bool = False
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every check that needs no model: the out folder, the data and schemas, the grammars."""
+    check_out(out, spec, force)
+    records, schemas = import_edgejson(data, schemas_dir)
+    records = records[: spec.limit] if spec.limit else records
+    if spec.mode == "constrained":
+        check_grammars(schemas, spec.decode, schemas_dir)
+    return records, schemas
+
+
 def run_eval(
     spec: EvalSpec,
     data: str | Path,
@@ -448,17 +460,15 @@ def run_eval(
     model_and_tokenizer: tuple[Any, Any] | None = None,
     progress: bool = True,
     force: bool = False,
+    inputs: tuple[list[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Evaluate spec on a dataset; writes out/predictions.jsonl and out/metrics.json, returns
-    metrics. `out` must not hold another job's results unless `force` (check_out)."""
+    metrics. `out` must not hold another job's results unless `force` (check_out). `inputs`:
+    eval_inputs' (records, schemas), when already checked."""
     import torch
 
-    check_out(out, spec, force)
     data = Path(data)
-    records, schemas = import_edgejson(data, schemas_dir)
-    records = records[: spec.limit] if spec.limit else records
-    if spec.mode == "constrained":
-        check_grammars(schemas, spec.decode, schemas_dir)
+    records, schemas = inputs or eval_inputs(spec, data, schemas_dir, out, force)
     model, tokenizer = model_and_tokenizer or load_model(spec.model, spec.adapter, spec.dtype)
     torch.manual_seed(0)  # greedy decoding uses no randomness; this is for any model code that does
     if spec.threads:
@@ -522,6 +532,11 @@ def evaluate_subject(
     """All of a subject's evaluations in one process: the model (with its adapter merged) is
     loaded once; each evaluation still writes its own folder (dvc.yaml's eval stages)."""
     specs = subject_specs(params, subject, runs_dir)
+    # every evaluation's inputs checked before the model loads (a bad file fails in seconds)
+    inputs = [
+        eval_inputs(spec, e.data_file(data_dir), schemas_dir, e.out_dir(eval_dir))
+        for spec, e in specs
+    ]
     first = specs[0][0]
     model_and_tokenizer = load_model(first.model, first.adapter, first.dtype)
     return {
@@ -532,6 +547,7 @@ def evaluate_subject(
             e.out_dir(eval_dir),
             model_and_tokenizer=model_and_tokenizer,
             progress=progress,
+            inputs=checked,
         )  # fmt: skip
-        for spec, e in specs
+        for (spec, e), checked in zip(specs, inputs, strict=True)
     }
