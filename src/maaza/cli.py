@@ -277,11 +277,16 @@ def report(
     tables_dir: PathOpt = Path("paper/tables"),
     generated_dir: PathOpt = Path("paper/generated"),
     bench_dir: PathOpt = Path("results/bench"),
+    readme: Annotated[
+        Path | None, typer.Option(help="also copy results.md into this README's results block")
+    ] = None,
 ) -> None:
-    """Write every figure, LaTeX table and numbers.tex from the result files found under
-    RUNS_DIR/<run>/, EVAL_DIR/<eval>/ and BENCH_DIR/*.json (the `report` stage without the
+    """Write every figure, LaTeX table, numbers.tex and results.md from the result files found
+    under RUNS_DIR/<run>/, EVAL_DIR/<eval>/ and BENCH_DIR/*.json (the `report` stage without the
     notebook), and list what was found and what params.yaml expects but is missing."""
+    from maaza.io import write_text
     from maaza.report import ReportError, ReportPaths, build_report, describe
+    from maaza.report.readme import replace_block
 
     paths = ReportPaths(
         runs_dir,
@@ -298,7 +303,14 @@ def report(
     except ReportError as err:
         raise fail(str(err)) from None
     console.print(describe(inventory), highlight=False)
-    console.print(f"wrote {figures_dir}/, {tables_dir}/, {generated_dir}/numbers.tex")
+    console.print(f"wrote {figures_dir}/, {tables_dir}/, {generated_dir}/numbers.tex, results.md")
+    if readme is not None:
+        try:
+            text = replace_block(readme.read_text(), (generated_dir / "results.md").read_text())
+        except (OSError, ValueError) as err:
+            raise fail(f"{readme}: {err}") from None
+        write_text(readme, text)
+        console.print(f"updated the results block of {readme}")
 
 
 @app.command()
