@@ -183,7 +183,7 @@ def test_cli_eval_reports_bad_input(tmp_path):
     result = CliRunner().invoke(
         app, ["eval", "--model", "tiny-random", "--mode", "greedy", "--params", str(PARAMS)]
     )
-    assert result.exit_code == 1 and "--mode must be" in result.output
+    assert result.exit_code == 2 and "'greedy' is not one of free, constrained" in result.output
 
 
 def test_failure_examples_one_per_category_first():

@@ -8,7 +8,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from maaza import models
+from maaza import io, models
 from maaza.cli import app
 from maaza.models import REGISTRY, ModelUnavailable, UnknownModel, load, resolve
 
@@ -124,7 +124,7 @@ def test_failed_cache_build_leaves_nothing_behind(tmp_path):
         raise RuntimeError("interrupted")
 
     with pytest.raises(RuntimeError):
-        models._atomic_dir(target, build)
+        io.write_dir(target, build)  # how the model cache is built
     assert list((tmp_path / "models").iterdir()) == []
 
 

@@ -10,14 +10,14 @@ from pathlib import Path
 
 from maaza.metrics import METRICS
 from maaza.report import load_frames, load_reference, render
-from maaza.report.results import Overall
+from maaza.results import Overall
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "maaza" / "report"
 # Each module may import only modules of a lower rank: results -> design -> frames -> fmt ->
 # (paper_numbers, setting_numbers, figstyle, tablestyle) -> (numbers | tables | figures, which
 # do not import each other) -> build.
-RANK = {"results": 0, "design": 1, "frames": 2, "fmt": 3, "paper_numbers": 4, "setting_numbers": 4,
+RANK = {"design": 1, "frames": 2, "fmt": 3, "paper_numbers": 4, "setting_numbers": 4,
         "figstyle": 4, "tablestyle": 4, "numbers": 5, "tables": 5, "figures": 5, "readme": 5, "build": 6}  # fmt: skip
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, get_args
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from maaza.config import DecodeMode, PromptFormat
 
 app = typer.Typer(
     help="maaza: schema-valid JSON extraction with small language models (paper rebuild).",
@@ -32,6 +34,13 @@ def fail(message: str) -> typer.Exit:
     # soft_wrap: off a terminal rich would wrap at 80 columns, splitting paths and messages
     Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False)
     return typer.Exit(code=1)
+
+
+def check_choice(option: str, value: str | None, choices: Any) -> None:
+    """A usage error (exit 2, allowed values listed) unless `value` is one of the Literal's."""
+    allowed = get_args(choices)
+    if value is not None and value not in allowed:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}", param_hint=option)
 
 
 # ----------------------------------------------------------------------------- models
@@ -224,10 +233,8 @@ def eval_(
     from maaza.importer import EdgeJSONImportError
     from maaza.plan import eval_name
 
-    if mode not in ("free", "constrained"):
-        raise fail(f"--mode must be free or constrained, got {mode!r}")
-    if prompt_format not in (None, "paper", "model_card", "compact"):
-        raise fail(f"--prompt-format must be paper, model_card or compact, got {prompt_format!r}")
+    check_choice("--mode", mode, DecodeMode)
+    check_choice("--prompt-format", prompt_format, PromptFormat)
     try:
         params = load_params(params_path, profile)
         known = set(params.run_names())
@@ -392,10 +399,8 @@ def extract(
     from maaza.config import ConfigError
 
     err = Console(stderr=True, soft_wrap=True)
-    if mode not in ("constrained", "free"):
-        raise fail(f"--mode must be constrained or free, got {mode!r}")
-    if prompt_format not in (None, "paper", "model_card", "compact"):
-        raise fail(f"--prompt-format must be paper, model_card or compact, got {prompt_format!r}")
+    check_choice("--mode", mode, DecodeMode)
+    check_choice("--prompt-format", prompt_format, PromptFormat)
     if (text is None) == (input_path is None):
         raise fail("give one of TEXT, - (stdin) or --input FILE")
     if (input_path is None) != (output is None):

@@ -30,7 +30,7 @@ from maaza import io
 from maaza.config import DecodeConfig, DecodeMode, Params, PromptFormat
 from maaza.decode import Generation, GrammarCache, generate, vocab_size
 from maaza.importer import import_edgejson
-from maaza.metrics import ERROR_CATEGORIES, parse_output, schema_errors, score_example
+from maaza.metrics import ERROR_CATEGORIES, METRICS, parse_output, schema_errors, score_example
 from maaza.plan import Eval, plan_from_params
 from maaza.prompts import build_prompt, render_target
 
@@ -139,16 +139,10 @@ def prediction_row(
 
 
 def _rates(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """n and every per-example metric of the registry (maaza.metrics.METRICS), averaged."""
     n = len(rows)
-    values = {
-        "json_exact": [r["json_exact"] for r in rows],
-        "field_f1": [r["field_f1"] for r in rows],
-        "leaf_f1": [r["leaf_f1"] for r in rows],
-        "compliance": [float(r["compliant"]) for r in rows],
-        "parse_rate": [float(r["error"] != "invalid_json") for r in rows],
-        "truncated": [float(r["truncated"]) for r in rows],
-    }
-    return {"n": n, **{k: round(sum(v) / n, 6) for k, v in values.items()}}
+    averaged = [m for m in METRICS.values() if m.of_example is not None]
+    return {"n": n, **{m.name: round(sum(map(m.of_example, rows)) / n, 6) for m in averaged}}
 
 
 def _stderr(rows: list[dict[str, Any]], key: str) -> float:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -314,17 +315,30 @@ class Metric:
     # mean of a per-example value; p95 = nearest-rank 95th percentile; throughput = total / wall time.
     aggregate: Literal["rate", "mean", "p95", "throughput"]
     unit: Literal["fraction", "seconds", "tokens/s"]
+    # rate/mean metrics: the per-example value (a predictions.jsonl row) they average
+    of_example: Callable[[dict[str, Any]], float] | None = None
+
+
+def _key(name: str) -> Callable[[dict[str, Any]], float]:
+    return lambda row: float(row[name])
 
 
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric("json_exact", "JSONExact", True, "rate", "fraction"),
-        Metric("field_f1", "Field F1", True, "mean", "fraction"),
-        Metric("leaf_f1", "Leaf F1", True, "mean", "fraction"),
-        Metric("compliance", "Compliance", True, "rate", "fraction"),
-        Metric("parse_rate", "Parse rate", True, "rate", "fraction"),
-        Metric("truncated", "Truncated", False, "rate", "fraction"),
+        Metric("json_exact", "JSONExact", True, "rate", "fraction", _key("json_exact")),
+        Metric("field_f1", "Field F1", True, "mean", "fraction", _key("field_f1")),
+        Metric("leaf_f1", "Leaf F1", True, "mean", "fraction", _key("leaf_f1")),
+        Metric("compliance", "Compliance", True, "rate", "fraction", _key("compliant")),
+        Metric(
+            "parse_rate",
+            "Parse rate",
+            True,
+            "rate",
+            "fraction",
+            lambda row: float(row["error"] != "invalid_json"),
+        ),  # fmt: skip
+        Metric("truncated", "Truncated", False, "rate", "fraction", _key("truncated")),
         Metric("latency_mean_s", "Latency", False, "mean", "seconds"),
         Metric("latency_p95_s", "Latency p95", False, "p95", "seconds"),
         Metric("tokens_per_s", "Tokens/s", True, "throughput", "tokens/s"),

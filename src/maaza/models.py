@@ -19,9 +19,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
-import shutil
 import socket
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +27,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
 from filelock import FileLock  # a dependency of transformers/torch: cross-process cache lock
+
+from maaza import io
 
 if TYPE_CHECKING:  # torch loads on first use, so config checks (`maaza params`) stay torch-free
     import torch
@@ -324,20 +324,6 @@ def _gguf_tokenizer(spec: ModelSpec) -> Any:
     return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
 
 
-def _atomic_dir(target: Path, build: Callable[[Path], None]) -> None:
-    """Build into a temp folder beside `target`, then rename: no half-written cache survives."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared like ~/.cache/huggingface
-    try:
-        build(tmp)
-        if target.exists():
-            shutil.rmtree(target)  # stale (stamp mismatch): we hold the lock
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def load_tokenizer(name_or_path: str | os.PathLike[str]) -> Any:
     """Tokenizer of a model, without its weights (GGUF tokenizers are converted once, then cached)."""
     from transformers import AutoTokenizer
@@ -357,7 +343,7 @@ def load_tokenizer(name_or_path: str | os.PathLike[str]) -> Any:
                 _gguf_tokenizer(spec).save_pretrained(tmp)
                 (tmp / "maaza-cache.json").write_text(json.dumps(_stamp(spec)))
 
-            _atomic_dir(folder, build)
+            io.write_dir(folder, build)
     return prepare_tokenizer(AutoTokenizer.from_pretrained(folder))
 
 
@@ -467,7 +453,7 @@ def load(
         folder = _model_cache(spec)
         with FileLock(str(folder) + ".lock"):
             if not _is_ready(folder, spec):
-                _atomic_dir(folder, functools.partial(_build_gguf_cache, spec))
+                io.write_dir(folder, functools.partial(_build_gguf_cache, spec))
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
     model.generation_config.pad_token_id = tok.pad_token_id
     return model.eval(), tok

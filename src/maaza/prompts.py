@@ -12,11 +12,11 @@ that training targets and grammar-constrained decoding agree byte for byte.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, get_args
 
 from maaza.config import PromptFormat
 
-PROMPT_FORMATS: tuple[str, ...] = ("paper", "model_card", "compact")
+PROMPT_FORMATS: tuple[str, ...] = get_args(PromptFormat)
 # json.dumps' own defaults with indent=None; decode.py hands the same pair to the grammar engine.
 JSON_SEPARATORS: tuple[str, str] = (", ", ": ")
 

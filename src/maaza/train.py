@@ -79,8 +79,8 @@ from maaza.collate import (
 from maaza.config import TrainRun, load_params
 from maaza.fastlora import patch_lora_layers
 from maaza.models import model_context, native_bf16, resolve_dtype
+from maaza.results import LOSS_COLUMNS
 
-LOSS_COLUMNS = ("step", "epoch", "loss", "lr", "tokens_per_s", "elapsed_s")
 CHECKPOINT_PREFIX = "step-"
 KEEP_CHECKPOINTS = 2  # the newest one may be mid-write when a kill lands; keep one more
 

@@ -26,7 +26,7 @@ from maaza.report.design import Design, design_from_params, load_design
 from maaza.report.fmt import tex_escape
 from maaza.report.frames import Frames, Inventory, build_frames, wilson
 from maaza.report.numbers import parse, parse_numbers, render
-from maaza.report.results import ReportError, load_bench, load_eval, load_reference, load_results
+from maaza.results import ReportError, load_bench, load_eval, load_reference, load_results
 
 __all__ = [
     "Design", "Frames", "Inventory", "ReportError", "ReportPaths", "build_frames", "build_report",

@@ -17,8 +17,8 @@ from maaza.report.figures import FIGURES, save
 from maaza.report.frames import Frames, Inventory, build_frames, model_params
 from maaza.report.numbers import render
 from maaza.report.readme import results_markdown
-from maaza.report.results import DEFAULT_REFERENCE, load_reference, load_results
 from maaza.report.tables import TABLES
+from maaza.results import DEFAULT_REFERENCE, load_reference, load_results
 
 
 @dataclass(frozen=True)

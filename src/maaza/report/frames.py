@@ -20,7 +20,7 @@ import pandas as pd
 from maaza.metrics import ERROR_CATEGORIES, METRICS
 from maaza.plan import FIT_SPLIT, MODES, SPLIT_ORDER, Eval
 from maaza.report.design import FACTORS, Design
-from maaza.report.results import BenchResult, DataReport, EvalResult, Results
+from maaza.results import BenchResult, DataReport, EvalResult, Results
 from maaza.schemas import TIERS
 
 # fit = a fine-tuned run scored on a sample of its own training split (how well it fits what it

@@ -5,22 +5,25 @@
 
 Formats accept extra keys (provenance, new metrics): they say only what the report reads. Files
 are found by glob, keyed by folder name (runs/R, results/eval/E), never listed. A bad file raises
-`ReportError` naming `path[:line[:column]]`. Imports no other part of the report.
+`ReportError` naming `path[:line[:column]]`. Shared by the writers (train.py writes loss.csv
+with LOSS_COLUMNS), the report and anyone reading results; imports nothing of the report.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from maaza.io import InputError, read_json, read_jsonl
 
-DEFAULT_REFERENCE = Path(__file__).parents[1] / "paper_reference.yaml"
+if TYPE_CHECKING:  # pandas loads only where a loader needs it: train.py imports LOSS_COLUMNS
+    import pandas as pd
+
+DEFAULT_REFERENCE = Path(__file__).with_name("paper_reference.yaml")  # beside this module
 ReportError = InputError  # a result file the report cannot use; the message starts with its path
 
 
@@ -187,6 +190,8 @@ def _validate(model: type[BaseModel], raw: Any, path: Path) -> Any:
 
 
 def read_loss(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.read_csv(path)
     missing = [c for c in ("step", "loss") if c not in frame.columns]
     if missing:
@@ -242,6 +247,8 @@ def load_eval(folder: Path) -> EvalResult | None:
     if not path.exists():
         return None
     metrics = _validate(EvalMetrics, read_json(path), path)
+    import pandas as pd
+
     preds = pd.DataFrame(read_jsonl(preds_path)) if preds_path.exists() else None
     return EvalResult(folder.name, metrics, preds, str(path))
 
