@@ -40,3 +40,20 @@ def test_killed_stage_is_undone_by_make_restore(tmp_path):
     status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True,
                             text=True, check=True).stdout  # fmt: skip
     assert status == ""
+
+
+def test_stages_find_papermill_without_the_venv_on_path():
+    """dvc.yaml calls scripts/papermill (the venv's Python), never a bare `papermill`, so a
+    `dvc repro` outside the venv does not fail after DVC has deleted the outputs."""
+    import yaml
+
+    cmds = []
+    for stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].values():
+        cmd = stage.get("do", stage).get("cmd", "")
+        cmds.append(" ".join(cmd) if isinstance(cmd, list) else cmd)
+    notebook_cmds = [c for c in cmds if "papermill" in c]
+    assert notebook_cmds and all(c.startswith("scripts/papermill ") for c in notebook_cmds)
+    bare = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")}
+    out = subprocess.run([str(ROOT / "scripts" / "papermill"), "--version"], env=bare,
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    assert "papermill" in out.stdout  # e.g. "2.7.0 from .../papermill/cli.py"
