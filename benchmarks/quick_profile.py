@@ -30,6 +30,16 @@ sys.path.insert(0, str(ROOT / "src"))
 from maaza import io  # noqa: E402
 
 
+def _capability() -> str:
+    """The CPU's widest matmul ISA from /proc/cpuinfo, as torch names it (AVX512 / AVX2), with
+    native bf16 said explicitly: it decides the training dtype and so the times."""
+    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    flags = set(next((ln.split(":", 1)[1].split() for ln in text.splitlines()
+                      if ln.startswith("flags")), []))  # fmt: skip
+    isa = "AVX512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "other"
+    return isa + (", native bf16" if {"avx512_bf16", "amx_bf16"} & flags else ", no native bf16")
+
+
 def notebook_times(path: Path) -> dict[str, float]:
     """Seconds of a papermill-executed notebook: total, kernel start + overhead, and per cell
     (first code cell after the parameters = imports; the rest = work)."""
@@ -113,9 +123,13 @@ def main() -> None:
                 clone = fresh_clone(keep or Path(tmp) / "maaza")
                 cold_cache = Path(tmp) / "cache" if cache else None
                 wall = run_quick(clone, cold_cache)
-                result[name] = summarize(clone, wall)
+                result[name] = {**summarize(clone, wall), "git": io.git_commit(clone)}
                 print(f"{name}: {wall:.0f} s wall, {result[name]['n_notebooks']} notebooks")
-    result["machine"] = {"cpu": io.cpu_name(), "cores": os.cpu_count(), "git": io.git_commit()}
+    result["machine"] = {
+        "cpu": io.cpu_name(),
+        "cpu_capability": _capability(),
+        "cores": os.cpu_count(),
+    }
     io.write_json(args.out, result)
     print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "stages"}
                       for k, v in result.items() if k != "machine"}, indent=1))  # fmt: skip

@@ -40,6 +40,14 @@ def _row(r: pd.Series) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _machine(bench: dict[str, Any]) -> str:
+    """Where a benchmark's times were measured, as its file records it."""
+    m = bench.get("machine") or {}
+    cap = f" ({m['cpu_capability']})" if m.get("cpu_capability") else ""
+    cores = f", {m['cores']} cores" if m.get("cores") else ""
+    return f"{m.get('cpu', 'an unrecorded CPU')}{cap}{cores}, no GPU"
+
+
 def _bench_lines(bench: dict[str, Any]) -> list[str]:
     lines = []
     unseen = bench.get("extract_unseen")
@@ -55,7 +63,7 @@ def _bench_lines(bench: dict[str, Any]) -> list[str]:
         lines.append(
             f"- The whole default `dvc repro`: {pipeline['total_h']:.1f} h of stage time "
             f"({pipeline['train_s'] / 3600:.1f} h training, {pipeline['eval_s'] / 3600:.1f} h "
-            f"evaluation; `benchmarks/pipeline_time.py`)."
+            f"evaluation) on {_machine(pipeline)} (`benchmarks/pipeline_time.py`)."
         )
     quick = bench.get("quick_profile")
     if quick and quick.get("warm", {}).get("wall_s"):
@@ -63,14 +71,8 @@ def _bench_lines(bench: dict[str, Any]) -> list[str]:
         extra = f"; with an empty model cache {cold / 60:.1f} min" if cold else ""
         lines.append(
             f"- `make quick` (the quick profile, PDF included, from a fresh clone): "
-            f"{quick['warm']['wall_s'] / 60:.1f} min with a warm model cache{extra} "
-            f"(`benchmarks/quick_profile.py`)."
-        )
-    machine = (quick or pipeline or {}).get("machine", {})
-    if lines and machine:
-        cap = f" ({machine['cpu_capability']})" if machine.get("cpu_capability") else ""
-        lines.append(
-            f"- Measured on {machine.get('cpu')}{cap}, {machine.get('cores')} cores, no GPU."
+            f"{quick['warm']['wall_s'] / 60:.1f} min with a warm model cache{extra}, on "
+            f"{_machine(quick)} (`benchmarks/quick_profile.py`)."
         )
     return lines
 
