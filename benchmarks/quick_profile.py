@@ -102,7 +102,7 @@ def fresh_clone(clone: Path) -> Path:
     if clone.exists():
         raise SystemExit(f"{clone}: exists; remove it first")
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-    return clone
+    return clone.resolve()  # absolute: it goes into PYTHONPATH of processes run inside it
 
 
 def main() -> None:
