@@ -31,3 +31,13 @@ def test_plan_follows_declared_roles_not_order():
     assert "ft-smollm2-135m-r16-constrained-train" in names
     assert [e.name for e in plan.evals_of("smollm2-135m-r8")] == ["ab-smollm2-135m-r8-constrained"]
     assert [e.kind for e in plan.evals_of("gemma3-270m")] == ["zero-shot", "zero-shot"]
+
+
+def test_val_evaluations_are_their_own_kind():
+    from maaza.plan import Eval
+
+    val = Eval("ft-r-constrained-val", "r", "r", "m", "trial", "val", "constrained")
+    assert val.kind == "val"
+    assert val.data_file().name == "val.jsonl"
+    assert EVALS_BY_KIND["trial"] == (("val", "constrained"),)
+    assert eval_name("m", "r", "constrained", "val", role="trial") == "ft-r-constrained-val"

@@ -24,7 +24,8 @@ DEFAULT_PARAMS = PROJECT_ROOT / "params.yaml"
 PromptFormat = Literal["paper", "model_card", "compact"]
 DecodeMode = Literal["free", "constrained"]
 # What a run is for; the report describes each run by its declared role, never by its position.
-Role = Literal["paper_recipe", "ours", "scale", "ablation"]
+# `trial`: a recipe-search trial, evaluated on the validation split only (issue 20).
+Role = Literal["paper_recipe", "ours", "scale", "ablation", "trial"]
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
 
 
@@ -45,6 +46,38 @@ class TeacherConfig(Strict):
         0.0, ge=0.0, le=1.0, description="share of prompts offered for rewriting"
     )
     max_new_tokens: int = Field(256, gt=0)
+
+
+class VarietyConfig(Strict):
+    """Value variety (issue 20): how often a value leaves the generator's habits. Each rate is a
+    probability per document (or per value); 0 everywhere draws exactly what the generator drew
+    before. The label always keeps the form the text gives, where the schema allows it."""
+
+    wide_dates: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="P(a document's dates and timestamps lie anywhere in 1900-2100, not the two "
+        "years before mid-2025)",
+    )  # fmt: skip
+    iso_timestamps: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="P(a timestamp is written as an ISO string with an offset (Z or +hh:mm), "
+        "maybe with fractional seconds, copied verbatim into the label)",
+    )  # fmt: skip
+    long_text: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="P(a free-text value (message, comment, description, subject) grows to 2-5 "
+        "sentences)",
+    )  # fmt: skip
+    casing: float = Field(
+        0.0, ge=0.0, le=1.0, description="P(a person's name or an identifier is upper/lower case)"
+    )
+    long_arrays: float = Field(
+        0.0, ge=0.0, le=1.0, description="P(a variable-length array gets 10-16 items)"
+    )
+    number_scale: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="P(a document's money amounts are scaled by 10^k, k in -2..4)",
+    )  # fmt: skip
 
 
 class DataConfig(Strict):
@@ -72,6 +105,11 @@ class DataConfig(Strict):
         description="Faker locales of people's names in train_extra.jsonl (empty: en_US, as elsewhere)",
     )
     distractor_rate: float = Field(0.3, ge=0.0, le=1.0, description="P(add irrelevant text)")
+    val_factor: float = Field(
+        0.0, ge=0.0, le=10.0,
+        description="val.jsonl size as a multiple of the test split's (0: no validation split)",
+    )  # fmt: skip
+    variety: VarietyConfig = VarietyConfig()
     tier_mix: dict[Literal["simple", "medium", "complex"], float] = Field(
         default_factory=lambda: {"simple": 0.48, "medium": 0.36, "complex": 0.16},
         description="share of train+test examples per tier (paper's test set: 76/57/25 of 158)",

@@ -25,7 +25,7 @@ from maaza.prompts import build_prompt, render_target
 from maaza.schemas import TIERS, load_schemas, nesting_depth, tier_of
 from maaza.validate import CHECKS, validate_records
 
-SPLITS: tuple[str, ...] = ("train", "test", "holdout", "train_extra")
+SPLITS: tuple[str, ...] = ("train", "test", "holdout", "val", "train_extra")
 DEFAULT_TOKENIZER = "smollm2-135m-instruct"
 
 
@@ -55,15 +55,19 @@ def split_records(
     return train, test
 
 
-def generator_rates(cfg: DataConfig) -> dict[str, float]:
-    """The generator's keyword rates, the same for every split."""
-    return {"drop_rate": cfg.optional_drop_rate, "distractor_rate": cfg.distractor_rate}
+def generator_rates(cfg: DataConfig) -> dict[str, Any]:
+    """The generator's keyword settings, the same for every split (value variety included)."""
+    return {
+        "drop_rate": cfg.optional_drop_rate,
+        "distractor_rate": cfg.distractor_rate,
+        "variety": cfg.variety,
+    }
 
 
 def build_dataset(
     cfg: DataConfig, schemas: Mapping[str, dict] | None = None, progress: bool = False
 ) -> dict[str, list[dict[str, Any]]]:
-    """{"train", "test", "holdout"} record lists from a DataConfig (no I/O)."""
+    """{"train", "test", "holdout"[, "val"][, "train_extra"]} record lists from a DataConfig (no I/O)."""
     schemas = schemas or load_schemas()
     unknown = [s for s in cfg.holdout_schemas if s not in schemas]
     if unknown:
@@ -82,9 +86,33 @@ def build_dataset(
     holdout = generate(held, cfg.seed, schemas=schemas, **rates) if cfg.holdout_per_schema else []
     train, test = split_records(records, cfg.test_fraction, cfg.seed)
     splits = {"train": train, "test": test, "holdout": holdout}
+    if cfg.val_factor:  # only when asked for, like train_extra
+        n_val = round(cfg.val_factor * len(test))
+        splits["val"] = val_records(cfg, trainable, n_val, records + holdout, schemas)
     if cfg.extra_train:  # only when asked for, so reports of paper-sized data stay as they were
-        splits["train_extra"] = extra_records(cfg, trainable, records + holdout, schemas)
+        taken = records + holdout + splits.get("val", [])
+        splits["train_extra"] = extra_records(cfg, trainable, taken, schemas)
     return splits
+
+
+def val_records(
+    cfg: DataConfig,
+    trainable: Mapping[str, str],
+    n: int,
+    taken: Sequence[dict[str, Any]],
+    schemas: Mapping[str, dict],
+) -> list[dict[str, Any]]:
+    """The validation split: `n` examples generated like the test split (same schemas, tier mix
+    and generator settings) from a seed stream of its own, shuffled, without any prompt of `taken`
+    (the other splits). Recipe choices are made on it, so the test split is looked at only once."""
+    seen = {r["prompt"] for r in taken}
+    stream = generate(
+        allocate(n, trainable, cfg.tier_mix), f"{cfg.seed}:val", schemas=schemas,
+        **generator_rates(cfg),
+    )  # fmt: skip
+    val = [{**r, "id": f"v-{r['id']}"} for r in stream if r["prompt"] not in seen]
+    random.Random(f"maaza-val:{cfg.seed}").shuffle(val)
+    return val
 
 
 def extra_records(
@@ -115,15 +143,17 @@ def leakage(splits: Mapping[str, Sequence[dict[str, Any]]]) -> dict[str, int]:
     prompts = {name: {r["prompt"] for r in recs} for name, recs in splits.items()}
     held = {r["schema_id"] for r in splits.get("holdout", [])}
     trained = ("train", "train_extra")
-    seen = {r["schema_id"] for name in (*trained, "test") for r in splits.get(name, [])}
+    seen = {r["schema_id"] for name in (*trained, "test", "val") for r in splits.get(name, [])}
     train = set().union(*(prompts.get(name, set()) for name in trained))
-    return {
-        "train_test_shared_prompts": len(train & prompts.get("test", set())),
-        "holdout_shared_prompts": len(
-            prompts.get("holdout", set()) & (train | prompts.get("test", set()))
-        ),
+    test, val = prompts.get("test", set()), prompts.get("val", set())
+    counts = {
+        "train_test_shared_prompts": len(train & test),
+        "holdout_shared_prompts": len(prompts.get("holdout", set()) & (train | test | val)),
         "holdout_schemas_in_train_or_test": len(held & seen),
     }
+    if "val" in splits:  # a key of its own, so reports of data without val stay as they were
+        counts["val_shared_prompts"] = len(val & (train | test))
+    return counts
 
 
 def _stats(values: Sequence[int]) -> dict[str, float]:

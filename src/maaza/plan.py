@@ -23,6 +23,7 @@ Split = Literal["test", "holdout", "train", "val"]
 MODES: tuple[DecodeMode, ...] = ("free", "constrained")
 SPLIT_ORDER: tuple[str, ...] = ("test", "holdout", "train", "val", "external")
 FIT_SPLIT = "train"  # the train-sample evaluation: under- vs over-fitting
+VAL_SPLIT = "val"  # the validation split: recipe choices (search trials) are made on it
 
 # The data file each split is read from, under the data folder (dvc.yaml lists the same files).
 SPLIT_FILES: dict[str, str] = {
@@ -44,6 +45,8 @@ EVALS_BY_KIND: dict[str, tuple[tuple[str, str], ...]] = {
     "ours": _FULL,
     "scale": _FULL,
     "ablation": (("test", "constrained"),),
+    # search trials see the validation split only: test is not looked at while choosing
+    "trial": (("val", "constrained"),),
 }
 
 
@@ -75,11 +78,13 @@ class Eval:
 
     @property
     def kind(self) -> str:
-        """zero-shot | fine-tuned | ablation | fit: how the report groups an evaluation."""
+        """zero-shot | fine-tuned | ablation | fit | val: how the report groups an evaluation."""
         if self.run is None:
             return "zero-shot"
         if self.split == FIT_SPLIT:
             return "fit"
+        if self.split == VAL_SPLIT:
+            return "val"
         return "ablation" if self.role == "ablation" else "fine-tuned"
 
     def data_file(self, data_dir: str | Path = "data") -> Path:

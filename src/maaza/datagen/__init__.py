@@ -22,7 +22,8 @@ from maaza.datagen import medium as medium_builders
 from maaza.datagen import simple as simple_builders
 from maaza.datagen.doc import Doc, Items, expected_output
 from maaza.datagen.render import STYLES, TIER_STYLES, render
-from maaza.datagen.values import Ctx, new_ctx
+from maaza.datagen.values import NO_VARIETY, Ctx, Variety, new_ctx
+from maaza.datagen.variety import lengthen_free_text
 from maaza.schemas import load_schemas, tier_of
 
 __all__ = ["BUILDERS", "STYLES", "allocate", "generate", "generate_schema", "make_record"]
@@ -73,6 +74,7 @@ def make_record(
     """Build, render and label one example."""
     tier = tier_of(schema)
     doc = BUILDERS[schema_id](ctx)
+    lengthen_free_text(doc.nodes, schema, ctx)
     style = ctx.pick(styles_for(doc, tier))
     return {
         "id": f"{schema_id}-{index:04d}",
@@ -93,6 +95,7 @@ def generate_schema(
     distractor_rate: float = 0.3,
     fake: Faker | None = None,
     name_fakes: Sequence[Faker] = (),
+    variety: Variety = NO_VARIETY,
 ) -> list[dict[str, Any]]:
     """`n` examples of one schema with distinct prompts, from the schema's own seeded stream.
     `name_fakes` (Fakers of other locales) widen the pool of people's names; without them the
@@ -113,7 +116,11 @@ def generate_schema(
         if len(records) == n:
             break
         record = make_record(
-            schema_id, schema, len(records), new_ctx(rng, fake, drop_rate, pool), distractor_rate
+            schema_id,
+            schema,
+            len(records),
+            new_ctx(rng, fake, drop_rate, pool, variety),
+            distractor_rate,
         )
         if record["prompt"] not in seen:
             seen.add(record["prompt"])
@@ -133,6 +140,7 @@ def generate(
     schemas: Mapping[str, dict[str, Any]] | None = None,
     progress: bool = False,
     name_locales: Sequence[str] = (),
+    variety: Variety = NO_VARIETY,
 ) -> list[dict[str, Any]]:
     """Records for every schema in `counts` ({schema_id: n}), in schema-id order; people's names
     come from the Faker locales `name_locales` (default: en_US, like everything else)."""
@@ -147,6 +155,14 @@ def generate(
     out: list[dict[str, Any]] = []
     for sid in ids:
         out += generate_schema(
-            sid, schemas[sid], counts[sid], seed, drop_rate, distractor_rate, fake, name_fakes
+            sid,
+            schemas[sid],
+            counts[sid],
+            seed,
+            drop_rate,
+            distractor_rate,
+            fake,
+            name_fakes,
+            variety,
         )
     return out

@@ -70,7 +70,7 @@ def invoice(ctx: Ctx) -> Doc:
     lines = []
     for _ in range(ctx.rng.randint(1, 3)):
         qty = ctx.pick([1, 1, 2, 3, 5, 10, 1.5, 2.5, 12])
-        unit = round(ctx.rng.uniform(15, 900), 2)
+        unit = ctx.amount(15, 900)
         amount = round(qty * unit, 2)
         lines.append(
             [
@@ -125,8 +125,8 @@ def invoice(ctx: Ctx) -> Doc:
 
 def shopping_cart(ctx: Ctx) -> Doc:
     items = []
-    for _ in range(ctx.rng.randint(1, 5)):
-        qty, unit = ctx.rng.randint(1, 4), round(ctx.rng.uniform(2, 250), 2)
+    for _ in range(ctx.count(1, 5)):
+        qty, unit = ctx.rng.randint(1, 4), ctx.amount(2, 250)
         item: list[Node] = [
             F("product_name", p := f"{ctx.pick(ADJECTIVES)} {ctx.pick(NOUNS)}", p, "product")
         ]
@@ -187,8 +187,8 @@ def multi_party_transaction(ctx: Ctx) -> Doc:
     payees = [[F("name", n := fake.company(), n, "name"), F("role", "payee", "payee", "role")]
               for _ in range(ctx.rng.randint(1, 3))]  # fmt: skip
     for p in payees:
-        p += money_fields(ctx, [("amount", round(ctx.rng.uniform(50, 9000), 2), "receives", ())])
-    fees = [[F("type", t, t, "type")] + money_fields(ctx, [("amount", round(ctx.rng.uniform(0.5, 45), 2), "amount", ())])
+        p += money_fields(ctx, [("amount", ctx.amount(50, 9000), "receives", ())])
+    fees = [[F("type", t, t, "type")] + money_fields(ctx, [("amount", ctx.amount(0.5, 45), "amount", ())])
             for t in ctx.rng.sample(FEE_TYPES, ctx.rng.randint(0, 2))]  # fmt: skip
     total = round(sum(p[2].value for p in payees) + sum(f[1].value for f in fees), 2)
     payer = [
@@ -241,7 +241,7 @@ def multi_party_transaction(ctx: Ctx) -> Doc:
 def iot_device_network(ctx: Ctx) -> Doc:
     fake = ctx.fake
     devices = []
-    for _ in range(ctx.rng.randint(2, 6)):
+    for _ in range(ctx.count(2, 6)):
         kind = ctx.pick(["temperature", "humidity", "motion", "door", "smoke", "energy_meter"])
         status = ctx.rng.choices(["online", "offline", "error"], weights=[6, 2, 1])[0]
         dev: list[Node] = [F("device_id", d := ctx.ident(f"{kind[:3]}-###"), d, "id"),
@@ -276,9 +276,7 @@ def iot_device_network(ctx: Ctx) -> Doc:
     ]  # fmt: skip
     if ctx.keep():
         moment = ctx.moment()
-        nodes.append(
-            F("last_sync", ctx.iso(moment), ctx.datetime(moment), "last sync", "Last synced {v}.")
-        )
+        nodes.append(F("last_sync", *ctx.stamp(moment), "last sync", "Last synced {v}."))
     intro = ("Network status report.", "Site inventory:", "Gateway health check.")
     return Doc(
         "iot_device_network",

@@ -88,7 +88,7 @@ def product_info(ctx: Ctx) -> Doc:
     fake = ctx.fake
     name = f"{ctx.pick(ADJECTIVES)} {ctx.pick(NOUNS)}"
     sku = ctx.ident(ctx.pick(["??-#####", "SKU-####-??", "???###"]))
-    price = round(ctx.rng.uniform(4, 600), 2)
+    price = ctx.amount(4, 600)
     in_stock = ctx.chance(0.7)
     stock_text = (
         ctx.pick(["in stock", "in stock now"])
@@ -154,7 +154,7 @@ def product_info(ctx: Ctx) -> Doc:
             )
         )
     if ctx.keep():
-        tags = ctx.rng.sample(TAGS, ctx.rng.randint(1, 3))
+        tags = ctx.rng.sample(TAGS, ctx.count(1, 3, len(TAGS)))
         nodes.append(F("tags", tags, join_list(ctx, tags), "tags", "Tagged {v}.", "Tags: {v}."))
     intro = ("New catalogue entry.", "Product listing below.", "Please add this product.")
     return Doc("product_info", f"product {sku}", nodes, intro, people=(ctx.person(), ctx.person()))
@@ -201,8 +201,7 @@ def support_ticket(ctx: Ctx) -> Doc:
         nodes.append(
             F(
                 "created_at",
-                ctx.iso(moment),
-                ctx.datetime(moment),
+                *ctx.stamp(moment),
                 ctx.pick(["created", "opened at"]),
                 "Opened {v}.",
             )
@@ -231,7 +230,7 @@ def user_profile(ctx: Ctx) -> Doc:
     if ctx.keep():
         nodes.append(address(ctx))
     if ctx.keep():
-        interests = ctx.rng.sample(INTERESTS, ctx.rng.randint(1, 4))
+        interests = ctx.rng.sample(INTERESTS, ctx.count(1, 4, len(INTERESTS)))
         nodes.append(
             F(
                 "interests",
@@ -257,7 +256,7 @@ def meeting_notes(ctx: Ctx) -> Doc:
     title = ctx.pick(["Q3 planning", "Weekly sync", f"{fake.company()} kickoff", "Design review", "Budget review",
                       "Sprint retro", "Hiring committee", "Launch readiness"])  # fmt: skip
     day = ctx.past_date(200)
-    attendees = [ctx.person() for _ in range(ctx.rng.randint(2, 5))]
+    attendees = [ctx.person() for _ in range(ctx.count(2, 5))]
     nodes = [
         F("title", title, title, ctx.pick(["meeting", "title", "topic"]), "Notes from the {v} meeting.", "Meeting: {v}."),
         F("date", day.isoformat(), ctx.date(day), "date", "We met on {v}.", "Held {v}."),
@@ -272,7 +271,7 @@ def meeting_notes(ctx: Ctx) -> Doc:
         nodes.append(F("duration_minutes", minutes, ctx.pick([f"{minutes} minutes", f"{minutes} min"]), "duration",
                        "It ran {v}.", "Length: {v}."))  # fmt: skip
     if ctx.keep():
-        decisions = ctx.rng.sample(DECISIONS, ctx.rng.randint(1, 3))
+        decisions = ctx.rng.sample(DECISIONS, ctx.count(1, 3, len(DECISIONS)))
         nodes.append(
             F(
                 "decisions",
@@ -315,7 +314,7 @@ def medical_record(ctx: Ctx) -> Doc:
         bt = ctx.pick(["A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-"])
         nodes.append(F("blood_type", bt, bt, "blood type", "Blood type {v}.", "Type {v} blood."))
     if ctx.keep():
-        allergies = ctx.rng.sample(ALLERGIES, ctx.rng.randint(1, 3))
+        allergies = ctx.rng.sample(ALLERGIES, ctx.count(1, 3, len(ALLERGIES)))
         nodes.append(
             F(
                 "allergies",
@@ -354,7 +353,7 @@ def medical_record(ctx: Ctx) -> Doc:
 def transaction_record(ctx: Ctx) -> Doc:
     txn = ctx.ident(ctx.pick(["TXN-##########", "##########", "TR-####-????"]))
     day = ctx.past_date(365)
-    amount = round(ctx.rng.uniform(1.5, 2500), 2)
+    amount = ctx.amount(1.5, 2500)
     merchant = ctx.pick(MERCHANTS)
     nodes = [
         F(
@@ -429,7 +428,7 @@ def order_details(ctx: Ctx) -> Doc:
     day = ctx.past_date(365)
     product = f"{ctx.pick(ADJECTIVES)} {ctx.pick(NOUNS)}"
     qty = ctx.rng.randint(1, 12)
-    unit = round(ctx.rng.uniform(3, 400), 2)
+    unit = ctx.amount(3, 400)
     fee = (
         round(ctx.pick([0.0, 4.99, 5.99, 9.95, 12.5, ctx.rng.uniform(3, 30)]), 2)
         if ctx.keep()
@@ -484,7 +483,7 @@ def flight_booking(ctx: Ctx) -> Doc:
         F("flight_number", flight, flight, "flight", "Flight {v}.", "You are on {v}."),
         F("origin", o_code, ctx.pick([o_code, f"{o_city} ({o_code})"]), ctx.pick(["from", "origin"]), "Departing {v}."),
         F("destination", d_code, ctx.pick([d_code, f"{d_city} ({d_code})"]), ctx.pick(["to", "destination"]), "Arriving {v}."),
-        F("departure", ctx.iso(moment), ctx.datetime(moment), "departs", "Departure {v}.", "Leaves {v}."),
+        F("departure", *ctx.stamp(moment), "departs", "Departure {v}.", "Leaves {v}."),
     ]  # fmt: skip
     if ctx.keep():
         c = ctx.pick(["economy", "premium_economy", "business", "first"])
@@ -499,7 +498,7 @@ def flight_booking(ctx: Ctx) -> Doc:
             )
         )
     if ctx.keep():
-        amount = round(ctx.rng.uniform(89, 4200), 2)
+        amount = ctx.amount(89, 4200)
         fare = [
             F("amount", amount, ctx.money(amount), "amount"),
             F("currency", ctx.currency, ctx.currency_text(), "currency"),

@@ -319,7 +319,7 @@ def sensor_reading(ctx: Ctx) -> Doc:
         F("value", value, number if separate_unit else joined, ctx.pick(["value", "reading", "measurement"]),
           "It read {v}.", "The reading was {v}.", "Measured {v}."),
         F("unit", unit, unit if separate_unit else None, "unit", "Unit is {v}.", "Units: {v}."),
-        F("timestamp", ctx.iso(moment), ctx.datetime(moment), ctx.pick(["time", "timestamp", "at"]), "Taken at {v}.", "Time: {v}."),
+        F("timestamp", *ctx.stamp(moment), ctx.pick(["time", "timestamp", "at"]), "Taken at {v}.", "Time: {v}."),
     ]  # fmt: skip
     log = (
         "{timestamp} {sensor_id} value={value}",
@@ -356,7 +356,7 @@ def log_entry(ctx: Ctx) -> Doc:
     )
     moment = ctx.moment(seconds=True)
     nodes = [
-        F("timestamp", ctx.iso(moment), ctx.datetime(moment), ctx.pick(["time", "timestamp"]), "It happened at {v}.", "Logged {v}."),
+        F("timestamp", *ctx.stamp(moment), ctx.pick(["time", "timestamp"]), "It happened at {v}.", "Logged {v}."),
         F("level", level, ctx.pick([level, level, level.lower()]), ctx.pick(["level", "severity"]), "Severity {v}.", "Level was {v}."),
         F("message", message, message, ctx.pick(["message", "msg"]), 'The message was "{v}".', 'It said: "{v}".'),
     ]  # fmt: skip

@@ -4,7 +4,7 @@
     frames.evals                                  # one row per evaluation, ordered for tables
 
 Each evaluation row carries its role (the plan's: paper_recipe, ours, scale, ablation; zero-shot;
-`other` for a run params.yaml does not declare) and kind (zero-shot, fine-tuned, ablation, fit:
+`other` for a run params.yaml does not declare) and kind (zero-shot, fine-tuned, ablation, fit, val:
 `maaza.plan.Eval.kind`), its label and its 95% Wilson interval of JSONExact.
 """
 
@@ -25,8 +25,10 @@ from maaza.schemas import TIERS
 
 # fit = a fine-tuned run scored on a sample of its own training split (how well it fits what it
 # was trained on); kept out of the headline tables and figures, which are about unseen examples.
-KIND_ORDER = ("zero-shot", "fine-tuned", "ablation", "fit")
-ROLE_ORDER = ("zero-shot", "paper_recipe", "ours", "scale", "ablation", "other")
+# val = the validation split, on which recipe choices are made (the search trials): kept out of
+# the headline tables too, which report the final runs on test and held-out schemas.
+KIND_ORDER = ("zero-shot", "fine-tuned", "ablation", "fit", "val")
+ROLE_ORDER = ("zero-shot", "paper_recipe", "ours", "scale", "ablation", "trial", "other")
 HEADLINE_KINDS = ("zero-shot", "fine-tuned")
 BF16_BYTES = 2  # disk size of a checkpoint = 2 bytes per parameter (bf16), plus the adapter
 OURS_LABEL = "our recipe"  # how tables, figures and labels name an `ours` run
@@ -49,7 +51,7 @@ def short_model(model: str) -> str:
 
 
 def eval_label(model: str, role: str, run: str | None, mode: str, split: str) -> str:
-    if role in ("ablation", "other"):
+    if role in ("ablation", "trial", "other"):
         head = str(run)
     else:
         head = f"{short_model(model)} {'zero-shot' if role == 'zero-shot' else 'fine-tuned'}"
