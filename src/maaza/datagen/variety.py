@@ -48,5 +48,7 @@ def lengthen_free_text(nodes: list[Node], schema: dict[str, Any], ctx: Ctx) -> N
             and ctx.often(ctx.variety.long_text)
         ):
             head = node.value.rstrip()
-            head += "" if head.endswith((".", "!", "?")) else "."
-            node.value = node.text = f"{head} {extra_sentences(ctx)}"
+            closed = head.endswith((".", "!", "?"))
+            grown = f"{head if closed else head + '.'} {extra_sentences(ctx)}"
+            # a value that ended without a full stop still does (templates add their own: "{v}.")
+            node.value = node.text = grown if closed else grown.removesuffix(".")
