@@ -179,3 +179,53 @@ def test_score_example_compliant_but_wrong():
     score = score_example(Parsed(True, {**EXPECTED, "name": "Bob"}), EXPECTED, SCHEMA)
     assert score.compliant and score.json_exact == 0 and score.error == "value_mismatch"
     assert score.field_f1 == pytest.approx(0.75) and score.leaf_f1 == pytest.approx(5 / 6)
+
+
+# ----------------------------------------------------------------------------- copy fidelity
+def test_copy_checks_find_copied_strings_dates_and_numbers():
+    from maaza.metrics import copy_checks
+
+    prompt = (
+        "Review by KIMBERLY LOPEZ on March 4, 1979: Works. Really well. Score 5, paid $1,234.50"
+    )
+    expected = {"reviewer": "KIMBERLY LOPEZ", "date": "1979-03-04", "score": 5, "ok": True,
+                "comment": "Works. Really well.", "price": 1234.5, "tier": "gold"}  # fmt: skip
+    predicted = {"reviewer": "Kimberly Lopez", "date": "2020-03-04", "score": 5,
+                 "comment": "Works. Really well.", "price": 1234.5}  # fmt: skip
+    checks = copy_checks(prompt, expected, predicted)
+    # "gold" is not in the text and booleans are not copied: neither is checked
+    assert checks == [
+        ("string", "9-16", 0),  # casing changed
+        ("date", "9-16", 0),  # year rewritten
+        ("number", "1-8", 1),
+        ("string", "17-32", 1),
+        ("number", "1-8", 1),
+    ]
+    assert all(exact == 0 for _, _, exact in copy_checks(prompt, expected, None))
+
+
+def test_copy_fidelity_breaks_exactness_down_by_kind_and_length():
+    from maaza.metrics import copy_fidelity
+
+    checks = [["string", "65+", 0], ["string", "65+", 1], ["string", "1-8", 1], ["date", "9-16", 1]]
+    out = copy_fidelity(checks)
+    assert out["n"] == 4 and out["exact"] == 0.75
+    assert out["by_kind"]["string"]["by_length"] == {
+        "1-8": {"n": 1, "exact": 1.0}, "65+": {"n": 2, "exact": 0.5},
+    }  # fmt: skip
+    assert out["by_kind"]["number"] == {"n": 0, "exact": None, "by_length": {}}
+
+
+def test_aggregate_reports_copy_fidelity():
+    from maaza.evaluate import aggregate
+
+    row = {"schema_id": "s", "complexity": "simple", "style": "kv", "json_exact": 0,
+           "field_f1": 0.5, "leaf_f1": 0.5, "compliant": True, "error": "value_mismatch",
+           "truncated": False, "latency_s": 1.0, "n_tokens": 10, "loop_breaks": 0,
+           "copies": [["string", "65+", 0], ["number", "1-8", 1]]}  # fmt: skip
+    metrics = aggregate([row], 1.0)
+    assert metrics["overall"]["copy_exact"] == 0.5
+    assert metrics["copy_fidelity"]["by_kind"]["string"]["by_length"]["65+"] == {
+        "n": 1,
+        "exact": 0.0,
+    }

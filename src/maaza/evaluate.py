@@ -30,7 +30,15 @@ from maaza import io
 from maaza.config import DecodeConfig, DecodeMode, Params, PromptFormat
 from maaza.decode import Generation, GrammarCache, generate, vocab_size
 from maaza.importer import import_edgejson
-from maaza.metrics import ERROR_CATEGORIES, METRICS, parse_output, schema_errors, score_example
+from maaza.metrics import (
+    ERROR_CATEGORIES,
+    METRICS,
+    copy_checks,
+    copy_fidelity,
+    parse_output,
+    schema_errors,
+    score_example,
+)
 from maaza.plan import Eval, plan_from_params
 from maaza.prompts import build_prompt, render_target
 
@@ -135,6 +143,10 @@ def prediction_row(
         "stop": gen.stop,
         "loop_breaks": gen.loop_breaks,
         "budget_closed": gen.budget_closed,
+        # (kind, length bucket, exact) per value copied from the text: metrics' copy_fidelity
+        "copies": [
+            list(c) for c in copy_checks(record["prompt"], record["expected_output"], parsed.value)
+        ],
     }
 
 
@@ -195,6 +207,8 @@ def aggregate(rows: list[dict[str, Any]], wall_time_s: float) -> dict[str, Any]:
     errors = dict.fromkeys(ERROR_CATEGORIES, 0)
     for r in rows:
         errors[r["error"]] += 1
+    fidelity = copy_fidelity([c for r in rows for c in r.get("copies", [])])
+    overall["copy_exact"] = fidelity["exact"]
     return {
         "n": len(rows),
         "overall": overall,
@@ -202,6 +216,7 @@ def aggregate(rows: list[dict[str, Any]], wall_time_s: float) -> dict[str, Any]:
         "by_schema": by_schema,
         "by_style": _group(rows, "style"),
         "errors": errors,
+        "copy_fidelity": fidelity,
     }
 
 
@@ -347,8 +362,15 @@ def load_model(
     from peft import PeftModel
 
     adapter = Path(adapter)
+    from maaza.models import apply_full_delta, is_full_delta
+
+    if is_full_delta(adapter):  # a `method: full` run: every weight changed
+        return apply_full_delta(base, adapter).eval(), tokenizer
     if not (adapter / "adapter_config.json").is_file():
-        raise FileNotFoundError(f"{adapter}: not a peft adapter folder (no adapter_config.json)")
+        raise FileNotFoundError(
+            f"{adapter}: not a peft adapter folder (no adapter_config.json) nor a full "
+            "fine-tuning delta"
+        )
     return PeftModel.from_pretrained(base, str(adapter)).merge_and_unload().eval(), tokenizer
 
 

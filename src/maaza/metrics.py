@@ -270,6 +270,67 @@ def error_category(parsed: Parsed, expected: Any) -> str:
     return next((kind for kind in _SEVERITY if kind in found), "correct")
 
 
+# ----------------------------------------------------------------------------- copy fidelity
+# Values a model must copy from the text, by kind, and how long they are (characters as written in
+# the label): a model that learned narrow ranges rewrites a 1979 date, cuts a long comment or
+# changes casing, which JSONExact alone does not locate (issue 20).
+COPY_KINDS: tuple[str, ...] = ("string", "date", "number")
+LENGTH_BUCKETS: tuple[tuple[str, int], ...] = (
+    ("1-8", 8), ("9-16", 16), ("17-32", 32), ("33-64", 64), ("65+", 1 << 62),
+)  # fmt: skip
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
+
+
+def length_bucket(n: int) -> str:
+    return next(name for name, most in LENGTH_BUCKETS if n <= most)
+
+
+def copy_kind(value: Any, prompt: str) -> str | None:
+    """date: an ISO date or timestamp (copied, or rewritten from "March 4, 1979"); number: a
+    number (not a boolean); string: any other string the prompt contains verbatim (case and all);
+    None: not a copied value (booleans, nulls, strings the text does not state as such)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        return "date"
+    if isinstance(value, str) and value and value in prompt:
+        return "string"
+    return None
+
+
+def copy_checks(prompt: str, expected: Any, predicted: Any) -> list[tuple[str, str, int]]:
+    """(kind, length bucket, exact) of every copied leaf of `expected`: exact = the prediction
+    holds a JSON-equal value at the same path (a missing or unparsable answer scores 0)."""
+    got = flatten(predicted) if predicted is not None else {}
+    out = []
+    for path, value in flatten(expected).items():
+        kind = copy_kind(value, prompt)
+        if kind is None:
+            continue
+        written = value if isinstance(value, str) else json.dumps(value)
+        exact = int(path in got and json_equal(got[path], value))
+        out.append((kind, length_bucket(len(written)), exact))
+    return out
+
+
+def copy_fidelity(checks: list[list[Any]]) -> dict[str, Any]:
+    """metrics.json's copy_fidelity: exactness of copied values overall, by kind, and by kind x
+    length bucket ({"n", "exact"} each; exact = share of copied values reproduced exactly)."""
+
+    def cell(rows: list[list[Any]]) -> dict[str, Any]:
+        n = len(rows)
+        return {"n": n, "exact": round(sum(r[2] for r in rows) / n, 6) if n else None}
+
+    by_kind = {}
+    for kind in COPY_KINDS:
+        rows = [c for c in checks if c[0] == kind]
+        by_length = {b: cell([c for c in rows if c[1] == b]) for b, _ in LENGTH_BUCKETS}
+        by_kind[kind] = {**cell(rows), "by_length": {b: v for b, v in by_length.items() if v["n"]}}
+    return {**cell(checks), "by_kind": by_kind}
+
+
 # ----------------------------------------------------------------------------- per example
 @dataclass(frozen=True)
 class ExampleScore:
@@ -339,6 +400,8 @@ METRICS: dict[str, Metric] = {
             lambda row: float(row["error"] != "invalid_json"),
         ),  # fmt: skip
         Metric("truncated", "Truncated", False, "rate", "fraction", _key("truncated")),
+        # over the copied values of all examples, not per example (copy_fidelity)
+        Metric("copy_exact", "Copy fidelity", True, "rate", "fraction"),
         Metric("latency_mean_s", "Latency", False, "mean", "seconds"),
         Metric("latency_p95_s", "Latency p95", False, "p95", "seconds"),
         Metric("tokens_per_s", "Tokens/s", True, "throughput", "tokens/s"),
