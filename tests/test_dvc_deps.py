@@ -106,7 +106,9 @@ def test_stage_deps_are_exact(stage):
 PLAN = load_plan(ROOT / "params.yaml")
 EVAL_STAGES = {s: v for s, v in STAGES.items() if s.startswith("eval")}
 TRAIN_STAGES = {
-    s: v for s, v in STAGES.items() if s.split("@")[0] in ("train", "train_extra", "ablate")
+    s: v
+    for s, v in STAGES.items()
+    if s.split("@")[0] in ("train", "train_extra", "ablate", "search")
 }
 
 
@@ -126,10 +128,10 @@ def test_eval_stage_mirrors_the_plan(stage):
 
 
 @pytest.mark.parametrize("stage", sorted(TRAIN_STAGES))
-def test_only_extra_data_runs_read_train_extra(stage):
+def test_only_extra_data_runs_and_trials_read_train_extra(stage):
     run = PLAN.run(stage.split("@")[1])
     reads_extra = "data/train_extra.jsonl" in TRAIN_STAGES[stage]["deps"]
-    assert reads_extra == (run.section == "train.runs_extra")
+    assert reads_extra == (run.section in ("train.runs_extra", "search.runs"))
 
 
 def test_a_new_run_is_a_params_edit_only(tmp_path):

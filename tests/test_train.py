@@ -278,3 +278,42 @@ def test_extra_training_examples_are_added_only_when_asked(tmp_path):
     ]
     with pytest.raises(TrainError, match="holds 5 examples"):
         training_records(run_cfg(extra_train=9), DATA, extra)
+
+
+def test_full_fine_tuning_trains_every_weight_and_saves_a_delta_eval_can_load(
+    fresh_tiny_model, tmp_path
+):
+    from maaza.evaluate import load_model
+
+    model, tok = fresh_tiny_model
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    out = tmp_path / "run"
+    run = run_cfg(method="full", learning_rate=1e-3)
+    metrics = train("tiny", run, DATA, out, progress_bar=False, loaded=(model, tok))
+
+    assert metrics["method"] == "full" and metrics["lora"]["r"] == 0
+    assert metrics["params_trainable"] == metrics["params_total"]
+    moved = [n for n, p in model.named_parameters() if not torch.equal(p, before[n])]
+    assert len(moved) == len(before)  # every weight, the embeddings included
+    assert {f.name for f in (out / "adapter").iterdir()} == {
+        "full_delta.safetensors", "full_config.json",
+    }  # fmt: skip
+    # base + saved delta = the trained weights (up to the delta's bf16 rounding)
+    loaded, _ = load_model("tiny-random", out / "adapter")
+    for name, p in loaded.named_parameters():
+        trained, base = dict(model.named_parameters())[name], before[name]
+        assert torch.allclose(p, trained, atol=1e-2 * float((trained - base).abs().max()) + 1e-7)
+
+
+def test_full_fine_tuning_keeps_fp32_weights():
+    assert base_dtype(run_cfg(method="full", base_dtype="auto")) == torch.float32
+
+
+def test_step_fraction_screens_a_share_of_the_planned_steps():
+    from maaza.train import capped_steps
+
+    assert capped_steps(run_cfg(), 12) is None  # the whole run
+    # 100 examples, batch 8, 3 epochs: 39 planned steps; a quarter of them, rounded up
+    screen = run_cfg(micro_batch_size=4, grad_accum=2, epochs=3, step_fraction=0.25)
+    assert capped_steps(screen, 100) == 10
+    assert capped_steps(screen.model_copy(update={"max_steps": 4}), 100) == 4

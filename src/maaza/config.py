@@ -150,6 +150,10 @@ class TrainRun(Strict):
 
     model: str = Field(description="registry name, local HF folder or hub id")
     prompt_format: PromptFormat = "compact"
+    method: Literal["lora", "full"] = Field(
+        "lora", description="lora: train LoRA matrices on a frozen base; full: train every weight "
+        "(fp32, AdamW state for all of them; the run folder keeps a bf16 delta)",
+    )  # fmt: skip
     lora: LoraConfig = LoraConfig()
     learning_rate: float = Field(2e-4, gt=0)
     epochs: float = Field(3, gt=0)
@@ -178,6 +182,11 @@ class TrainRun(Strict):
     )
     checkpoint_every: int = Field(10, gt=0, description="optimizer steps between checkpoints")
     max_steps: int | None = Field(None, gt=0, description="cap on optimizer steps (quick profile)")
+    step_fraction: float = Field(
+        1.0, gt=0.0, le=1.0,
+        description="train this share of the planned optimizer steps (the schedule spans the "
+        "shortened run): a cheap screen of a search trial",
+    )  # fmt: skip
     merge: bool = Field(False, description="also save base+adapter merged")
     threads: int | None = Field(
         None,
@@ -203,6 +212,14 @@ class AblateConfig(Strict):
         default_factory=dict,
         description="ablation runs (role: ablation): overrides of train.common",
     )
+
+
+class SearchConfig(Strict):
+    runs: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="recipe-search trials (role: trial): overrides of train.common, trained on "
+        "data/train.jsonl + the first `extra_train` of data/train_extra.jsonl, evaluated on val only",
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -253,6 +270,7 @@ class Params(Strict):
     data: DataConfig = DataConfig()
     train: TrainConfig
     ablate: AblateConfig = AblateConfig()
+    search: SearchConfig = SearchConfig()
     evaluate: EvalConfig = EvalConfig()
 
     def sections(self) -> dict[str, dict[str, dict[str, Any]]]:
@@ -260,10 +278,12 @@ class Params(Strict):
             "train.runs": self.train.runs,
             "train.runs_extra": self.train.runs_extra,
             "ablate.runs": self.ablate.runs,
+            "search.runs": self.search.runs,
         }
 
     def run_names(self) -> list[str]:
-        """Every declared run, in declaration order (train.runs, train.runs_extra, ablate.runs)."""
+        """Every declared run, in declaration order (train.runs, train.runs_extra, ablate.runs,
+        search.runs)."""
         return [name for runs in self.sections().values() for name in runs]
 
     def run_section(self, name: str) -> str:
@@ -337,8 +357,10 @@ def resolve(raw: dict[str, Any], profile: str | None = None) -> Params:
 
 
 def _declared_role(section: str, overrides: dict[str, Any]) -> str | None:
-    """A run's `role`; ablate.runs entries may leave it out (they can only be ablations)."""
-    return overrides.get("role", "ablation" if section == "ablate.runs" else None)
+    """A run's `role`; ablate.runs and search.runs entries may leave it out (they can only be
+    ablations and trials)."""
+    implied = {"ablate.runs": "ablation", "search.runs": "trial"}.get(section)
+    return overrides.get("role", implied)
 
 
 def _check_runs(params: Params) -> None:
@@ -356,7 +378,11 @@ def _check_runs(params: Params) -> None:
                 raise ConfigError(f"{key}.role: got {role!r} (allowed: {', '.join(ROLES)})")
             if (section == "ablate.runs") != (role == "ablation"):
                 raise ConfigError(f"{key}.role: ablation runs (and only they) go in ablate.runs")
+            if (section == "search.runs") != (role == "trial"):
+                raise ConfigError(f"{key}.role: search trials (and only they) go in search.runs")
             run = params.train_run(name)
+            if section == "search.runs":
+                continue  # trials read train_extra.jsonl's first extra_train examples, 0 or more
             if (section == "train.runs_extra") != (run.extra_train > 0):
                 raise ConfigError(
                     f"{key}.extra_train: runs that add train_extra.jsonl examples (extra_train > 0)"

@@ -459,6 +459,49 @@ def load(
     return model.eval(), tok
 
 
+# ----------------------------------------------------------------------------- full fine-tuning
+# A run with `method: full` changes every weight. Its folder holds the change, not the model: the
+# base weights are rebuilt from the registry anyway, and a bf16 delta keeps ~3 significant digits
+# of each update (a bf16 copy of the tuned weights would round most updates of lr ~1e-5 away).
+FULL_DELTA = "full_delta.safetensors"
+FULL_CONFIG = "full_config.json"
+
+
+def is_full_delta(folder: str | os.PathLike[str]) -> bool:
+    return (Path(folder) / FULL_DELTA).is_file()
+
+
+def save_full_delta(tuned: Any, base: Any, folder: str | os.PathLike[str], model_name: str) -> None:
+    """Write tuned - base (bf16, one tensor per distinct parameter: tied weights once) and a small
+    config naming the base model, into `folder` (which must exist)."""
+    import torch
+    from safetensors.torch import save_file
+
+    base_params = dict(base.named_parameters())
+    delta = {
+        name: (p.detach().float() - base_params[name].detach().float()).to(torch.bfloat16)
+        for name, p in tuned.named_parameters()
+    }
+    save_file({k: v.contiguous() for k, v in delta.items()}, str(Path(folder) / FULL_DELTA))
+    io.write_json(Path(folder) / FULL_CONFIG, {"method": "full", "base_model": model_name})
+
+
+def apply_full_delta(model: Any, folder: str | os.PathLike[str]) -> Any:
+    """Add a saved full fine-tuning delta to `model`'s weights in place (same architecture)."""
+    import torch
+    from safetensors.torch import load_file
+
+    delta = load_file(str(Path(folder) / FULL_DELTA))
+    params = dict(model.named_parameters())
+    unknown = sorted(set(delta) - set(params))
+    if unknown:
+        raise ValueError(f"{folder}: delta for parameters the model lacks: {unknown[:3]}")
+    with torch.no_grad():
+        for name, d in delta.items():
+            params[name].add_(d.to(params[name].dtype))
+    return model
+
+
 # ----------------------------------------------------------------------------- facts without weights
 # Linear layers of the decoder families we know, by registry family or config.json model_type:
 # LoRA `target_modules` are checked against these without loading any weights (peft matches a

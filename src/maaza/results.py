@@ -48,6 +48,7 @@ class Overall(Scores):
     latency_mean_s: float | None = Field(None, ge=0)
     latency_p95_s: float | None = Field(None, ge=0)
     tokens_per_s: float | None = Field(None, ge=0)
+    copy_exact: float | None = Field(None, ge=0, le=1)  # share of copied values reproduced exactly
 
 
 class EvalMetrics(_Loose):

@@ -75,6 +75,7 @@ from maaza.collate import (
     step_plan,
     steps_per_epoch,
     stratified_subset,
+    total_steps,
 )
 from maaza.config import TrainRun, load_params
 from maaza.fastlora import patch_lora_layers
@@ -105,7 +106,8 @@ class LabelledLMLoss(nn.Module):
         super().__init__()
         self.peft_model = peft_model
         self.right_padded = right_padded
-        base = peft_model.get_base_model()
+        # a peft model (LoRA) or, with `method: full`, the plain model itself
+        base = peft_model.get_base_model() if hasattr(peft_model, "get_base_model") else peft_model
         self.decoder = base.get_decoder()  # LoRA layers live inside it (peft injects in place)
         self.lm_head = base.get_output_embeddings()
         self.softcap = getattr(base.config, "final_logit_softcapping", None)  # gemma-style
@@ -126,6 +128,9 @@ class LabelledLMLoss(nn.Module):
 
 
 def base_dtype(run: TrainRun) -> torch.dtype:
+    if run.method == "full":
+        # trained weights stay fp32: AdamW updates of ~1e-5 vanish in bf16's 8-bit mantissa
+        return torch.float32
     if run.base_dtype == "bfloat16" and not native_bf16():
         raise TrainError(
             "base_dtype: bfloat16 needs native bf16 matmuls (CUDA, or a CPU with AVX512-BF16/AMX); "
@@ -154,11 +159,21 @@ def add_lora(model: nn.Module, run: TrainRun, lean: bool = True) -> nn.Module:
     return peft_model
 
 
+def prepare_model(model: nn.Module, run: TrainRun) -> nn.Module:
+    """The model to optimise: LoRA matrices on a frozen base, or (`method: full`) every weight."""
+    if run.method == "lora":
+        return add_lora(model, run)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return model
+
+
 def count_params(model: nn.Module) -> tuple[int, int]:
-    """(base model, trainable LoRA); tied weights counted once (parameters() deduplicates)."""
-    params = list(model.parameters())
-    trainable = sum(p.numel() for p in params if p.requires_grad)
-    return sum(p.numel() for p in params) - trainable, trainable
+    """(base model, trainable: the LoRA matrices, or every weight with `method: full`); tied
+    weights counted once (parameters() deduplicates)."""
+    named = list(model.named_parameters())
+    trainable = sum(p.numel() for _, p in named if p.requires_grad)
+    return sum(p.numel() for n, p in named if "lora_" not in n), trainable
 
 
 def matmul_gflops(dtype: torch.dtype, seconds: float = 0.5) -> float:
@@ -446,6 +461,15 @@ def length_policy(
     return kept, len(long), limit
 
 
+def capped_steps(run: TrainRun, n_examples: int) -> int | None:
+    """max_steps, or with `step_fraction` < 1 (a screening run) that share of the planned steps."""
+    if run.step_fraction == 1.0:
+        return run.max_steps
+    planned = total_steps(n_examples, run.micro_batch_size, run.grad_accum, run.epochs, None)
+    screen = max(1, math.ceil(run.step_fraction * planned))
+    return min(screen, run.max_steps) if run.max_steps else screen
+
+
 def prepare_data(
     run: TrainRun,
     records: list[dict[str, Any]],
@@ -463,7 +487,7 @@ def prepare_data(
         run.grad_accum,
         run.epochs,
         run.seed,
-        run.max_steps,
+        capped_steps(run, len(examples)),
         run.group_steps,
     )
     return Data(
@@ -560,7 +584,7 @@ def train(
     n_steps = len(data.plan)
 
     set_seed(run.seed)  # LoRA init and dropout masks
-    model = add_lora(model, run)
+    model = prepare_model(model, run)
     model.train()
     params_total, params_trainable = count_params(model)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -642,18 +666,27 @@ def finish(
 ) -> dict[str, Any]:  # fmt: skip
     """Save adapter (+ merged model), metrics, loss curve and model card; return the metrics."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    io.write_dir(out_dir / "adapter", model.save_pretrained)
+    full = run.method == "full"
+    if full:  # the change of every weight against a freshly loaded base (correct after a resume)
+        from maaza.models import load, save_full_delta
+
+        base = load(run.model, dtype=torch.float32)[0]
+        io.write_dir(out_dir / "adapter", lambda p: save_full_delta(model, base, p, run.model))
+        del base
+    else:
+        io.write_dir(out_dir / "adapter", model.save_pretrained)
     if run.merge:
 
         def save_merged(path: Path) -> None:
-            merged = model.merge_and_unload()
+            merged = model if full else model.merge_and_unload()
             merged.save_pretrained(path)
             tokenizer.save_pretrained(path)
 
         io.write_dir(out_dir / "merged", save_merged)
     tokens_per_s = progress.real_tokens / max(progress.elapsed_s, 1e-9)
     roof = matmul_gflops(dtype) if not torch.cuda.is_available() else None
-    flops_per_token = 4 * params_total  # forward 2N + backward to activations 2N (frozen base)
+    # forward 2N + backward to activations 2N (frozen base); full: + weight gradients 2N
+    flops_per_token = (6 if full else 4) * params_total
     pad = padding_stats(data.examples, data.plan)
     metrics = {
         "run": run_name,
@@ -661,7 +694,10 @@ def finish(
         "params_total": params_total,
         "params_trainable": params_trainable,
         "trainable_pct": round(100 * params_trainable / params_total, 2),
-        "lora": {"r": run.lora.r, "alpha": run.lora.alpha, "dropout": run.lora.dropout},
+        "method": run.method,
+        "lora": {"r": run.lora.r, "alpha": run.lora.alpha, "dropout": run.lora.dropout}
+        if not full
+        else {"r": 0, "alpha": 0, "dropout": 0.0},  # no LoRA: every weight trained
         "loss_type": run.loss,
         "prompt_format": run.prompt_format,
         "train_fraction": run.train_fraction,

@@ -57,6 +57,11 @@ class Design:
         return self.plan.runs_with("scale")
 
     @property
+    def trial_runs(self) -> tuple[str, ...]:
+        """Recipe-search trials (search.runs), evaluated on the validation split only."""
+        return self.plan.runs_with("trial")
+
+    @property
     def train_runs(self) -> tuple[str, ...]:
         """The runs that are not ablations, in the order tables list them."""
         return tuple(r for r in (self.main_run, *self.ours_runs, *self.scale_runs) if r)

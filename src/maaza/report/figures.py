@@ -393,6 +393,23 @@ def loss_curves(frames: Frames, reference: dict[str, Any]) -> Figure:
     return fig
 
 
+@styled
+def search(frames: Frames, reference: dict[str, Any]) -> Figure:
+    """Val JSONExact of every search trial with its 95% interval (constrained decoding)."""
+    done = frames.search.dropna(subset=["json_exact"]) if not frames.search.empty else frames.search
+    if done.empty:
+        return placeholder("Recipe search", "not run: no search trial has a val evaluation yet")
+    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 0.8 + 0.28 * len(done)))
+    y = np.arange(len(done))[::-1]
+    x = pct(done["json_exact"])
+    err = [x - pct(done["json_exact_lo"]), pct(done["json_exact_hi"]) - x]
+    ax.errorbar(x, y, xerr=err, fmt="o", color=PALETTE[0], capsize=2, lw=1)
+    ax.set_yticks(y, done["trial"])
+    ax.set_xlabel("val JSONExact, constrained (%), 95% interval")
+    ax.set_xlim(0, 100)
+    return fig
+
+
 FIGURES: dict[str, FigureFn] = {
     "exact_vs_params": exact_vs_params,
     "by_tier": by_tier,
@@ -402,6 +419,7 @@ FIGURES: dict[str, FigureFn] = {
     "schema_heatmap": schema_heatmap,
     "errors": errors,
     "loss_curves": loss_curves,
+    "search": search,
 }
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from maaza.metrics import ERROR_CATEGORIES, METRICS
-from maaza.plan import FIT_SPLIT, MODES, SPLIT_ORDER, Eval
+from maaza.plan import FIT_SPLIT, MODES, SPLIT_ORDER, VAL_SPLIT, Eval
 from maaza.report.design import FACTORS, Design
 from maaza.results import BenchResult, DataReport, EvalResult, Results
 from maaza.schemas import TIERS
@@ -309,6 +309,29 @@ def loss_frame(results: Results, design: Design) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def search_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> pd.DataFrame:
+    """One row per search trial: val JSONExact (constrained) with its interval, train-sample
+    JSONExact when that was evaluated, and minutes of training; NaN where not run yet. The test
+    split has no column: it is not looked at while choosing."""
+    rows = []
+    for trial in design.trial_runs:
+        val = find_eval(evals, trial, "constrained", VAL_SPLIT)
+        fit = find_eval(evals, trial, "constrained", FIT_SPLIT)
+        tr = runs[runs["run"] == trial] if "run" in runs else runs.iloc[0:0]
+        rows.append({
+            "trial": trial,
+            "model": design.run_model(trial),
+            **{k: math.nan if val is None else val[k]
+               for k in ("json_exact", "json_exact_lo", "json_exact_hi", "n")},
+            "fit_exact": math.nan if fit is None else fit["json_exact"],
+            "train_minutes": tr["wall_time_s"].iloc[0] / 60 if len(tr) else math.nan,
+            "sources": [x["source"] for x in (val, fit) if x is not None]
+            + ([tr["source"].iloc[0]] if len(tr) else []),
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=["trial", "model", "json_exact", "json_exact_lo",
+                                       "json_exact_hi", "n", "fit_exact", "train_minutes", "sources"])  # fmt: skip
+
+
 # ----------------------------------------------------------------------------- all frames
 @dataclass(frozen=True)
 class Frames:
@@ -323,6 +346,7 @@ class Frames:
     error_tiers: pd.DataFrame  # category x tier counts of the main eval (from predictions)
     runs: pd.DataFrame
     ablations: pd.DataFrame
+    search: pd.DataFrame  # one row per search trial (search_frame)
     losses: pd.DataFrame
     data: DataReport | None
     data_source: str | None
@@ -362,6 +386,7 @@ def build_frames(results: Results, design: Design) -> Frames:
         error_tiers=error_tier_frame(results, None if main is None else main["name"]),
         runs=runs,
         ablations=ablation_frame(design, runs, evals),
+        search=search_frame(design, runs, evals),
         losses=loss_frame(results, design),
         data=results.data,
         data_source=results.data_source,
