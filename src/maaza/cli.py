@@ -385,6 +385,14 @@ def extract(
     threads: Annotated[
         int | None, typer.Option(min=1, help="torch threads (1 is fastest on a busy CPU)")
     ] = None,
+    copy_spans: Annotated[
+        bool | None,
+        typer.Option(
+            "--copy-spans/--no-copy-spans",
+            help="constrained mode: free-text values must be verbatim spans of the text "
+            "(default: params.yaml evaluate.decode.copy_spans)",
+        ),
+    ] = None,
     root: Annotated[
         Path | None,
         typer.Option(
@@ -408,7 +416,9 @@ def extract(
     try:
         from maaza.models import ModelError  # imports torch: only once the cheap checks passed
 
-        cfg = ex.decode_config(root, max_new_tokens=max_new_tokens, batch_size=batch_size)
+        cfg = ex.decode_config(
+            root, max_new_tokens=max_new_tokens, batch_size=batch_size, copy_spans=copy_spans
+        )
         schema_obj = ex.load_schema(schema, cfg)
         lines = ex.read_input(input_path) if input_path else None
         single = ex.read_text_arg(text) if text is not None else None

@@ -244,6 +244,10 @@ class DecodeConfig(Strict):
         gt=0,
         description="grammar maxLength for free strings; costs ~10 ms/char/field to compile",
     )
+    copy_spans: bool = Field(
+        False, description="constrained mode: free-text string values (no enum, const, format, "
+        "pattern) must be verbatim spans of the input text (maaza.copyspan)",
+    )  # fmt: skip
 
 
 class EvalConfig(Strict):

@@ -34,6 +34,7 @@ from transformers import (
 )
 
 from maaza.config import DecodeConfig, DecodeMode
+from maaza.copyspan import SpanRow
 from maaza.prompts import JSON_SEPARATORS, render_target
 
 StopReason = Literal["json", "eos", "budget", "repetition"]
@@ -381,8 +382,18 @@ class _GrammarRows(LogitsProcessor):
     for the pad tokens generate() appends to rows our criterion stopped; this one skips them.
     """
 
-    def __init__(self, rows: _Rows, cache: GrammarCache, schemas: list[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        rows: _Rows,
+        cache: GrammarCache,
+        schemas: list[dict[str, Any]],
+        sources: list[str] | None = None,
+    ) -> None:
         self.rows = rows
+        # copy_spans: per row, the input text its free-text values must be spans of
+        self.spans = (
+            [SpanRow(s, t) for s, t in zip(schemas, sources, strict=True)] if sources else None
+        )
         self.cache = cache  # its token_table is built on the first loop only
         self.matchers = [xgr.GrammarMatcher(cache.get(s)) for s in schemas]
         self.bitmask = xgr.allocate_token_bitmask(len(schemas), cache.vocab)
@@ -399,6 +410,8 @@ class _GrammarRows(LogitsProcessor):
                     raise RuntimeError(
                         f"row {i}: token {token} rejected by its grammar at step {n}"
                     )
+                if self.spans:
+                    self.spans[i].feed(rows.token_text(token))
             if stopped_at is None and not matcher.is_terminated():
                 matcher.fill_next_token_bitmask(self.bitmask, i)
                 active.append(i)
@@ -407,9 +420,25 @@ class _GrammarRows(LogitsProcessor):
             sub = scores[idx].float()
             xgr.apply_token_bitmask_inplace(sub, self.bitmask[idx])
             for j, i in enumerate(active):
+                if self.spans and self.spans[i].copying:
+                    self._keep_span(sub[j], self.spans[i])
                 self._break_loop(sub[j], input_ids[i, rows.prompt_len :].tolist(), i)
             scores[idx] = sub.to(scores.dtype)
         return scores
+
+    def _keep_span(self, row_scores: torch.Tensor, span: SpanRow, first: int = 32) -> None:
+        """Greedy under the grammar and the span together: the best-scoring token the grammar
+        allows that keeps the open value a span of the input; the others are masked. The top
+        `first` tokens are tried before the rest (the model usually copies already). If no token
+        does (the grammar's own limits), the grammar alone decides."""
+        n_ok = int(torch.isfinite(row_scores).sum())
+        for k in (min(first, n_ok), n_ok):
+            for token in torch.topk(row_scores, k).indices.tolist():
+                if span.allows(self.rows.token_text(token)):
+                    best = row_scores[token].clone()
+                    row_scores.fill_(float("-inf"))
+                    row_scores[token] = best
+                    return
 
     def _break_loop(self, row_scores: torch.Tensor, tokens: list[int], i: int) -> None:
         """Steer a looping row out of its loop, within the grammar (see _Loop).
@@ -473,6 +502,7 @@ def _generate_batch(
     mode: DecodeMode,
     constrained: tuple[GrammarCache, list[dict[str, Any]]] | None,  # grammars + a schema per row
     token_text: Callable[[int], str],
+    sources: list[str] | None = None,  # copy_spans: each row's input text
 ) -> list[Generation]:
     tokenizer.padding_side = "left"  # generation appends on the right: pads must be on the left
     # The tokenizer's own special tokens (Gemma's <bos>), exactly as training tokenizes prompts.
@@ -485,7 +515,9 @@ def _generate_batch(
         repeat_span=cfg.repeat_span,
         mode=mode,
     )
-    processors = LogitsProcessorList([_GrammarRows(rows, *constrained)] if constrained else [])
+    processors = LogitsProcessorList(
+        [_GrammarRows(rows, *constrained, sources=sources)] if constrained else []
+    )
     out = model.generate(
         **enc,
         max_new_tokens=max(budgets),
@@ -523,12 +555,21 @@ def generate(
     grammars: GrammarCache | None = None,
     budgets: list[int] | None = None,
     progress: bool = True,
+    sources: list[str] | None = None,
 ) -> list[Generation]:
     """Greedy continuations of `prompts`, in input order.
 
     budgets[i] caps row i's new tokens (default cfg.max_new_tokens). Constrained mode needs one
     schema per prompt; pass a shared GrammarCache to reuse compiled grammars across calls.
+    With cfg.copy_spans (constrained mode), `sources[i]` is row i's input text: its free-text
+    string values must be spans of it (maaza.copyspan).
     """
+    if (
+        mode == "constrained"
+        and cfg.copy_spans
+        and (sources is None or len(sources) != len(prompts))
+    ):
+        raise ValueError("copy_spans needs one input text per prompt (sources)")
     if mode == "constrained":
         if schemas is None or len(schemas) != len(prompts):
             raise ValueError("constrained decoding needs one schema per prompt")
@@ -552,6 +593,7 @@ def generate(
             mode,
             constrained,
             token_text,
+            [sources[i] for i in batch] if constrained and cfg.copy_spans and sources else None,
         )
         results.update(zip(batch, outs, strict=True))
         bar.update(len(batch))

@@ -411,6 +411,7 @@ def predict(
         grammars=grammars,
         budgets=[budgets[r["schema_id"]] for r in records],
         progress=progress,
+        sources=[r["prompt"] for r in records],  # copy_spans: values are spans of the text
     )
     wall = time.perf_counter() - start
     rows = [

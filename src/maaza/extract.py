@@ -616,6 +616,7 @@ class Extractor:
             schemas=row_schemas,
             grammars=self._grammar_cache() if self.mode == "constrained" else None,
             progress=progress,
+            sources=texts,  # copy_spans: free-text values are spans of the text
         )
         out = []
         for gen, schema in zip(gens, row_schemas, strict=True):
