@@ -158,3 +158,24 @@ def test_unknown_architecture_skips_the_module_check(tmp_path):
     raw = _with("train.runs.gemma3-270m-r16.model", "someorg/custom-model")
     raw["train"]["runs"]["gemma3-270m-r16"]["lora"] = {"target_modules": ["c_attn"]}
     assert resolve(raw).train_run("gemma3-270m-r16").lora.target_modules == ["c_attn"]
+
+
+def test_search_trials_have_their_own_section_and_role():
+    import copy as _copy
+
+    import yaml
+
+    raw = yaml.safe_load(DEFAULT_PARAMS.read_text())
+    params = resolve(_copy.deepcopy(raw))
+    trials = [n for n in params.run_names() if params.run_role(n) == "trial"]
+    assert trials and all(params.run_section(n) == "search.runs" for n in trials)
+    assert params.train_run("screen-full").method == "full"
+    assert params.train_run("screen-e1").step_fraction == 0.25
+    bad = _copy.deepcopy(raw)
+    bad["train"]["runs"]["x"] = {"role": "trial"}
+    with pytest.raises(ConfigError, match="search trials"):
+        resolve(bad)
+    bad = _copy.deepcopy(raw)
+    bad["search"]["runs"]["y"] = {"role": "ours", "extra_train": 10}
+    with pytest.raises(ConfigError, match="search trials"):
+        resolve(bad)
