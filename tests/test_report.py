@@ -646,3 +646,35 @@ def test_completeness_sentence_lists_what_is_missing_or_says_all(built: Path) ->
         f"training runs and {n_evals} evaluations) were available when this "
         "document was built."
     )
+
+
+def test_search_trials_get_their_table_and_figure_without_test(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURE, src)
+    params = tmp_path / "params.yaml"
+    params.write_text((FIXTURE / "params.yaml").read_text() + "search:\n  runs:\n"
+                      "    screen-a: {extra_train: 10, step_fraction: 0.5}\n"
+                      "    screen-b: {extra_train: 10, learning_rate: 1.0e-3}\n")  # fmt: skip
+    run = json.loads((src / "runs" / OURS / "train_metrics.json").read_text())
+    (src / "runs" / "screen-a").mkdir()
+    (src / "runs" / "screen-a" / "train_metrics.json").write_text(
+        json.dumps({**run, "run": "screen-a", "wall_time_s": 600.0})
+    )
+    val = src / "results" / "eval" / "ft-screen-a-constrained-val"
+    shutil.copytree(src / "results" / "eval" / f"ft-{OURS}-constrained", val)
+    m = json.loads((val / "metrics.json").read_text())
+    (val / "metrics.json").write_text(json.dumps({**m, "run": "screen-a", "split": "val"}))
+    frames, ref = load_frames(paths_for(src, tmp_path / "out", params)), load_reference()
+    row = frames.evals[frames.evals["name"] == "ft-screen-a-constrained-val"].iloc[0]
+    assert row["kind"] == "val" and row["name"] not in set(frames.headline()["name"])
+    search = frames.search.set_index("trial")
+    assert search.loc["screen-a", "json_exact"] == m["overall"]["json_exact"]
+    assert search.loc["screen-a", "train_minutes"] == 10.0
+    assert search["json_exact"].isna()["screen-b"]
+    table = report_tables.search(frames, ref)
+    assert r"\texttt{screen-a}" in table and r"\texttt{screen-b}" in table
+    assert (
+        "not looked at" in table and "test" not in table.split(r"\caption")[1].split("Val")[0][-60:]
+    )
+    assert "screen-a" not in report_tables.compute(frames, ref)
+    report_figures.search(frames, ref)  # draws (placeholder only when nothing ran)
