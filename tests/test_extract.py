@@ -387,6 +387,18 @@ def test_api_constrained_answers_always_validate(tiny_model, root):
     assert "Extractor(tiny-random zero-shot" in repr(ex)
 
 
+def test_copy_spans_keep_free_text_to_spans_of_the_text(tiny_model, root, tmp_path, tiny_loads):
+    cfg = TIGHT.model_copy(update={"copy_spans": True})
+    ex = Extractor("tiny-random", zero_shot=True, decode=cfg, loaded=tiny_model)
+    for text, r in zip(TEXTS, ex.extract_batch(TEXTS, SMALL), strict=True):
+        assert r.valid and r.value["title"] in text, (r.value, text)
+    schema = _write(tmp_path / "book.json", SMALL)
+    result = _cli("--schema", str(schema), "--zero-shot", "--model", "tiny-random",
+                  "--copy-spans", TEXTS[0])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.splitlines()[0])["title"] in TEXTS[0]
+
+
 def test_free_mode_invalid_answer_is_an_error_not_a_result(tiny_model, root):
     ex = Extractor("tiny-random", zero_shot=True, mode="free", decode=TIGHT, loaded=tiny_model)
     [r] = ex.extract_batch([TEXTS[0]], BOOK)
