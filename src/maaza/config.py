@@ -207,6 +207,11 @@ class EvalConfig(Strict):
         gt=0,
         description="torch threads while evaluating; null = torch's default (1 is faster on a busy CPU)",
     )
+    pool: bool = Field(
+        False,
+        description="decode a subject's evaluations of one mode in shared batches (one generate "
+        "call): fewer decode steps when evaluations are smaller than a batch (the quick profile)",
+    )
 
 
 class Params(Strict):

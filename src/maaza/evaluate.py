@@ -357,6 +357,59 @@ def write_results(out: Path, rows: Iterable[dict[str, Any]], metrics: dict[str, 
     io.write_json(out / "metrics.json", metrics, indent=1)
 
 
+def _decode_inputs(
+    model: Any,
+    tokenizer: Any,
+    records: list[dict[str, Any]],
+    schemas: dict[str, dict[str, Any]],
+    spec: EvalSpec,
+) -> tuple[list[str], list[dict[str, Any]], list[int]]:
+    """Prompts, schemas and token budgets of one evaluation's rows (budgets from its own records)."""
+    budgets = schema_budgets(
+        records, lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"]), spec.decode
+    )
+    prompts = [
+        build_prompt(r["prompt"], schemas[r["schema_id"]], spec.prompt_format) for r in records
+    ]
+    row_budgets = [budgets[r["schema_id"]] for r in records]
+    check_lengths(model, tokenizer, records, prompts, row_budgets)
+    return prompts, [schemas[r["schema_id"]] for r in records], row_budgets
+
+
+def predict_pooled(
+    model: Any,
+    tokenizer: Any,
+    groups: list[tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]],
+    spec: EvalSpec,
+    progress: bool = True,
+    grammars: GrammarCache | None = None,
+) -> list[tuple[list[dict[str, Any]], float]]:
+    """Decode several evaluations' (records, schemas) in shared batches (one generate call) and
+    score them; returns each group's prediction rows and its share of the decoding wall time
+    (by rows). Each group keeps its own token budgets. `spec` gives mode, prompt and decoding."""
+    cfg = spec.decode
+    inputs = [_decode_inputs(model, tokenizer, recs, schemas, spec) for recs, schemas in groups]
+    prompts, row_schemas, budgets = ([x for i in inputs for x in i[k]] for k in range(3))
+    if spec.mode == "constrained" and grammars is None:
+        grammars = GrammarCache(tokenizer, vocab_size(model), cfg)
+    start = time.perf_counter()
+    gens = generate(
+        model, tokenizer, prompts, cfg, mode=spec.mode, schemas=row_schemas,
+        grammars=grammars, budgets=budgets, progress=progress,
+    )  # fmt: skip
+    wall = time.perf_counter() - start
+    out, at = [], 0
+    for records, _ in groups:
+        n = len(records)
+        rows = [
+            prediction_row(r, s, g, cfg.format_policy)
+            for r, s, g in zip(records, row_schemas[at : at + n], gens[at : at + n], strict=True)
+        ]
+        out.append((rows, wall * n / max(len(prompts), 1)))
+        at += n
+    return out
+
+
 def predict(
     model: Any,
     tokenizer: Any,
@@ -364,38 +417,10 @@ def predict(
     schemas: dict[str, dict[str, Any]],
     spec: EvalSpec,
     progress: bool = True,
+    grammars: GrammarCache | None = None,
 ) -> tuple[list[dict[str, Any]], float]:
     """Decode every record and score it; returns the prediction rows and the decoding wall time."""
-    cfg = spec.decode
-    budgets = schema_budgets(
-        records, lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"]), cfg
-    )
-    prompts = [
-        build_prompt(r["prompt"], schemas[r["schema_id"]], spec.prompt_format) for r in records
-    ]
-    check_lengths(model, tokenizer, records, prompts, [budgets[r["schema_id"]] for r in records])
-    row_schemas = [schemas[r["schema_id"]] for r in records]
-    grammars = (
-        GrammarCache(tokenizer, vocab_size(model), cfg) if spec.mode == "constrained" else None
-    )
-    start = time.perf_counter()
-    gens = generate(
-        model,
-        tokenizer,
-        prompts,
-        cfg,
-        mode=spec.mode,
-        schemas=row_schemas,
-        grammars=grammars,
-        budgets=[budgets[r["schema_id"]] for r in records],
-        progress=progress,
-    )
-    wall = time.perf_counter() - start
-    rows = [
-        prediction_row(r, s, g, cfg.format_policy)
-        for r, s, g in zip(records, row_schemas, gens, strict=True)
-    ]
-    return rows, wall
+    return predict_pooled(model, tokenizer, [(records, schemas)], spec, progress, grammars)[0]
 
 
 def rescore(out: str | Path, data: str | Path, schemas_dir: str | Path) -> dict[str, Any]:
@@ -455,20 +480,43 @@ def run_eval(
     progress: bool = True,
     force: bool = False,
     inputs: tuple[list[dict[str, Any]], dict[str, Any]] | None = None,
+    grammars: GrammarCache | None = None,
 ) -> dict[str, Any]:
     """Evaluate spec on a dataset; writes out/predictions.jsonl and out/metrics.json, returns
     metrics. `out` must not hold another job's results unless `force` (check_out). `inputs`:
     eval_inputs' (records, schemas), when already checked."""
-    import torch
-
     data = Path(data)
     records, schemas = inputs or eval_inputs(spec, data, schemas_dir, out, force)
     model, tokenizer = model_and_tokenizer or load_model(spec.model, spec.adapter, spec.dtype)
+    _torch_setup(spec)
+    rows, wall = predict(model, tokenizer, records, schemas, spec, progress, grammars)
+    return finish_eval(spec, data, out, rows, wall, model)
+
+
+def _torch_setup(spec: EvalSpec) -> None:
+    import torch
+
     torch.manual_seed(0)  # greedy decoding uses no randomness; this is for any model code that does
     if spec.threads:
         # On a shared CPU, torch's OpenMP workers wait on each other: 1 thread can be 10x faster.
         torch.set_num_threads(spec.threads)
-    rows, wall = predict(model, tokenizer, records, schemas, spec, progress)
+
+
+def finish_eval(
+    spec: EvalSpec,
+    data: Path,
+    out: str | Path,
+    rows: list[dict[str, Any]],
+    wall: float,
+    model: Any,
+    pooled_with: list[str] | None = None,
+) -> dict[str, Any]:
+    """Aggregate an evaluation's prediction rows and write its folder; returns the metrics."""
+    import torch
+
+    prov = provenance(spec, data, torch.get_num_threads(), next(model.parameters()).dtype)
+    if pooled_with:  # decoded in shared batches with these evaluations; wall split by rows
+        prov["pooled_with"] = pooled_with
     metrics = {
         "name": spec.name,
         "model": spec.model,
@@ -477,9 +525,7 @@ def run_eval(
         "prompt_format": spec.prompt_format,
         "split": spec.split,
         **aggregate(rows, wall),
-        "provenance": provenance(
-            spec, data, torch.get_num_threads(), next(model.parameters()).dtype
-        ),
+        "provenance": prov,
     }
     write_results(Path(out), rows, metrics)
     return metrics
@@ -533,15 +579,34 @@ def evaluate_subject(
     ]
     first = specs[0][0]
     model_and_tokenizer = load_model(first.model, first.adapter, first.dtype)
-    return {
-        e.name: run_eval(
-            spec,
-            e.data_file(data_dir),
-            schemas_dir,
-            e.out_dir(eval_dir),
-            model_and_tokenizer=model_and_tokenizer,
-            progress=progress,
-            inputs=checked,
-        )  # fmt: skip
-        for (spec, e), checked in zip(specs, inputs, strict=True)
-    }
+    model, tokenizer = model_and_tokenizer
+    _torch_setup(first)
+    # one grammar cache for all of the subject's constrained evaluations (same tokenizer)
+    grammars = (
+        GrammarCache(tokenizer, vocab_size(model), first.decode)
+        if any(spec.mode == "constrained" for spec, _ in specs)
+        else None
+    )
+    jobs = [(spec, e, checked) for (spec, e), checked in zip(specs, inputs, strict=True)]
+    if not params.evaluate.pool:
+        return {
+            e.name: run_eval(
+                spec, e.data_file(data_dir), schemas_dir, e.out_dir(eval_dir),
+                model_and_tokenizer=model_and_tokenizer, progress=progress, inputs=checked,
+                grammars=grammars,
+            )  # fmt: skip
+            for spec, e, checked in jobs
+        }
+    results: dict[str, dict[str, Any]] = {}
+    for mode in dict.fromkeys(spec.mode for spec, _, _ in jobs):  # in plan order
+        group = [job for job in jobs if job[0].mode == mode]
+        decoded = predict_pooled(
+            model, tokenizer, [checked for _, _, checked in group], group[0][0], progress, grammars
+        )
+        names = [e.name for _, e, _ in group]
+        for (spec, e, _), (rows, wall) in zip(group, decoded, strict=True):
+            others = [n for n in names if n != e.name]
+            results[e.name] = finish_eval(
+                spec, e.data_file(data_dir), e.out_dir(eval_dir), rows, wall, model, others
+            )
+    return {e.name: results[e.name] for _, e, _ in jobs}
