@@ -108,11 +108,7 @@ METRIC_MACRO = {
 
 def roles(frames: Frames) -> dict[str, str | None]:
     d = frames.design
-    return {
-        "Main": d.main_run,
-        "Scale": d.scale_runs[0] if d.scale_runs else None,
-        "Ours": d.ours_runs[0] if d.ours_runs else None,
-    }
+    return {"Main": d.main_run, "Scale": d.first("scale"), "Ours": d.first("ours")}
 
 
 def role_evals(frames: Frames, run: str | None) -> dict[str, pd.Series | None]:
