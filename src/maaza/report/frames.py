@@ -188,7 +188,7 @@ def eval_frame(results: Results, design: Design) -> pd.DataFrame:
         _order(r.role, ROLE_ORDER),  # the paper's recipe before ours on the same model
         str(r.run),
         _order(r.mode, MODES),
-    ), ["name", "label", "model", "run", "role", "kind", "mode", "split"])  # fmt: skip
+    ), ["name", "label", "model", "run", "role", "kind", "mode", "split", "source"])  # fmt: skip
 
 
 def _breakdown(results: Results, evals: pd.DataFrame, attr: str, key: str) -> pd.DataFrame:
@@ -197,7 +197,7 @@ def _breakdown(results: Results, evals: pd.DataFrame, attr: str, key: str) -> pd
         for k, s in getattr(results.evals[name].metrics, attr).items():
             # key last: by_tier rows carry tier=None from Scores, the dict key is the tier
             rows.append({"name": name, "label": label, **s.model_dump(), key: k})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["name", "label", key, "n"])
 
 
 def error_frame(results: Results, evals: pd.DataFrame) -> pd.DataFrame:
@@ -214,7 +214,9 @@ def error_frame(results: Results, evals: pd.DataFrame) -> pd.DataFrame:
             "share": count / total if total else math.nan,
             "share_of_errors": count / wrong if wrong and cat != "correct" else math.nan,
         } for cat, count in errors.items()]  # fmt: skip
-    return pd.DataFrame(rows)
+    return pd.DataFrame(
+        rows, columns=["name", "label", "category", "count", "share", "share_of_errors"]
+    )
 
 
 def error_tier_frame(results: Results, name: str | None) -> pd.DataFrame:
@@ -261,7 +263,7 @@ def run_frame(results: Results, design: Design) -> pd.DataFrame:
         "source": r.source,
     } for r in results.runs.values() if r.metrics is not None]  # fmt: skip
     return _sorted(rows, lambda r: (r.params_total, _order(r.role, ROLE_ORDER), r.run),
-                   ["run", "model", "role", "factor"])  # fmt: skip
+                   ["run", "model", "role", "factor", "source"])  # fmt: skip
 
 
 _ABLATION_EVAL = ("json_exact", "field_f1", "json_exact_lo", "json_exact_hi")

@@ -54,7 +54,7 @@ def data_numbers(frames: Frames) -> list[Number]:
     ]
     tiers = frames.tiers
     for tier in ("simple", "medium", "complex"):
-        hit = tiers[(tiers["name"] == cell(test, "name")) & (tiers["tier"] == tier)] if not tiers.empty else tiers  # fmt: skip
+        hit = tiers[(tiers["name"] == cell(test, "name")) & (tiers["tier"] == tier)]
         src = f"{cell(test, 'source')}: by_tier.{tier}.n"
         out.append(Number(f"NTest{tier.title()}", fmt.integer(cell(first_row(hit), "n")), src))
     return out

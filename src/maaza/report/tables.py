@@ -74,7 +74,7 @@ def latex_table(*, name: str, caption: str, colspec: str, header: list[str], bod
 
 
 def sources_of(rows: pd.DataFrame) -> list[str]:
-    return list(rows.get("source", pd.Series(dtype=str)).dropna())
+    return list(rows["source"].dropna())
 
 
 def setting(r: pd.Series) -> str:
@@ -169,10 +169,9 @@ def _paper_main_rows(reference: dict[str, Any]) -> list[str]:
 
 def tier_breakdown(frames: Frames, reference: dict[str, Any]) -> str:
     rows = frames.headline_rows()
-    rows = rows[rows["split"] == "test"] if not rows.empty else rows
-    tiers = frames.tiers
-    order = tier_order(tiers["tier"]) if not tiers.empty else list(TIERS)
-    n = tiers[tiers["name"].isin(rows.get("name", []))].groupby("tier")["n"].max() if not tiers.empty else {}  # fmt: skip
+    rows, tiers = rows[rows["split"] == "test"], frames.tiers
+    order = tier_order(tiers["tier"]) or list(TIERS)
+    n = tiers[tiers["name"].isin(rows["name"])].groupby("tier")["n"].max()
     header = [
         row(["", "", ""] + [span(2, f"{t} (n={fmt.integer(n.get(t))})") for t in order]),
         "".join(rf"\cmidrule(lr){{{4 + 2 * i}-{5 + 2 * i}}}" for i in range(len(order))),
@@ -180,7 +179,7 @@ def tier_breakdown(frames: Frames, reference: dict[str, Any]) -> str:
     ]
     body = []
     for _, r in rows.iterrows():
-        sub = tiers[tiers["name"] == r["name"]].set_index("tier") if not tiers.empty else tiers
+        sub = tiers[tiers["name"] == r["name"]].set_index("tier")
         cells = [fmt.metric(m, sub.loc[t, m] if t in sub.index else None)
                  for t in order for m in ("json_exact", "field_f1")]  # fmt: skip
         body.append(row([model_cell(r), setting(r), r["mode"], *cells]))
@@ -259,7 +258,7 @@ def ablations(frames: Frames, reference: dict[str, Any]) -> str:
                  "Time", head("json_exact"), "Time (GPU)"]),
         ],
         body=body,
-        sources=[*sources_of(frames.evals), *frames.runs.get("source", [])],
+        sources=[*sources_of(frames.evals), *frames.runs["source"]],
         note="Times: wall-clock training time on our CPU; the paper's on one RTX 4080. "
         "Decoding rows use the main fine-tuned and zero-shot models (no retraining).",
         colsep="3pt",
@@ -367,7 +366,7 @@ ERROR_HEAD = {
 
 def error_analysis(frames: Frames, reference: dict[str, Any]) -> str:
     err = frames.errors
-    cats = error_categories(err.get("category", [])) or list(ERROR_CATEGORIES)
+    cats = error_categories(err["category"]) or list(ERROR_CATEGORIES)
     evals = frames.headline()
     body = []
     for _, r in evals.iterrows():
@@ -389,7 +388,7 @@ def error_analysis(frames: Frames, reference: dict[str, Any]) -> str:
         colspec="lll" + "r" * len(cats),
         header=[row(["Model", "Setting", "Decoding", *[ERROR_HEAD.get(c, tex_escape(c)) for c in cats]])],
         body=body,
-        sources=list(evals.get("source", [])),
+        sources=list(evals["source"]),
         note="Each wrong output gets its most basic error: invalid JSON, then structure, omission, "
         "type, and value mismatch (wrong or invented value, extra key; the paper's \\emph{value "
         "hallucination})." + ours_note(frames),
@@ -430,7 +429,7 @@ def compute(frames: Frames, reference: dict[str, Any]) -> str:
         colspec="lrrrrrrrrrr",
         header=[row(["Run", "$r$", "Train ex.", "Ep.", "Steps", "Time", "Tok/s", "Roof", "Trainable", "MB", "Loss"])],
         body=body,
-        sources=list(runs.get("source", [])) + [REFERENCE_FILE],
+        sources=[*runs["source"], REFERENCE_FILE],
         note="Hardware: " + hardware_text(frames) + "." + ours_note(frames),
     )  # fmt: skip
 
