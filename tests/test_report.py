@@ -505,6 +505,18 @@ def test_nothing_found_still_writes_everything(tmp_path: Path) -> None:
     assert r"\notrun{}" in (tmp_path / "out" / "paper" / "tables" / "main_results.tex").read_text()
 
 
+def test_no_params_file_still_writes_everything(tmp_path: Path) -> None:
+    """Without params.yaml no run has a role: no ablation points, and every role's number reads
+    not run (the empty ablation frame used to raise KeyError 'is_main')."""
+    paths = replace(paths_for(FIXTURE, tmp_path), params_file=None)
+    inv = build_report(paths, progress=False)
+    assert inv.missing == [] and inv.found_evals
+    n = numbers_of(tmp_path)
+    assert n["AblRankCount"] == "0"
+    assert n["MainFtExact"] == n["AblFullLossDelta"] == n["OursExact"] == r"\notrun{}"
+    assert r"\notrun{}" in (tmp_path / "paper" / "tables" / "ablations.tex").read_text()
+
+
 def test_runs_and_evals_are_discovered_not_listed(tmp_path: Path) -> None:
     src = tmp_path / "src"
     shutil.copytree(FIXTURE, src)

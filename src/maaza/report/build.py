@@ -66,15 +66,11 @@ def build_report(paths: ReportPaths, progress: bool = True) -> Inventory:
     """Write every figure (PNG+PDF), every table and numbers.tex; return the inventory."""
     from tqdm.auto import tqdm
 
-    frames = load_frames(paths)
-    reference = load_reference(paths.reference)
-    jobs = [("figure", n, f) for n, f in FIGURES.items()]
-    jobs += [("table", n, f) for n, f in TABLES.items()]
-    for kind, name, fn in tqdm(jobs, desc="report", disable=not progress):
-        if kind == "figure":
-            save(fn(frames, reference), paths.figures_dir / name)
-        else:
-            write_text(paths.tables_dir / f"{name}.tex", fn(frames, reference))
+    frames, reference = load_frames(paths), load_reference(paths.reference)
+    for name, draw in tqdm(FIGURES.items(), desc="figures", disable=not progress):
+        save(draw(frames, reference), paths.figures_dir / name)
+    for name, table in TABLES.items():
+        write_text(paths.tables_dir / f"{name}.tex", table(frames, reference))
     write_text(paths.generated_dir / "numbers.tex", render(frames, reference))
     write_text(paths.generated_dir / "results.md", results_markdown(frames, reference))
     write_json(paths.generated_dir / "inventory.json", frames.inventory.as_dict())
