@@ -166,7 +166,9 @@ def test_format_is_checked_under_the_metrics_policy(schemas):
     bad_date = {**invoice(), "issue_date": "2025-13-40"}
     schema = schemas["invoice"]
     for policy in ("annotation", "assert"):
-        data_ok = not check_record(record(expected_output=bad_date), schemas, policy)["schema_valid"]
+        data_ok = not check_record(record(expected_output=bad_date), schemas, policy)[
+            "schema_valid"
+        ]
         assert data_ok == is_compliant(bad_date, schema, policy) == (policy == "annotation")
 
 

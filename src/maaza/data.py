@@ -298,9 +298,7 @@ def run_stage(
         from maaza.teacher import rewrite_splits
 
         splits, teacher_stats = rewrite_splits(splits, cfg.teacher, cfg.seed)
-    checks = {
-        name: validate_records(recs, schemas, format_policy) for name, recs in splits.items()
-    }
+    checks = {name: validate_records(recs, schemas, format_policy) for name, recs in splits.items()}
     everything = [r for recs in splits.values() for r in recs]
     checks["all"] = validate_records(everything, schemas, format_policy)
     bad = {name: c["failed"][:3] for name, c in checks.items() if c["n_failed"]}
