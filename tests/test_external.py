@@ -192,3 +192,68 @@ def test_one_dataset_with_a_plain_name():
     raw["external"] = {"Edge JSON": raw["external"]["fixture"]}
     with pytest.raises(ConfigError, match="lowercase letters"):
         resolve(raw)
+
+
+# ----------------------------------------------------------------------------- the report's table
+REPORT = Path(__file__).parent / "fixtures" / "report"
+
+
+def paths_for(src: Path, out: Path, params: Path = REPORT / "params.yaml"):
+    from maaza.report import ReportPaths
+
+    return ReportPaths(
+        runs_dir=src / "runs", eval_dir=src / "results" / "eval",
+        data_report=src / "data" / "report.json", params_file=params,
+        figures_dir=out / "figures", tables_dir=out / "paper" / "tables",
+        generated_dir=out / "paper" / "generated", bench_dir=src / "results" / "bench",
+    )  # fmt: skip
+
+
+def external_results_tree(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """The report fixture plus made-up results of the external dataset `name` (its paper-recipe
+    run in free mode; the rest missing), and a params file declaring it."""
+    import shutil
+
+    src = tmp_path / "src"
+    shutil.copytree(REPORT, src)
+    params = yaml.safe_load((REPORT / "params.yaml").read_text())
+    params["external"] = {name: {"train": "t.jsonl", "test": "t.jsonl", "schemas": "s"}}
+    (src / "params.yaml").write_text(yaml.safe_dump(params))
+    run, base = f"{name}-smollm2-135m-r16", "ft-smollm2-135m-r16-free"
+    target = src / "results" / "eval" / "external" / f"ft-{run}-free-external"
+    shutil.copytree(REPORT / "results" / "eval" / base, target)
+    metrics = json.loads((target / "metrics.json").read_text())
+    metrics |= {"name": target.name, "run": run, "split": "external"}
+    (target / "metrics.json").write_text(json.dumps(metrics))
+    return src, src / "params.yaml"
+
+
+@pytest.mark.parametrize("name", ["edgejson", "mydata"])
+def test_the_report_adds_the_external_table(tmp_path, name):
+    from maaza.report import load_frames, load_reference
+    from maaza.report.tables import external_results
+
+    src, params = external_results_tree(tmp_path, name)
+    frames = load_frames(paths_for(src, tmp_path / "out", params))
+    tex = external_results(frames, load_reference())
+    assert f"Trained and tested on \\texttt{{{name}}}" in tex
+    assert "results/eval/external/ft-" in tex  # the source files are named
+    assert tex.count("71.4\\%") == 1  # the one evaluation found; the other three "not run"
+    assert tex.count("\\notrun") == 3
+    # the paper's reported numbers (on its EdgeJSON test file) sit beside ours only for edgejson
+    assert ("Reported by the original paper" in tex) == (name == "edgejson")
+    assert ("Maaza-MLM-135M" in tex) == (name == "edgejson")
+    # the main results ignore the external folders
+    assert not any("external" in n for n in frames.evals["name"])
+
+
+def test_without_external_data_the_report_writes_no_external_table(tmp_path):
+    from maaza.report import build_report, load_frames
+
+    paths = paths_for(REPORT, tmp_path)
+    assert load_frames(paths).external is None
+    stale = paths.tables_dir / "external.tex"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("% from an earlier run with external data\n")
+    build_report(paths, progress=False)
+    assert not stale.exists() and (paths.tables_dir / "main_results.tex").exists()
