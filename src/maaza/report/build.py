@@ -64,8 +64,7 @@ def load_frames(paths: ReportPaths) -> Frames:
     if design.plan.external_name is None:
         return frames
     # results of the external dataset's runs sit apart: runs/external/, results/eval/external/
-    sub = EXTERNAL
-    ext = load_results(paths.runs_dir / sub, paths.eval_dir / sub, None)
+    ext = load_results(paths.runs_dir / EXTERNAL, paths.eval_dir / EXTERNAL, None)
     # main_values: the frames' ablation rows expect the paper-recipe run's knobs (no ablations here)
     ext_design = Design(plan=design.plan.external_plan(), main_values=design.main_values)
     return replace(frames, external=build_frames(ext, ext_design))
