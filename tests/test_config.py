@@ -95,7 +95,7 @@ def test_cli_params_prints_resolved_and_fails_cleanly(tmp_path):
     bad.write_text(yaml.safe_dump(_with("evaluate.decode.format_policy", "strict")))
     result = runner.invoke(app, ["params", "--path", str(bad)])
     assert result.exit_code == 1
-    assert "evaluate.decode.format_policy" in result.output and "enforce" in result.output
+    assert "evaluate.decode.format_policy" in result.output and "assert" in result.output
 
 
 def test_run_roles_are_declared_and_checked():

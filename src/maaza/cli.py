@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from maaza.config import DecodeMode, PromptFormat
+from maaza.config import DecodeConfig, DecodeMode, FormatPolicy, OnInvalid, PromptFormat
 
 app = typer.Typer(
     help="maaza: schema-valid JSON extraction with small language models (paper rebuild).",
@@ -104,14 +104,18 @@ def data(
     from maaza.data import SPLITS, DataError, run_stage
 
     try:
-        cfg = load_params(params_path, profile).data
+        params = load_params(params_path, profile)
+        cfg = params.data
         overrides = {
             k: v for k, v in {"n_examples": n_examples, "seed": seed}.items() if v is not None
         }
         cfg = DataConfig.model_validate({**cfg.model_dump(), **overrides})
         paths = {n: out_dir / f"{n}.jsonl" for n in SPLITS}
         paths |= {"report_json": out_dir / "report.json", "report_md": out_dir / "report.md"}
-        report = run_stage(cfg, paths, tokenizer_name=tokenizer or None)
+        report = run_stage(
+            cfg, paths, tokenizer_name=tokenizer or None,
+            format_policy=params.evaluate.decode.format_policy,
+        )  # fmt: skip
     except (ConfigError, DataError, ValueError) as err:
         raise fail(str(err)) from None
     counts = ", ".join(f"{n} {c['n']}" for n, c in report["counts"].items())
@@ -125,28 +129,45 @@ def data_import(
         Path, typer.Option(help="folder of <schema_id>.json (tier sub-folders allowed)")
     ],
     out: Annotated[
-        Path | None, typer.Option(help="write the checked records here (our JSONL form)")
+        Path | None,
+        typer.Option(help="write the records here (our JSONL form) and <stem>.report.json beside"),
     ] = None,
+    on_invalid: Annotated[
+        str,
+        typer.Option(help="records failing a check: fail (write nothing), drop, keep (marked)"),
+    ] = "fail",
+    format_policy: Annotated[
+        str, typer.Option(help="JSON Schema `format`: annotation (not checked) or assert")
+    ] = DecodeConfig.model_fields["format_policy"].default,
 ) -> None:
-    """Import external EdgeJSON data, run every data check, optionally write it (exit 1 on failure)."""
-    from maaza.importer import EdgeJSONImportError, import_edgejson
-    from maaza.io import write_jsonl
-    from maaza.validate import validate_records
+    """Import external EdgeJSON data and run every data check; exit 1 if --on-invalid fail and a
+    record fails one (the report is still written, the records are not)."""
+    check_choice("--on-invalid", on_invalid, OnInvalid)
+    check_choice("--format-policy", format_policy, FormatPolicy)
+    from maaza.external import import_checked, refusal, report_path, write_import
+    from maaza.importer import EdgeJSONImportError
 
     try:
-        records, used = import_edgejson(jsonl, schemas)
-    except EdgeJSONImportError as err:
+        result = import_checked(jsonl, schemas, on_invalid, format_policy)  # type: ignore[arg-type]
+        if out is not None:
+            write_import(result, out)
+    except (EdgeJSONImportError, OSError) as err:
         raise fail(str(err)) from None
-    summary = validate_records(records, used)
-    for name, c in summary["checks"].items():
-        console.print(f"{name:>12}: {c['passed']}/{summary['n']} passed")
-    if summary["n_failed"]:
-        for f in summary["failed"][:10]:
-            console.print(f"[red]{f['id']}[/red]: {f['errors']}", highlight=False)
-        raise fail(f"{summary['n_failed']} of {summary['n']} records failed a check")
+    report = result.report
+    for name, c in report["checks"].items():
+        console.print(f"{name:>12}: {c['passed']}/{report['n']} passed")
+    for check, failures in report["first_failures"].items():
+        for f in failures[:3]:
+            console.print(f"[red]{check}[/red] {f['where']}: {f['errors'][0]}", highlight=False)
     if out is not None:
-        write_jsonl(out, records)
-        console.print(f"wrote {len(records)} records to {out}")
+        console.print(f"report: {report_path(out)}", highlight=False)
+    if result.refused:
+        raise fail(refusal(result))
+    if out is not None:
+        console.print(
+            f"wrote {report['n_out']} of {report['n']} records to {out} (on-invalid {on_invalid})",
+            highlight=False,
+        )
 
 
 # ----------------------------------------------------------------------------- train

@@ -12,6 +12,7 @@ over the base file, so `dvc exp run -S profile=quick` switches the whole pipelin
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,11 @@ DEFAULT_PARAMS = PROJECT_ROOT / "params.yaml"
 
 PromptFormat = Literal["paper", "model_card", "compact"]
 DecodeMode = Literal["free", "constrained"]
+# JSON Schema `format` (date-time, email, ...): an annotation (jsonschema's default, draft 2019+'s
+# too) or an assertion. One policy for the data checks, the metrics and the decoder's grammar.
+FormatPolicy = Literal["annotation", "assert"]
+# What an import does with records that fail a data check (maaza.importer).
+OnInvalid = Literal["fail", "drop", "keep"]
 # What a run is for; the report describes each run by its declared role, never by its position.
 Role = Literal["paper_recipe", "ours", "scale", "ablation"]
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
@@ -171,9 +177,10 @@ class AblateConfig(Strict):
 class DecodeConfig(Strict):
     max_new_tokens: int = Field(512, gt=0)
     batch_size: int = Field(8, gt=0)
-    format_policy: Literal["annotation", "enforce"] = Field(
+    format_policy: FormatPolicy = Field(
         "annotation",
-        description="JSON Schema `format`: ignored (annotation) or enforced by grammar",
+        description="JSON Schema `format`: an annotation (not checked) or asserted by the data "
+        "checks, the metrics and the grammar alike",
     )
     token_budget_factor: float = Field(
         3.0, gt=0, description="per-example budget = factor * tokens of a reference-sized answer"
@@ -214,6 +221,27 @@ class EvalConfig(Strict):
     )
 
 
+# ----------------------------------------------------------------------------- external data
+class ExternalData(Strict):
+    """A labelled dataset in the EdgeJSON form (maaza.importer), trained and tested on by the
+    `data_external` and `external` stages; its key in `external:` is its name."""
+
+    train: str = Field(description="training JSONL (EdgeJSON form)")
+    test: str = Field(description="test JSONL (EdgeJSON form)")
+    schemas: str = Field(description="folder of <schema_id>.json, tier sub-folders allowed")
+    on_invalid: OnInvalid = Field(
+        "keep", description="records failing a data check: stop (fail), leave out (drop), or "
+        "keep them marked (keep: the paper's protocol uses every record)",
+    )  # fmt: skip
+    runs: list[str] | None = Field(
+        None, description="declared runs retrained on this train file (their settings, its data); "
+        "null: every paper_recipe and ours run",
+    )  # fmt: skip
+    extra: bool = Field(
+        False, description="runs with extra_train also add our generated train_extra.jsonl examples"
+    )
+
+
 class Params(Strict):
     profile: str = "default"
     seed: int = 42
@@ -221,6 +249,23 @@ class Params(Strict):
     train: TrainConfig
     ablate: AblateConfig = AblateConfig()
     evaluate: EvalConfig = EvalConfig()
+    # At most one dataset (its files go to data/external/); empty: no external stage runs.
+    external: dict[str, ExternalData] = Field(default_factory=dict)
+
+    @property
+    def external_name(self) -> str | None:
+        return next(iter(self.external), None)
+
+    def external_runs(self) -> dict[str, str]:
+        """{external run name: the declared run it retrains}: `<dataset>-<run>`."""
+        name = self.external_name
+        if name is None:
+            return {}
+        ext = self.external[name]
+        bases = ext.runs
+        if bases is None:
+            bases = [n for n in self.run_names() if self.run_role(n) in ("paper_recipe", "ours")]
+        return {f"{name}-{base}": base for base in bases}
 
     def sections(self) -> dict[str, dict[str, dict[str, Any]]]:
         return {
@@ -246,7 +291,14 @@ class Params(Strict):
         return _declared_role(section, self.sections()[section][name])  # type: ignore[return-value]
 
     def train_run(self, name: str) -> TrainRun:
-        """Resolve a named run (any section), merged over train.common; `role` is not a setting."""
+        """Resolve a named run (any section, or an external run: its base run's settings, with
+        extra examples only if external.<name>.extra), merged over train.common; `role` is not a
+        setting."""
+        base = self.external_runs().get(name)
+        if base is not None:
+            run = self.train_run(base)
+            keep_extra = self.external[str(self.external_name)].extra
+            return run if keep_extra else run.model_copy(update={"extra_train": 0})
         section = self.run_section(name)
         overrides = {k: v for k, v in self.sections()[section][name].items() if k != "role"}
         return _validate(TrainRun, deep_merge(self.train.common, overrides), f"{section}.{name}")
@@ -299,6 +351,7 @@ def resolve(raw: dict[str, Any], profile: str | None = None) -> Params:
     params: Params = _validate(Params, raw)
     _check_common(params)
     _check_runs(params)
+    _check_external(params)
     check_params(params)
     return params
 
@@ -329,6 +382,30 @@ def _check_runs(params: Params) -> None:
                     f"{key}.extra_train: runs that add train_extra.jsonl examples (extra_train > 0)"
                     " go in train.runs_extra, and only they"
                 )
+
+
+def _check_external(params: Params) -> None:
+    """One dataset at most, a name fit for stage and file names, runs that exist."""
+    if len(params.external) > 1:
+        raise ConfigError(
+            f"external: one dataset at a time (its files go to data/external/); got "
+            f"{', '.join(params.external)}"
+        )
+    for name, ext in params.external.items():
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
+            raise ConfigError(
+                f"external.{name}: the name must be lowercase letters, digits, - or _ "
+                "(it names stages, runs and the report's table)"
+            )
+        for i, base in enumerate(ext.runs or []):
+            if base not in params.run_names():
+                raise ConfigError(
+                    f"external.{name}.runs[{i}]: unknown run {base!r}; declared runs: "
+                    f"{', '.join(params.run_names())}"
+                )
+        clash = set(params.external_runs()) & set(params.run_names())
+        if clash:
+            raise ConfigError(f"external.{name}: run name(s) {', '.join(sorted(clash))} taken")
 
 
 def _check_common(params: Params) -> None:

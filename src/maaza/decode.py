@@ -33,7 +33,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from maaza.config import DecodeConfig, DecodeMode
+from maaza.config import DecodeConfig, DecodeMode, FormatPolicy
 from maaza.prompts import JSON_SEPARATORS, render_target
 
 StopReason = Literal["json", "eos", "budget", "repetition"]
@@ -115,14 +115,17 @@ _SUBSCHEMA_ONE = ("additionalProperties", "items", "contains", "not", "if", "the
 
 
 def grammar_schema(
-    schema: dict[str, Any], format_policy: str, max_items: int | None, max_string_length: int | None
+    schema: dict[str, Any],
+    format_policy: FormatPolicy,
+    max_items: int | None,
+    max_string_length: int | None,
 ) -> dict[str, Any]:
     """The schema handed to the grammar engine (input unchanged).
 
-    With format_policy="annotation", `format` keywords are dropped: xgrammar would otherwise force
-    e.g. RFC 3339 date-times with a time-zone offset that jsonschema (and the reference data) do
-    not require. Arrays/strings without their own bound get max_items/max_string_length, so a
-    looping array or string must end.
+    With format_policy="annotation" (the policy of the metrics and data checks too), `format`
+    keywords are dropped: xgrammar would otherwise force e.g. RFC 3339 date-times with a time-zone
+    offset that jsonschema (and the reference data) do not require. Arrays/strings without their
+    own bound get max_items/max_string_length, so a looping array or string must end.
     """
 
     def walk(node: Any) -> Any:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from maaza import io
-from maaza.config import DecodeConfig, DecodeMode, Params, PromptFormat
+from maaza.config import DecodeConfig, DecodeMode, FormatPolicy, Params, PromptFormat
 from maaza.decode import Generation, GrammarCache, generate, vocab_size
 from maaza.importer import import_edgejson
 from maaza.metrics import ERROR_CATEGORIES, METRICS, parse_output, schema_errors, score_example
@@ -107,7 +107,7 @@ def schema_budgets(
 
 
 def prediction_row(
-    record: dict[str, Any], schema: dict[str, Any], gen: Generation, format_policy: str
+    record: dict[str, Any], schema: dict[str, Any], gen: Generation, format_policy: FormatPolicy
 ) -> dict[str, Any]:
     """One predictions.jsonl line: the output, its parse, its scores, its error category."""
     parsed = parse_output(gen.text)
@@ -541,7 +541,8 @@ def subject_specs(
     params: Params, subject: str, runs_dir: str | Path = "runs"
 ) -> list[tuple[EvalSpec, Eval]]:
     """Every evaluation params.yaml declares for one run or zero-shot model (maaza.plan)."""
-    evals = plan_from_params(params).evals_of(subject)
+    plan = plan_from_params(params)
+    evals = plan.evals_of(subject)
     if not evals:
         raise ValueError(f"{subject!r}: neither a declared run nor a zero-shot model")
     out = []
@@ -549,7 +550,7 @@ def subject_specs(
         if e.run is None:
             spec = spec_from_params(params, name=e.name, mode=e.mode, split=e.split, model=e.model)
         else:
-            run_dir = Path(runs_dir) / e.run
+            run_dir = plan.run(e.run).dir(runs_dir)
             model, fmt = trained_settings(run_dir)
             spec = spec_from_params(
                 params, name=e.name, mode=e.mode, split=e.split, run=e.run, model=model,

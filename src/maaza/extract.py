@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from maaza.config import PROJECT_ROOT, DecodeConfig, DecodeMode, Params, PromptFormat
+from maaza.config import PROJECT_ROOT, DecodeConfig, DecodeMode, FormatPolicy, Params, PromptFormat
 
 ROOT_ENV = "MAAZA_ROOT"
 AUTO = "auto"  # adapter="auto": the best fine-tuned run under <root>/runs
@@ -510,7 +510,7 @@ class Extraction:
 
 
 def judge(
-    raw: str, schema: dict[str, Any], format_policy: str = "annotation"
+    raw: str, schema: dict[str, Any], format_policy: FormatPolicy = "annotation"
 ) -> tuple[Any, bool, list[str]]:
     """Parse a continuation and validate it: (value or None, valid, error messages)."""
     from maaza.metrics import parse_output, schema_errors

@@ -508,12 +508,32 @@ def set_threads(requested: int | None, world_local: int) -> int:
     return torch.get_num_threads()
 
 
+def load_schema_dirs(
+    schemas_dir: str | Path | Sequence[str | Path] | None,
+) -> dict[str, dict[str, Any]]:
+    """The schemas of one folder (None: the package's), or of several (external data plus ours,
+    for external runs that add our generated examples); an id must mean one schema."""
+    from maaza.schemas import SchemaLoadError, load_schemas
+
+    dirs = list(schemas_dir) if isinstance(schemas_dir, list | tuple) else [schemas_dir]
+    out: dict[str, dict[str, Any]] = {}
+    for d in dirs:
+        try:
+            found = load_schemas(d)
+        except SchemaLoadError as err:
+            raise TrainDataError(str(err)) from None
+        for sid, schema in found.items():
+            if out.setdefault(sid, schema) != schema:
+                raise TrainDataError(f"{d}: schema {sid!r} differs from the one in {dirs[0]}")
+    return out
+
+
 def train(
     run_name: str,
     run: TrainRun,
     data_path: str | Path,
     out_dir: str | Path,
-    schemas_dir: str | Path | None = None,
+    schemas_dir: str | Path | Sequence[str | Path] | None = None,
     progress_bar: bool = True,
     loaded: tuple[nn.Module, Any] | None = None,
     extra_path: str | Path | None = None,
@@ -530,7 +550,6 @@ def train(
     from transformers import get_cosine_schedule_with_warmup
 
     from maaza.models import load
-    from maaza.schemas import SchemaLoadError, load_schemas
 
     accelerator = Accelerator()
     rank, world, is_main = (
@@ -547,10 +566,7 @@ def train(
     data_path, out_dir = Path(data_path), Path(out_dir)
     extra_path = Path(extra_path) if extra_path else None
     ckpt_dir = out_dir / "checkpoints"
-    try:
-        schemas = load_schemas(schemas_dir)
-    except SchemaLoadError as err:
-        raise TrainDataError(str(err)) from None
+    schemas = load_schema_dirs(schemas_dir)
     # fails fast, before the model loads
     records = training_records(run, data_path, extra_path, schemas)
     dtype = base_dtype(run)
@@ -700,7 +716,7 @@ def train_from_files(
     data_path: str | Path,
     out_dir: str | Path,
     profile: str | None = None,
-    schemas_dir: str | Path | None = None,
+    schemas_dir: str | Path | Sequence[str | Path] | None = None,
     progress_bar: bool = True,
     extra_path: str | Path | None = None,
     force: bool = False,

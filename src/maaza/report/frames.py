@@ -324,6 +324,8 @@ class Frames:
     data_source: str | None
     model_params: dict[str, int] = field(default_factory=dict)  # model -> base parameter count
     bench: dict[str, BenchResult] = field(default_factory=dict)  # file stem -> benchmark result
+    # the external dataset's runs and evaluations (params.yaml `external:`), None when unset
+    external: Frames | None = None
 
     def find_eval(self, run: str | None, mode: str, split: str = "test", model: str | None = None):
         return find_eval(self.evals, run, mode, split, model)
