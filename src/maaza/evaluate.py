@@ -26,7 +26,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from maaza import io
+from maaza import headline, io
 from maaza.config import DecodeConfig, DecodeMode, Params, PromptFormat
 from maaza.decode import Generation, GrammarCache, generate, vocab_size
 from maaza.importer import import_edgejson
@@ -521,10 +521,12 @@ def evaluate_subject(
     schemas_dir: str | Path,
     eval_dir: str | Path = "results/eval",
     runs_dir: str | Path = "runs",
+    metrics_dir: str | Path | None = None,
     progress: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """All of a subject's evaluations in one process: the model (with its adapter merged) is
-    loaded once; each evaluation still writes its own folder (dvc.yaml's eval stages)."""
+    loaded once; each evaluation still writes its own folder (dvc.yaml's eval stages), and with
+    `metrics_dir` its headline numbers to <metrics_dir>/<name>.json (maaza.headline, for DVC)."""
     specs = subject_specs(params, subject, runs_dir)
     # every evaluation's inputs checked before the model loads (a bad file fails in seconds)
     inputs = [
@@ -533,8 +535,9 @@ def evaluate_subject(
     ]
     first = specs[0][0]
     model_and_tokenizer = load_model(first.model, first.adapter, first.dtype)
-    return {
-        e.name: run_eval(
+    results = {}
+    for (spec, e), checked in zip(specs, inputs, strict=True):
+        results[e.name] = metrics = run_eval(
             spec,
             e.data_file(data_dir),
             schemas_dir,
@@ -543,5 +546,6 @@ def evaluate_subject(
             progress=progress,
             inputs=checked,
         )  # fmt: skip
-        for (spec, e), checked in zip(specs, inputs, strict=True)
-    }
+        if metrics_dir is not None:
+            headline.write_eval(metrics, metrics_dir)
+    return results
