@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from maaza.report.figures import FIGURES
 from maaza.report.frames import Frames, short_model
 from maaza.report.tablestyle import headline_rows
 
@@ -93,6 +94,10 @@ def results_markdown(frames: Frames, reference: dict[str, Any]) -> str:
         *table,
         "",
         "![JSONExact against parameters](figures/exact_vs_params.png)",
+        "",
+        "All figures: "
+        + ", ".join(f"[{n}](figures/{n}.png)" for n in FIGURES)
+        + "; every number: `dvc metrics show` (one row per evaluation).",
         "",
         *_bench_lines(bench),
         END,
