@@ -109,12 +109,15 @@ Breakdowns by schema, tier and style: `results/eval/ft-{run_name}-*/metrics.json
 
 ## Load
 ```python
-# here, offline: maaza maps the base's hub id to its packaged GGUF (dequantized, cached)
+# with maaza, offline: the base's hub id maps to its packaged GGUF (dequantized, cached)
 from maaza.models import load_adapter
-model, tokenizer = load_adapter("path/to/adapter")
 
+model, tokenizer = load_adapter("path/to/adapter")
+```
+```python
 # anywhere the Hugging Face hub is reachable (the base's original weights; see above)
 from peft import AutoPeftModelForCausalLM
+
 model = AutoPeftModelForCausalLM.from_pretrained("path/to/adapter")
 ```
 Prompts: `maaza.prompts.build_prompt(text, schema, "{run.prompt_format}")`; the answer is one JSON

@@ -76,7 +76,7 @@ def build_report(paths: ReportPaths, progress: bool = True) -> Inventory:
         else:
             write_text(paths.tables_dir / f"{name}.tex", fn(frames, reference))
     write_text(paths.generated_dir / "numbers.tex", render(frames, reference))
-    write_text(paths.generated_dir / "results.md", results_markdown(frames, reference))
+    write_text(paths.generated_dir / "results.md", results_markdown(frames, reference, FIGURES))
     write_json(paths.generated_dir / "inventory.json", frames.inventory.as_dict())
     return frames.inventory
 

@@ -7,11 +7,11 @@ the README's numbers never drift from the result files.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
-from maaza.report.figures import FIGURES
 from maaza.report.frames import Frames, short_model
 from maaza.report.tablestyle import headline_rows
 
@@ -78,7 +78,8 @@ def _bench_lines(bench: dict[str, Any]) -> list[str]:
     return lines
 
 
-def results_markdown(frames: Frames, reference: dict[str, Any]) -> str:
+def results_markdown(frames: Frames, reference: dict[str, Any], figures: Iterable[str] = ()) -> str:
+    """The results block; `figures`: the names of figures/<name>.png, each linked."""
     rows = headline_rows(frames)
     table = [
         "| model | recipe | decoding | JSONExact [95% CI] | Field F1 | compliance | latency |",
@@ -96,7 +97,7 @@ def results_markdown(frames: Frames, reference: dict[str, Any]) -> str:
         "![JSONExact against parameters](figures/exact_vs_params.png)",
         "",
         "All figures: "
-        + ", ".join(f"[{n}](figures/{n}.png)" for n in FIGURES)
+        + ", ".join(f"[{n}](figures/{n}.png)" for n in figures)
         + "; every number: `dvc metrics show` (one row per evaluation).",
         "",
         *_bench_lines(bench),
