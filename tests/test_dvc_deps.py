@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from maaza import headline
 from maaza.config import resolve
 from maaza.plan import load_plan, plan_from_params
 
@@ -122,9 +123,13 @@ def test_every_declared_subject_and_run_has_its_stage():
 
 @pytest.mark.parametrize("stage", sorted(EVAL_STAGES))
 def test_eval_stage_mirrors_the_plan(stage):
-    """Outs are exactly the plan's evaluation folders; data deps exactly their data files."""
+    """Outs are exactly the plan's evaluation folders and their headline files (DVC metrics);
+    data deps exactly their data files."""
     evals = PLAN.evals_of(stage.split("@")[1])
-    outs = {str(Path(o).parent) for o in EVAL_STAGES[stage]["outs"]}
+    all_outs = EVAL_STAGES[stage]["outs"]
+    headlines = {o for o in all_outs if o.startswith(f"{headline.METRICS_DIR}/")}
+    assert headlines == {str(headline.eval_path(e.name)) for e in evals}
+    outs = {str(Path(o).parent) for o in set(all_outs) - headlines}
     assert outs == {str(e.out_dir()) for e in evals}
     data = {d for d in EVAL_STAGES[stage]["deps"] if d.startswith("data/")}
     assert data == {str(e.data_file()) for e in evals}

@@ -1,6 +1,7 @@
 """The `maaza` command line: each command is a thin wrapper over a library function.
 
-    maaza --help
+    maaza --help                 # or -h, on every command
+    maaza --version
     maaza models                 # registry: facts, availability, cache state
     maaza params --profile quick # validate params.yaml and print the resolved values
 
@@ -18,15 +19,25 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from maaza.config import DecodeConfig, DecodeMode, FormatPolicy, OnInvalid, PromptFormat
+from maaza.config import (
+    DEFAULT_MODE,
+    DecodeConfig,
+    DecodeMode,
+    FormatPolicy,
+    OnInvalid,
+    PromptFormat,
+)
 
 app = typer.Typer(
     help="maaza: schema-valid JSON extraction with small language models (paper rebuild).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # subcommands inherit it
 )
 console = Console()
+# One name for the params file everywhere; `maaza params --path` remains as a hidden alias.
+ParamsOpt = Annotated[Path, typer.Option("--params", help="params file")]
 
 
 def fail(message: str) -> typer.Exit:
@@ -34,6 +45,26 @@ def fail(message: str) -> typer.Exit:
     # soft_wrap: off a terminal rich would wrap at 80 columns, splitting paths and messages
     Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False)
     return typer.Exit(code=1)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from maaza import __version__
+
+        console.print(f"maaza {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """maaza: schema-valid JSON extraction with small language models (paper rebuild)."""
 
 
 def check_choice(option: str, value: str | None, choices: Any) -> None:
@@ -64,14 +95,21 @@ def models() -> None:
 # ----------------------------------------------------------------------------- params
 @app.command()
 def params(
-    path: Annotated[Path, typer.Option(help="params file")] = Path("params.yaml"),
+    params_path: ParamsOpt = Path("params.yaml"),
     profile: Annotated[
         str | None, typer.Option(help="profile to apply (default: the file's `profile:` key)")
+    ] = None,
+    path: Annotated[
+        Path | None, typer.Option("--path", hidden=True, help="deprecated: --params")
     ] = None,
 ) -> None:
     """Validate a params file and print the fully resolved values as JSON (exit 1 if invalid)."""
     from maaza.config import ConfigError, load_params
 
+    if path is not None:
+        Console(stderr=True).print("warning: --path is deprecated; use --params", highlight=False)
+        params_path = path
+    path = params_path
     try:
         resolved = load_params(path, profile)
     except ConfigError as err:
@@ -87,9 +125,7 @@ def data(
     out_dir: Annotated[
         Path, typer.Option(help="folder for train/test/holdout/train_extra.jsonl + report")
     ] = Path("data"),
-    params_path: Annotated[Path, typer.Option("--params", help="params file")] = Path(
-        "params.yaml"
-    ),
+    params_path: ParamsOpt = Path("params.yaml"),
     profile: Annotated[
         str | None, typer.Option(help="params profile (default: the file's)")
     ] = None,
@@ -184,9 +220,7 @@ def train(
         Path, typer.Option(help="extra examples (runs with extra_train > 0)")
     ] = Path("data/train_extra.jsonl"),
     out: Annotated[Path | None, typer.Option(help="run folder (default runs/<run>)")] = None,
-    params_path: Annotated[Path, typer.Option("--params", help="params file")] = Path(
-        "params.yaml"
-    ),
+    params_path: ParamsOpt = Path("params.yaml"),
     profile: Annotated[
         str | None, typer.Option(help="params profile (default: the file's)")
     ] = None,
@@ -230,11 +264,11 @@ def eval_(
     out: Annotated[Path | None, typer.Option(help="folder for predictions + metrics")] = None,
     adapter: Annotated[Path | None, typer.Option(help="peft adapter folder, merged in")] = None,
     run: Annotated[str | None, typer.Option(help="training run: its model + prompt format")] = None,
-    mode: Annotated[str, typer.Option(help="free | constrained")] = "free",
+    mode: Annotated[str, typer.Option(help="constrained | free")] = DEFAULT_MODE,
     prompt_format: Annotated[str | None, typer.Option(help="paper | model_card | compact")] = None,
     split: Annotated[str | None, typer.Option(help="test | holdout | external")] = None,
     limit: Annotated[int | None, typer.Option(help="first N examples only")] = None,
-    params_path: Annotated[Path, typer.Option("--params")] = Path("params.yaml"),
+    params_path: ParamsOpt = Path("params.yaml"),
     profile: Annotated[str | None, typer.Option(help="params profile")] = None,
     force: Annotated[
         bool, typer.Option("--force", help="replace another evaluation's results in --out")
@@ -300,7 +334,7 @@ def report(
     runs_dir: PathOpt = Path("runs"),
     eval_dir: PathOpt = Path("results/eval"),
     data_report: PathOpt = Path("data/report.json"),
-    params_path: Annotated[Path, typer.Option("--params")] = Path("params.yaml"),
+    params_path: ParamsOpt = Path("params.yaml"),
     figures_dir: PathOpt = Path("figures"),
     tables_dir: PathOpt = Path("paper/tables"),
     generated_dir: PathOpt = Path("paper/generated"),
@@ -384,7 +418,7 @@ def extract(
     zero_shot: Annotated[
         bool, typer.Option("--zero-shot", help="base model alone, no adapter")
     ] = False,
-    mode: Annotated[str, typer.Option(help="constrained | free")] = "constrained",
+    mode: Annotated[str, typer.Option(help="constrained | free")] = DEFAULT_MODE,
     input_path: Annotated[
         Path | None,
         typer.Option(

@@ -29,6 +29,9 @@ DecodeMode = Literal["free", "constrained"]
 FormatPolicy = Literal["annotation", "assert"]
 # What an import does with records that fail a data check (maaza.importer).
 OnInvalid = Literal["fail", "drop", "keep"]
+DEFAULT_MODE: DecodeMode = (
+    "constrained"  # `maaza eval`, `maaza extract`, Extractor: the product default
+)
 # What a run is for; the report describes each run by its declared role, never by its position.
 Role = Literal["paper_recipe", "ours", "scale", "ablation"]
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]

@@ -26,7 +26,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from maaza import io
+from maaza import headline, io
 from maaza.config import DecodeConfig, DecodeMode, FormatPolicy, Params, PromptFormat
 from maaza.decode import Generation, GrammarCache, generate, vocab_size
 from maaza.importer import import_edgejson
@@ -568,10 +568,12 @@ def evaluate_subject(
     schemas_dir: str | Path,
     eval_dir: str | Path = "results/eval",
     runs_dir: str | Path = "runs",
+    metrics_dir: str | Path | None = None,
     progress: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """All of a subject's evaluations in one process: the model (with its adapter merged) is
-    loaded once; each evaluation still writes its own folder (dvc.yaml's eval stages)."""
+    loaded once; each evaluation still writes its own folder (dvc.yaml's eval stages), and with
+    `metrics_dir` its headline numbers to <metrics_dir>/<name>.json (maaza.headline, for DVC)."""
     specs = subject_specs(params, subject, runs_dir)
     # every evaluation's inputs checked before the model loads (a bad file fails in seconds)
     inputs = [
@@ -589,25 +591,27 @@ def evaluate_subject(
         else None
     )
     jobs = [(spec, e, checked) for (spec, e), checked in zip(specs, inputs, strict=True)]
-    if not params.evaluate.pool:
-        return {
-            e.name: run_eval(
+    results: dict[str, dict[str, Any]] = {}
+    if params.evaluate.pool:  # one decode per mode, each evaluation keeps its own rows
+        for mode in dict.fromkeys(spec.mode for spec, _, _ in jobs):
+            group = [job for job in jobs if job[0].mode == mode]
+            decoded = predict_pooled(
+                model, tokenizer, [c for _, _, c in group], group[0][0], progress, grammars
+            )
+            names = [e.name for _, e, _ in group]
+            for (spec, e, _), (rows, wall) in zip(group, decoded, strict=True):
+                others = [n for n in names if n != e.name]
+                results[e.name] = finish_eval(
+                    spec, e.data_file(data_dir), e.out_dir(eval_dir), rows, wall, model, others
+                )
+    else:
+        for spec, e, checked in jobs:
+            results[e.name] = run_eval(
                 spec, e.data_file(data_dir), schemas_dir, e.out_dir(eval_dir),
                 model_and_tokenizer=model_and_tokenizer, progress=progress, inputs=checked,
                 grammars=grammars,
             )  # fmt: skip
-            for spec, e, checked in jobs
-        }
-    results: dict[str, dict[str, Any]] = {}
-    for mode in dict.fromkeys(spec.mode for spec, _, _ in jobs):  # in plan order
-        group = [job for job in jobs if job[0].mode == mode]
-        decoded = predict_pooled(
-            model, tokenizer, [checked for _, _, checked in group], group[0][0], progress, grammars
-        )
-        names = [e.name for _, e, _ in group]
-        for (spec, e, _), (rows, wall) in zip(group, decoded, strict=True):
-            others = [n for n in names if n != e.name]
-            results[e.name] = finish_eval(
-                spec, e.data_file(data_dir), e.out_dir(eval_dir), rows, wall, model, others
-            )
-    return {e.name: results[e.name] for _, e, _ in jobs}
+    results = {e.name: results[e.name] for _, e, _ in jobs}  # in plan order
+    for metrics in results.values() if metrics_dir is not None else ():
+        headline.write_eval(metrics, metrics_dir)
+    return results

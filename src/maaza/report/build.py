@@ -90,7 +90,7 @@ def build_report(paths: ReportPaths, progress: bool = True) -> Inventory:
     else:
         ext_table.unlink(missing_ok=True)
     write_text(paths.generated_dir / "numbers.tex", render(frames, reference))
-    write_text(paths.generated_dir / "results.md", results_markdown(frames, reference))
+    write_text(paths.generated_dir / "results.md", results_markdown(frames, reference, FIGURES))
     write_json(paths.generated_dir / "inventory.json", frames.inventory.as_dict())
     return frames.inventory
 

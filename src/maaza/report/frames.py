@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from maaza.headline import wilson
 from maaza.metrics import ERROR_CATEGORIES, METRICS
 from maaza.plan import FIT_SPLIT, MODES, SPLIT_ORDER, Eval
 from maaza.report.design import FACTORS, Design
@@ -33,16 +34,6 @@ OURS_LABEL = "our recipe"  # how tables, figures and labels name an `ours` run
 
 
 # ----------------------------------------------------------------------------- small helpers
-def wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval for a proportion; sane at p=0 or 1 and small n (unlike p±2se)."""
-    if n <= 0:
-        return (math.nan, math.nan)
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
 def short_model(model: str) -> str:
     """Registry name without the '-instruct' suffix, for labels."""
     return model.removesuffix("-instruct")

@@ -7,6 +7,7 @@ the README's numbers never drift from the result files.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -76,7 +77,8 @@ def _bench_lines(bench: dict[str, Any]) -> list[str]:
     return lines
 
 
-def results_markdown(frames: Frames, reference: dict[str, Any]) -> str:
+def results_markdown(frames: Frames, reference: dict[str, Any], figures: Iterable[str] = ()) -> str:
+    """The results block; `figures`: the names of figures/<name>.png, each linked."""
     rows = frames.headline_rows()
     table = [
         "| model | recipe | decoding | JSONExact [95% CI] | Field F1 | compliance | latency |",
@@ -92,6 +94,10 @@ def results_markdown(frames: Frames, reference: dict[str, Any]) -> str:
         *table,
         "",
         "![JSONExact against parameters](figures/exact_vs_params.png)",
+        "",
+        "All figures: "
+        + ", ".join(f"[{n}](figures/{n}.png)" for n in figures)
+        + "; every number: `dvc metrics show` (one row per evaluation).",
         "",
         *_bench_lines(bench),
         END,
