@@ -115,3 +115,12 @@ def test_gguf_greedy_decodes_like_the_merged_model(tmp_path):
         want = out[0, len(ids) :].tolist()
         want = want[: want.index(tok.eos_token_id)] if tok.eos_token_id in want else want
         assert _llama_greedy(llm, ids, len(want)) == want, r["id"]
+
+
+def test_missing_converter_fails_before_any_model_loads(tmp_path, monkeypatch):
+    from maaza.export import ExportError
+
+    monkeypatch.setenv("LLAMA_CPP_DIR", str(tmp_path / "no-llama.cpp"))
+    with pytest.raises(ExportError, match=r"convert_hf_to_gguf.py: not found \(\$LLAMA_CPP_DIR"):
+        export_run("smollm2-135m-maaza", tmp_path / "out", gguf_types=["f16"], root=ROOT)
+    assert not (tmp_path / "out").exists()

@@ -454,7 +454,7 @@ def extract(
             decode=cfg,
             root=root,
             threads=threads,
-            device=device,  # type: ignore[arg-type]
+            device=device,
         )
         err.print(
             f"{extractor.source.describe()}: {extractor.source.note}; "
@@ -509,7 +509,7 @@ def export(
     for t in types:
         check_choice("--gguf-type", t, GgufType)
     try:
-        info = export_run(run, out, gguf_types=types, root=root)  # type: ignore[arg-type]
+        info = export_run(run, out, gguf_types=types, root=root)
     except (ExportError, ExtractError) as err:
         raise fail(str(err)) from None
     files = ", ".join(f"{g['file']} ({g['bytes'] / 1e6:.0f} MB)" for g in info.get("gguf", []))
@@ -567,8 +567,16 @@ def serve(
         from maaza.models import ModelError
 
         cfg = ex.decode_config(root, max_new_tokens=max_new_tokens, batch_size=batch_size)
-        extractor = ex.Extractor(model, adapter or ex.AUTO, zero_shot=zero_shot, mode=mode,  # type: ignore[arg-type]
-                                 decode=cfg, root=root, threads=threads, device=device)  # type: ignore[arg-type]  # fmt: skip
+        extractor = ex.Extractor(
+            model,
+            adapter or ex.AUTO,
+            zero_shot=zero_shot,
+            mode=mode,
+            decode=cfg,
+            root=root,
+            threads=threads,
+            device=device,
+        )
     except (ex.ExtractError, ConfigError, ModelError) as e:
         raise fail(str(e)) from None
     Console(stderr=True, soft_wrap=True).print(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -108,7 +109,9 @@ def export_merged(run: str, out: str | Path, root: str | Path | None = None) -> 
     from maaza.extract import _adapter_sha, choose_source
 
     source = choose_source(adapter=run, root=root)
-    model, tokenizer = load_model(source.model, source.adapter, "float32")
+    with warnings.catch_warnings():  # peft asks transformers a deprecated question (see extract)
+        warnings.filterwarnings("ignore", ".*is_gradient_checkpointing", FutureWarning)
+        model, tokenizer = load_model(source.model, source.adapter, "float32")
     info = manifest(source, _adapter_sha(source.adapter))
 
     def build(tmp: Path) -> None:
