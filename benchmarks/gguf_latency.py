@@ -2,14 +2,15 @@
 PyTorch path (Extractor, constrained decoding), the same prompts, one request at a time.
 
     flock /tmp/maaza-torch.lock .venv/bin/python benchmarks/gguf_latency.py \\
-        --run smollm2-135m-maaza --n 20 --types f32 f16 q8_0 --threads 1
+        --run smollm2-135m-maaza --n 20 --types f32 f16 q8_0 --threads 1 --free
 
 Needs the gguf extra (`pip install 'maaza[gguf]'`). The run is exported once to --export-dir
 (`maaza export RUN --gguf`; reused while its manifest names the same adapter). Each path decodes
 the first N test examples greedily with max_new_tokens from params.yaml; grammars are compiled
 before timing (both engines cache them per schema). Both are fed the same token ids (maaza's
 prompt, our tokenizer). The paper promises sub-100 ms inference on edge devices: `under_100ms`
-counts the examples that made it. Writes per-example ms, p50/p95, tokens/s, agreement with the
+counts the examples that made it. --free adds llama.cpp without a grammar (the grammar's cost;
+its answers need not be valid). Writes per-example ms, p50/p95, tokens/s, agreement with the
 PyTorch answer and the machine to results/bench/gguf_latency.json.
 """
 
@@ -74,7 +75,8 @@ def torch_path(ex: Extractor, records: list[dict], schemas: dict) -> list[dict]:
     return rows
 
 
-def llama_path(path: Path, records, schemas, prompt_ids, budget, threads) -> tuple[list, dict]:
+def llama_path(path: Path, records, schemas, prompt_ids, budget, threads, grammar=True):
+    """Per-example rows and the load time; grammar=False: plain greedy decoding (no schema)."""
     from llama_cpp import Llama, LlamaGrammar
 
     start = time.perf_counter()
@@ -87,7 +89,7 @@ def llama_path(path: Path, records, schemas, prompt_ids, budget, threads) -> tup
         llm.reset()  # no prompt-prefix reuse from the previous example
         start = time.perf_counter()
         out = llm.create_completion(ids, max_tokens=budget, temperature=0.0,
-                                    grammar=grammars[r["schema_id"]])  # fmt: skip
+                                    grammar=grammars[r["schema_id"]] if grammar else None)  # fmt: skip
         ms = (time.perf_counter() - start) * 1000
         text = out["choices"][0]["text"]
         value, valid, _ = judge(text, schemas[r["schema_id"]])
@@ -103,6 +105,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20, help="first N test examples")
     ap.add_argument("--types", nargs="+", default=["f32", "f16", "q8_0"])
     ap.add_argument("--threads", type=int, default=1, help="torch and llama.cpp threads")
+    ap.add_argument("--free", action="store_true", help="also llama.cpp without a grammar")
     ap.add_argument("--data", type=Path, default=Path("data/test.jsonl"))
     ap.add_argument("--export-dir", type=Path, default=None, help="default build/export/<run>")
     ap.add_argument("--out", type=Path, default=Path("results/bench/gguf_latency.json"))
@@ -127,14 +130,15 @@ def main() -> None:
     rows = {"pytorch": torch_path(ex, records, schemas)}
     engines = {"pytorch": {"engine": f"torch {torch.__version__} + xgrammar, float32",
                            "load_s": round(ex.load_s, 2)}}  # fmt: skip
-    for t in args.types:
+    for t, grammar in [(t, g) for t in args.types for g in (True, False) if g or args.free]:
         gguf = next(g for g in info["gguf"] if g["type"] == t)
         found, meta = llama_path(folder / gguf["file"], records, schemas, prompt_ids,
-                                 ex.cfg.max_new_tokens, args.threads)  # fmt: skip
-        rows[f"llama.cpp {t}"] = found
-        engines[f"llama.cpp {t}"] = {"engine": f"llama-cpp-python {llama_cpp.__version__}, "
-                                     f"JSON-Schema grammar, GGUF {t}", "file_mb": round(gguf["bytes"] / 1e6, 1),
-                                     **meta}  # fmt: skip
+                                 ex.cfg.max_new_tokens, args.threads, grammar)  # fmt: skip
+        name = f"llama.cpp {t}" + ("" if grammar else " free")
+        rows[name] = found
+        engines[name] = {"engine": f"llama-cpp-python {llama_cpp.__version__}, "
+                         + ("JSON-Schema grammar" if grammar else "no grammar") + f", GGUF {t}",
+                         "file_mb": round(gguf["bytes"] / 1e6, 1), **meta}  # fmt: skip
     base = rows["pytorch"]
     results = {}
     for name, found in rows.items():
@@ -155,7 +159,7 @@ def main() -> None:
         "max_new_tokens": ex.cfg.max_new_tokens, "batch_size": 1, "export_s": round(export_s, 1),
         "machine": {"cpu": io.cpu_name(), "cores": os.cpu_count(), "python": platform.python_version()},
         "created": io.now(), "git_commit": io.git_commit(),
-        "command": f"benchmarks/gguf_latency.py --run {args.run} --n {args.n} --types {' '.join(args.types)} --threads {args.threads}",
+        "command": f"benchmarks/gguf_latency.py --run {args.run} --n {args.n} --types {' '.join(args.types)} --threads {args.threads}" + (" --free" if args.free else ""),
         "results": results,
     })  # fmt: skip
 
