@@ -18,7 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from maaza.config import DecodeMode, Device, PromptFormat
+from maaza.config import DecodeMode, PromptFormat
+from maaza.device import Device
 
 app = typer.Typer(
     help="maaza: schema-valid JSON extraction with small language models (paper rebuild).",
@@ -282,8 +283,8 @@ def eval_(
 def _loaded_on(spec: Any, device: str) -> tuple[Any, Any] | None:
     """(model, tokenizer) on the GPU when --device picks one; None on the CPU, where run_eval
     loads the model itself exactly as before."""
+    from maaza.device import resolve_device
     from maaza.evaluate import load_model
-    from maaza.models import resolve_device
 
     if resolve_device(device) == "cpu":
         return None

@@ -23,7 +23,6 @@ DEFAULT_PARAMS = PROJECT_ROOT / "params.yaml"
 
 PromptFormat = Literal["paper", "model_card", "compact"]
 DecodeMode = Literal["free", "constrained"]
-Device = Literal["auto", "cpu", "cuda"]  # where eval/extract/serve run; auto = cuda if visible
 # What a run is for; the report describes each run by its declared role, never by its position.
 Role = Literal["paper_recipe", "ours", "scale", "ablation"]
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from maaza.config import PROJECT_ROOT, DecodeConfig, DecodeMode, Device, Params, PromptFormat
+from maaza.config import PROJECT_ROOT, DecodeConfig, DecodeMode, Params, PromptFormat
 
 ROOT_ENV = "MAAZA_ROOT"
 AUTO = "auto"  # adapter="auto": the best fine-tuned run under <root>/runs
@@ -537,12 +537,12 @@ class Extractor:
         root: str | Path | None = None,
         threads: int | None = None,
         loaded: tuple[Any, Any] | None = None,
-        device: Device = "cpu",
+        device: str = "cpu",
     ) -> None:
         """`threads`: torch threads (default: params.yaml evaluate.threads, else torch's own);
         `loaded`: an already loaded (model, tokenizer) to use instead of loading `model`;
-        `device`: auto | cpu | cuda (maaza.models.resolve_device)."""
-        from maaza.models import resolve_device, to_device
+        `device`: auto | cpu | cuda (maaza.device.resolve_device)."""
+        from maaza.device import resolve_device, to_device
 
         device = resolve_device(device)  # before any loading: a missing GPU is a quick error
         self.source = choose_source(model, adapter, zero_shot=zero_shot, prompt_format=prompt_format,
