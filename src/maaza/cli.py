@@ -27,6 +27,7 @@ from maaza.config import (
     OnInvalid,
     PromptFormat,
 )
+from maaza.device import Device
 
 app = typer.Typer(
     help="maaza: schema-valid JSON extraction with small language models (paper rebuild).",
@@ -38,6 +39,11 @@ app = typer.Typer(
 console = Console()
 # One name for the params file everywhere; `maaza params --path` remains as a hidden alias.
 ParamsOpt = Annotated[Path, typer.Option("--params", help="params file")]
+
+
+DeviceOpt = Annotated[
+    str, typer.Option(help="auto | cpu | cuda (auto: the GPU if torch sees one; README: GPU)")
+]
 
 
 def fail(message: str) -> typer.Exit:
@@ -273,6 +279,7 @@ def eval_(
     force: Annotated[
         bool, typer.Option("--force", help="replace another evaluation's results in --out")
     ] = False,
+    device: DeviceOpt = "auto",
 ) -> None:
     """Run a model (+ adapter) on a dataset: OUT/predictions.jsonl + OUT/metrics.json.
 
@@ -286,10 +293,12 @@ def eval_(
     from maaza.config import ConfigError, load_params
     from maaza.evaluate import EvalInputError, run_eval, spec_from_params
     from maaza.importer import EdgeJSONImportError
+    from maaza.models import ModelError
     from maaza.plan import eval_name
 
     check_choice("--mode", mode, DecodeMode)
     check_choice("--prompt-format", prompt_format, PromptFormat)
+    check_choice("--device", device, Device)
     try:
         params = load_params(params_path, profile)
         known = set(params.run_names())
@@ -313,8 +322,9 @@ def eval_(
     )
     out = out or Path("results/eval") / spec.name
     try:
-        metrics = run_eval(spec, data, schemas, out, force=force)
-    except (EdgeJSONImportError, EvalInputError, FileNotFoundError) as err:
+        loaded = _loaded_on(spec, device)
+        metrics = run_eval(spec, data, schemas, out, force=force, model_and_tokenizer=loaded)
+    except (EdgeJSONImportError, EvalInputError, FileNotFoundError, ModelError) as err:
         raise fail(str(err)) from None
     o = metrics["overall"]
     console.print(
@@ -323,6 +333,18 @@ def eval_(
         f"truncated {o['truncated']:.3f}  {o['examples_per_s']:.2f} ex/s -> {out}/",
         highlight=False,
     )
+
+
+def _loaded_on(spec: Any, device: str) -> tuple[Any, Any] | None:
+    """(model, tokenizer) on the GPU when --device picks one; None on the CPU, where run_eval
+    loads the model itself exactly as before."""
+    from maaza.device import resolve_device
+    from maaza.evaluate import load_model
+
+    if resolve_device(device) == "cpu":
+        return None
+    model, tokenizer = load_model(spec.model, spec.adapter, spec.dtype)
+    return model.to(resolve_device(device)), tokenizer
 
 
 # ----------------------------------------------------------------------------- report
@@ -447,6 +469,7 @@ def extract(
             help="folder holding runs/, results/eval/, params.yaml (default: the project)",
         ),
     ] = None,
+    device: DeviceOpt = "auto",
 ) -> None:
     """Print the JSON object in TEXT that matches --schema (or answer every line of --input into
     --output, resumable). Uses the best fine-tuned adapter found under ROOT/runs unless told otherwise."""
@@ -456,6 +479,7 @@ def extract(
     err = Console(stderr=True, soft_wrap=True)
     check_choice("--mode", mode, DecodeMode)
     check_choice("--prompt-format", prompt_format, PromptFormat)
+    check_choice("--device", device, Device)
     if (text is None) == (input_path is None):
         raise fail("give one of TEXT, - (stdin) or --input FILE")
     if (input_path is None) != (output is None):
@@ -486,6 +510,7 @@ def extract(
             decode=cfg,
             root=root,
             threads=threads,
+            device=device,
         )
         err.print(
             f"{extractor.source.describe()}: {extractor.source.note}; "
@@ -513,6 +538,109 @@ def extract(
         raise fail(
             f'{counts["invalid"]} answers do not match the schema (see "errors" in {output})'
         )
+
+
+# ----------------------------------------------------------------------------- export
+@app.command()
+def export(
+    run: Annotated[str, typer.Argument(help="run name, run folder or adapter folder")],
+    out: Annotated[Path, typer.Option(help="folder for the merged model (replaced whole)")],
+    gguf: Annotated[
+        bool, typer.Option("--gguf", help="also write GGUF for llama.cpp (needs the gguf extra)")
+    ] = False,
+    gguf_type: Annotated[
+        list[str] | None, typer.Option(help="GGUF weight type, repeatable: f32 | f16 | bf16 | q8_0")
+    ] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(envvar="MAAZA_ROOT", help="folder holding runs/ (default: the project)"),
+    ] = None,
+) -> None:
+    """Merge a run's LoRA adapter into its base model: OUT/ is a Hugging Face model folder
+    (+ OUT/<run>-<type>.gguf with --gguf, by llama.cpp's own converter)."""
+    from maaza.export import ExportError, GgufType, export_run
+    from maaza.extract import ExtractError
+
+    types = gguf_type or (["f16"] if gguf else [])
+    for t in types:
+        check_choice("--gguf-type", t, GgufType)
+    try:
+        info = export_run(run, out, gguf_types=types, root=root)
+    except (ExportError, ExtractError) as err:
+        raise fail(str(err)) from None
+    files = ", ".join(f"{g['file']} ({g['bytes'] / 1e6:.0f} MB)" for g in info.get("gguf", []))
+    console.print(
+        f"{info['run']} ({info['base_model']} + LoRA, prompt {info['prompt_format']}) -> {out}/"
+        + (f"; GGUF: {files}" if files else ""),
+        highlight=False,
+    )
+
+
+# ----------------------------------------------------------------------------- serve
+@app.command()
+def serve(
+    adapter: Annotated[
+        str | None,
+        typer.Option(help="adapter folder, run folder or run name (default: best trained run)"),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="base model (default: the adapter's)")] = None,
+    zero_shot: Annotated[
+        bool, typer.Option("--zero-shot", help="base model alone, no adapter")
+    ] = False,
+    mode: Annotated[str, typer.Option(help="constrained | free")] = DEFAULT_MODE,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port to listen on")] = 8000,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="most requests decoded together (default: params)")
+    ] = None,
+    max_wait_ms: Annotated[
+        float, typer.Option(min=0, help="how long a request waits for others to batch with")
+    ] = 10.0,
+    max_new_tokens: Annotated[
+        int | None, typer.Option(min=1, help="answer length cap (default: params.yaml)")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="torch threads")] = None,
+    root: Annotated[
+        Path | None, typer.Option(envvar="MAAZA_ROOT", help="folder holding runs/, params.yaml")
+    ] = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Serve POST /extract {schema, text} over HTTP (extra: serve); the model loads once and
+    concurrent requests decode as one batch."""
+    import maaza.extract as ex
+    from maaza.config import ConfigError
+
+    check_choice("--mode", mode, DecodeMode)
+    check_choice("--device", device, Device)
+    try:
+        import uvicorn
+
+        from maaza.serve import create_app
+    except ImportError as err:
+        raise fail(f"maaza serve needs FastAPI and uvicorn ({err.name} is missing): "
+                   "pip install 'maaza[serve]'") from None  # fmt: skip
+    try:
+        from maaza.models import ModelError
+
+        cfg = ex.decode_config(root, max_new_tokens=max_new_tokens, batch_size=batch_size)
+        extractor = ex.Extractor(
+            model,
+            adapter or ex.AUTO,
+            zero_shot=zero_shot,
+            mode=mode,
+            decode=cfg,
+            root=root,
+            threads=threads,
+            device=device,
+        )
+    except (ex.ExtractError, ConfigError, ModelError) as e:
+        raise fail(str(e)) from None
+    Console(stderr=True, soft_wrap=True).print(
+        f"{extractor.source.describe()} on {extractor.model.device}: loaded in "
+        f"{extractor.load_s:.1f} s; batches of up to {cfg.batch_size}, {max_wait_ms:g} ms wait",
+        highlight=False,
+    )
+    uvicorn.run(create_app(extractor, max_wait_ms), host=host, port=port, log_level="warning")
 
 
 def _extract_one(extractor, text: str, schema: dict, err: Console) -> None:

@@ -406,12 +406,13 @@ class _GrammarRows(LogitsProcessor):
                 matcher.fill_next_token_bitmask(self.bitmask, i)
                 active.append(i)
         if active:
-            idx = torch.tensor(active)
-            sub = scores[idx].float()
-            xgr.apply_token_bitmask_inplace(sub, self.bitmask[idx])
+            idx = torch.tensor(active, device=scores.device)
+            # masks and loop breaking run on the CPU (a no-op there; one small copy on a GPU)
+            sub = scores[idx].float().cpu()
+            xgr.apply_token_bitmask_inplace(sub, self.bitmask[idx.cpu()])
             for j, i in enumerate(active):
                 self._break_loop(sub[j], input_ids[i, rows.prompt_len :].tolist(), i)
-            scores[idx] = sub.to(scores.dtype)
+            scores[idx] = sub.to(scores.device, scores.dtype)
         return scores
 
     def _break_loop(self, row_scores: torch.Tensor, tokens: list[int], i: int) -> None:
@@ -479,7 +480,7 @@ def _generate_batch(
 ) -> list[Generation]:
     tokenizer.padding_side = "left"  # generation appends on the right: pads must be on the left
     # The tokenizer's own special tokens (Gemma's <bos>), exactly as training tokenizes prompts.
-    enc = tokenizer(prompts, return_tensors="pt", padding=True)
+    enc = tokenizer(prompts, return_tensors="pt", padding=True).to(model.device)
     rows = _Rows(
         prompt_len=enc["input_ids"].shape[1],
         budgets=budgets,

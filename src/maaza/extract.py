@@ -558,9 +558,14 @@ class Extractor:
         root: str | Path | None = None,
         threads: int | None = None,
         loaded: tuple[Any, Any] | None = None,
+        device: str = "cpu",
     ) -> None:
         """`threads`: torch threads (default: params.yaml evaluate.threads, else torch's own);
-        `loaded`: an already loaded (model, tokenizer) to use instead of loading `model`."""
+        `loaded`: an already loaded (model, tokenizer) to use instead of loading `model`;
+        `device`: auto | cpu | cuda (maaza.device.resolve_device)."""
+        from maaza.device import resolve_device, to_device
+
+        device = resolve_device(device)  # before any loading: a missing GPU is a quick error
         self.source = choose_source(model, adapter, zero_shot=zero_shot, prompt_format=prompt_format,
                                     root=root)  # fmt: skip
         params = read_params(project_root(root))
@@ -574,7 +579,8 @@ class Extractor:
             # On a shared CPU, torch's OpenMP workers wait on each other: 1 thread can be 10x faster.
             torch.set_num_threads(threads)
         start = time.perf_counter()
-        self.model, self.tokenizer = loaded or self._load()
+        model, self.tokenizer = loaded or self._load()
+        self.model = to_device(model, device)
         self.load_s = time.perf_counter() - start
         self._grammars: Any = None  # maaza.decode.GrammarCache, built on first constrained call
         self._checked: set[str] = set()  # schemas (sorted JSON) that passed check_schema
@@ -622,10 +628,8 @@ class Extractor:
         row_schemas = [schemas] * len(texts) if isinstance(schemas, dict) else list(schemas)
         if len(row_schemas) != len(texts):
             raise ExtractError(f"{len(row_schemas)} schemas for {len(texts)} texts")
-        for key, s in {json.dumps(s, sort_keys=True): s for s in row_schemas}.items():
-            if key not in self._checked:  # checking compiles a grammar: once per schema
-                check_schema(s, "schema", self.cfg)
-                self._checked.add(key)
+        for s in {json.dumps(s, sort_keys=True): s for s in row_schemas}.values():
+            self.check_schema(s)
         texts = [check_text(t, f"text {i}") for i, t in enumerate(texts)]
         prompts = self.check_lengths(texts, row_schemas)
         gens = generate(
@@ -654,6 +658,13 @@ class Extractor:
                 )
             )
         return out
+
+    def check_schema(self, schema: Any) -> None:
+        """check_schema, once per schema (checking compiles a grammar): SchemaError if unusable."""
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._checked:
+            check_schema(schema, "schema", self.cfg)
+            self._checked.add(key)
 
     def check_lengths(
         self, texts: Sequence[str], schemas: Sequence[dict[str, Any]],
