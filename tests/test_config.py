@@ -88,14 +88,14 @@ def test_every_run_resolves_to_a_loadable_model(profile):
 
 def test_cli_params_prints_resolved_and_fails_cleanly(tmp_path):
     runner = CliRunner()
-    ok = runner.invoke(app, ["params", "--path", str(DEFAULT_PARAMS), "--profile", "quick"])
+    ok = runner.invoke(app, ["params", "--params", str(DEFAULT_PARAMS), "--profile", "quick"])
     assert ok.exit_code == 0, ok.output
     assert '"profile": "quick"' in ok.output and "smollm2-135m-r16" in ok.output
     bad = tmp_path / "params.yaml"
     bad.write_text(yaml.safe_dump(_with("evaluate.decode.format_policy", "strict")))
-    result = runner.invoke(app, ["params", "--path", str(bad)])
+    result = runner.invoke(app, ["params", "--params", str(bad)])
     assert result.exit_code == 1
-    assert "evaluate.decode.format_policy" in result.output and "enforce" in result.output
+    assert "evaluate.decode.format_policy" in result.output and "assert" in result.output
 
 
 def test_run_roles_are_declared_and_checked():
@@ -148,7 +148,7 @@ def test_params_are_validated_fully_and_name_the_key(tmp_path, key, value, messa
     path.write_text(yaml.safe_dump(_with(key, value)))
     with pytest.raises(ConfigError, match=message):
         load_params(path)
-    result = CliRunner().invoke(app, ["params", "--path", str(path)])
+    result = CliRunner().invoke(app, ["params", "--params", str(path)])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert re.search(message, " ".join(result.output.split())), result.output
 

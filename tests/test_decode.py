@@ -116,7 +116,7 @@ def test_grammar_schema_policy_and_bounds():
     assert "maxLength" not in props["code"]  # a pattern already constrains the string
     assert props["maybe"]["maxLength"] == 40
     assert schema["properties"]["format"] == {"type": "string", "format": "date"}  # input unchanged
-    kept = grammar_schema(schema, "enforce", max_items=None, max_string_length=None)
+    kept = grammar_schema(schema, "assert", max_items=None, max_string_length=None)
     assert kept["properties"]["format"] == {"type": "string", "format": "date"}
     assert "maxItems" not in kept["properties"]["tags"]
 
@@ -124,7 +124,7 @@ def test_grammar_schema_policy_and_bounds():
 # ----------------------------------------------------------------------------- grammar
 @pytest.mark.parametrize(
     ("policy", "no_offset", "with_offset"),
-    [("annotation", True, True), ("enforce", False, True)],
+    [("annotation", True, True), ("assert", False, True)],
 )
 def test_format_policy_reaches_the_grammar(tiny_model, policy, no_offset, with_offset):
     model, tok = tiny_model
@@ -161,7 +161,7 @@ def test_constrained_rows_with_different_schemas_are_always_valid(tiny_model):
     model, tok = tiny_model
     schemas = [BOUNDED, DATED, BOUNDED, DATED, BOUNDED]
     prompts = [f"Record {i}: " + "some words " * (3 * i) for i in range(len(schemas))]
-    for policy in ("annotation", "enforce"):
+    for policy in ("annotation", "assert"):
         cfg = TIGHT.model_copy(update={"format_policy": policy})
         gens = generate(
             model, tok, prompts, cfg, mode="constrained", schemas=schemas, progress=False

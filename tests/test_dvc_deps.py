@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from maaza.plan import load_plan
+from maaza import headline
+from maaza.config import resolve
+from maaza.plan import load_plan, plan_from_params
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "src" / "maaza"
@@ -72,23 +74,18 @@ def notebook_source(path: Path) -> str:
     return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
 
 
-def _stages() -> dict:
+def _stages(cwd: Path = ROOT) -> dict:
     """dvc.yaml as DVC resolves it (foreach/matrix expanded, params interpolated)."""
     out = subprocess.run(
         [sys.executable, "-c", "import json,dvc.repo; r=dvc.repo.Repo('.'); print(json.dumps("
          "{s.addressing: {'deps': [d.def_path for d in s.deps], 'outs': [o.def_path for o in "
          "s.outs]} for s in r.index.stages}))"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=cwd, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-STAGES = _stages()
-
-
-@pytest.mark.parametrize("stage", sorted(STAGES))
-def test_stage_deps_are_exact(stage):
-    deps = STAGES[stage]["deps"]
+def _module_deps_exact(stage: str, deps: list[str]) -> None:
     notebooks = [d for d in deps if d.startswith("notebooks/") and d.endswith(".ipynb")]
     # src/maaza data files a module reads (e.g. paper_reference.yaml) are data deps, not modules
     declared = {d for d in deps if d.startswith("src/maaza") and Path(d).suffix in ("", ".py")}
@@ -103,7 +100,16 @@ def test_stage_deps_are_exact(stage):
     )
 
 
+STAGES = _stages()
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_stage_deps_are_exact(stage):
+    _module_deps_exact(stage, STAGES[stage]["deps"])
+
+
 PLAN = load_plan(ROOT / "params.yaml")
+EXTERNAL_STAGES = ("data_external", "external")
 EVAL_STAGES = {s: v for s, v in STAGES.items() if s.startswith("eval")}
 TRAIN_STAGES = {
     s: v
@@ -119,9 +125,13 @@ def test_every_declared_subject_and_run_has_its_stage():
 
 @pytest.mark.parametrize("stage", sorted(EVAL_STAGES))
 def test_eval_stage_mirrors_the_plan(stage):
-    """Outs are exactly the plan's evaluation folders; data deps exactly their data files."""
+    """Outs are exactly the plan's evaluation folders and their headline files (DVC metrics);
+    data deps exactly their data files."""
     evals = PLAN.evals_of(stage.split("@")[1])
-    outs = {str(Path(o).parent) for o in EVAL_STAGES[stage]["outs"]}
+    all_outs = EVAL_STAGES[stage]["outs"]
+    headlines = {o for o in all_outs if o.startswith(f"{headline.METRICS_DIR}/")}
+    assert headlines == {str(headline.eval_path(e.name)) for e in evals}
+    outs = {str(Path(o).parent) for o in set(all_outs) - headlines}
     assert outs == {str(e.out_dir()) for e in evals}
     data = {d for d in EVAL_STAGES[stage]["deps"] if d.startswith("data/")}
     assert data == {str(e.data_file()) for e in evals}
@@ -156,3 +166,38 @@ def test_a_new_run_is_a_params_edit_only(tmp_path):
     assert {"train_extra@smollm2-135m-lr1e4", "eval_extra@smollm2-135m-lr1e4"} <= set(listed)
     design = design_from_params(load_params(tmp_path / "params.yaml"))
     assert "smollm2-135m-lr1e4" in design.ours_runs
+
+
+def _project_copy(tmp_path: Path, params: dict) -> Path:
+    """params.yaml and dvc.yaml in a DVC project of their own (stage listing only)."""
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (tmp_path / "dvc.yaml").write_text((ROOT / "dvc.yaml").read_text())
+    subprocess.run(
+        [sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=tmp_path, check=True
+    )
+    return tmp_path
+
+
+def test_external_stages_exist_only_with_an_external_dataset(tmp_path):
+    """Empty `external:` (the default): no external stage, nothing else changes. Set: one
+    import stage and one train+evaluate stage, with exact deps and the plan's folders as outs."""
+    assert not [s for s in STAGES if s.split("@")[0] in EXTERNAL_STAGES]
+    fixture = "tests/fixtures/labelled"
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["external"] = {"fixture": {"train": f"{ROOT}/{fixture}/train.jsonl",
+                                      "test": f"{ROOT}/{fixture}/test.jsonl",
+                                      "schemas": f"{ROOT}/{fixture}/schemas"}}  # fmt: skip
+    stages = _stages(_project_copy(tmp_path, params))
+    added = sorted(set(stages) - set(STAGES))
+    assert added == ["data_external@fixture", "external@fixture"]
+    assert {s: stages[s] for s in STAGES} == STAGES  # the other stages are untouched
+    for stage in added:
+        # module deps outside this project resolve against ROOT's notebooks and sources
+        _module_deps_exact(stage, stages[stage]["deps"])
+    assert f"{ROOT}/{fixture}/train.jsonl" in stages["data_external@fixture"]["deps"]
+    plan = plan_from_params(resolve(params))
+    outs = set(stages["external@fixture"]["outs"])
+    assert {str(plan.run(r.name).dir().parent) for r in plan.external_runs} <= outs
+    assert {str(e.out_dir().parent) for e in plan.external_evals} <= outs
+    assert "data/external" in stages["data_external@fixture"]["outs"]
+    assert "data/external" in stages["external@fixture"]["deps"]

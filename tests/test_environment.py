@@ -28,7 +28,8 @@ def _pins(lines: list[str], where: str) -> dict[str, str]:
 
 def pyproject_pins() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    deps = project["dependencies"] + project["optional-dependencies"]["dev"]
+    extras = project["optional-dependencies"]
+    deps = project["dependencies"] + extras["dev"] + extras["serve"]  # gguf: compiled, not mirrored
     return _pins(deps, "pyproject.toml")
 
 

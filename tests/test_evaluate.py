@@ -15,10 +15,13 @@ from maaza.decode import Generation
 from maaza.evaluate import (
     aggregate,
     failure_examples,
+    predict,
+    predict_pooled,
     prediction_row,
     schema_budgets,
     spec_from_params,
 )
+from maaza.importer import import_edgejson
 from maaza.plan import eval_name
 
 EXTERNAL = Path(__file__).parent / "fixtures" / "external"
@@ -164,6 +167,36 @@ def test_cli_eval_on_external_edgejson_data(tmp_path):
     for r in rows:  # constrained: schema-valid by construction unless cut off (and then counted)
         assert r["compliant"] or r["truncated"], r
     assert metrics["overall"]["compliance"] + metrics["overall"]["truncated"] >= 1.0
+
+
+@pytest.mark.parametrize("mode", ["free", "constrained"])
+def test_pooled_evaluations_decode_like_separate_ones(tiny_model, mode, monkeypatch):
+    """evaluate.pool: two evaluations in shared batches give each the rows it gets alone, with its
+    own token budgets, and each gets a share of the pooled decode's wall time."""
+    import maaza.evaluate
+
+    model, tok = tiny_model
+    records, schemas = import_edgejson(EXTERNAL / "data.jsonl", EXTERNAL / "schemas")
+    # ext-book-2 alone gets a smaller budget than beside ext-book-1 (a shorter reference answer)
+    groups = [(records[:2], schemas), (records[1:4], schemas)]
+    params = load_params(PARAMS)
+    spec = spec_from_params(params, name="n", mode=mode, split="test", model="tiny-random")
+    spec = spec.__class__(**{**spec.__dict__, "decode": DecodeConfig(max_new_tokens=120)})
+    budgets = []
+    generate = maaza.evaluate.generate
+    monkeypatch.setattr(
+        maaza.evaluate,
+        "generate",
+        lambda *a, **kw: budgets.append(kw["budgets"]) or generate(*a, **kw),
+    )
+    pooled = predict_pooled(model, tok, groups, spec, progress=False)
+    alone = [predict(model, tok, recs, sch, spec, progress=False) for recs, sch in groups]
+    assert budgets[0] == budgets[1] + budgets[2] and budgets[1][1] > budgets[2][0]
+    keys = ("id", "raw", "n_tokens", "stop", "json_exact", "compliant")
+    for (rows, wall), (rows1, _) in zip(pooled, alone, strict=True):
+        assert [{k: r[k] for k in keys} for r in rows] == [{k: r[k] for k in keys} for r in rows1]
+        assert wall > 0
+    assert [len(rows) for rows, _ in pooled] == [2, 3]
 
 
 def test_cli_eval_reports_bad_input(tmp_path):

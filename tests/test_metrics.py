@@ -135,11 +135,11 @@ def test_compliance_types_required_nested():
     assert schema_errors({"name": "Ada"}, SCHEMA) == ["$: 'age' is a required property"]
 
 
-def test_format_policy_annotation_vs_enforce():
+def test_format_policy_annotation_vs_assert():
     no_offset = {"name": "Ada", "age": 36, "seen": "2024-05-01T10:00:00"}
     assert is_compliant(no_offset, SCHEMA, "annotation")
-    assert not is_compliant(no_offset, SCHEMA, "enforce")
-    assert is_compliant({**no_offset, "seen": "2024-05-01T10:00:00Z"}, SCHEMA, "enforce")
+    assert not is_compliant(no_offset, SCHEMA, "assert")
+    assert is_compliant({**no_offset, "seen": "2024-05-01T10:00:00Z"}, SCHEMA, "assert")
 
 
 # ----------------------------------------------------------------------------- error categories

@@ -39,5 +39,5 @@ def test_val_evaluations_are_their_own_kind():
     val = Eval("ft-r-constrained-val", "r", "r", "m", "trial", "val", "constrained")
     assert val.kind == "val"
     assert val.data_file().name == "val.jsonl"
-    assert EVALS_BY_KIND["trial"] == (("val", "constrained"),)
+    assert EVALS_BY_KIND["trial"] == (("val", "constrained"), ("train", "constrained"))
     assert eval_name("m", "r", "constrained", "val", role="trial") == "ft-r-constrained-val"

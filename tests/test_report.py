@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from maaza.config import resolve
+from maaza.plan import EXTERNAL
 from maaza.report import (
     ReportError,
     ReportPaths,
@@ -455,9 +456,11 @@ def test_figures_draw_our_recipe_as_its_own_series(built: Path) -> None:
 def test_paper_uses_only_generated_macros_tables_and_figures(built: Path) -> None:
     defined = set(numbers_of(built))
     text = "\n".join(p.read_text() for p in sorted((PAPER / "sections").glob("*.tex")))
-    used = set(re.findall(r"\\([A-Z][A-Za-z]*)\b", text)) - {"Cref", "FloatBarrier"}
+    used = set(re.findall(r"\\([A-Z][A-Za-z]*)\b", text)) - {"Cref", "FloatBarrier", "IfFileExists"}
     assert used <= defined, f"undefined macros in paper/sections: {sorted(used - defined)}"
-    assert set(re.findall(r"\\input\{tables/(\w+)\}", text)) <= set(report_tables.TABLES)
+    # tables/external.tex: written (and input) only with an external dataset (tests/test_external.py)
+    tables = set(report_tables.TABLES) | {EXTERNAL}
+    assert set(re.findall(r"\\input\{tables/(\w+)\}", text)) <= tables
     assert set(re.findall(r"\\includegraphics\[[^]]*\]\{(\w+)\}", text)) == set(
         report_figures.FIGURES
     )
@@ -503,6 +506,18 @@ def test_nothing_found_still_writes_everything(tmp_path: Path) -> None:
     for name in report_figures.FIGURES:
         assert (tmp_path / "out" / "figures" / f"{name}.png").exists()
     assert r"\notrun{}" in (tmp_path / "out" / "paper" / "tables" / "main_results.tex").read_text()
+
+
+def test_no_params_file_still_writes_everything(tmp_path: Path) -> None:
+    """Without params.yaml no run has a role: no ablation points, and every role's number reads
+    not run (the empty ablation frame used to raise KeyError 'is_main')."""
+    paths = replace(paths_for(FIXTURE, tmp_path), params_file=None)
+    inv = build_report(paths, progress=False)
+    assert inv.missing == [] and inv.found_evals
+    n = numbers_of(tmp_path)
+    assert n["AblRankCount"] == "0"
+    assert n["MainFtExact"] == n["AblFullLossDelta"] == n["OursExact"] == r"\notrun{}"
+    assert r"\notrun{}" in (tmp_path / "paper" / "tables" / "ablations.tex").read_text()
 
 
 def test_runs_and_evals_are_discovered_not_listed(tmp_path: Path) -> None:

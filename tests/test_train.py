@@ -215,8 +215,28 @@ def test_training_moves_lora_weights_only_and_writes_documented_outputs(fresh_ti
     assert {"adapter_config.json", "adapter_model.safetensors"} <= {
         f.name for f in (out / "adapter").iterdir()
     }
-    assert "tiny" in (out / "README.md").read_text()
+    card = (out / "adapter" / "README.md").read_text()  # the model card, where a hub shows it
+    assert (
+        card.startswith("---\nlibrary_name: peft\nbase_model: tiny-random\n") and "# tiny:" in card
+    )
+    config = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "tiny-random"  # no local cache path
     assert not (out / "checkpoints").exists()  # resume state is removed after success
+
+    # the documented route, in a fresh process: load_adapter finds the base through the registry
+    probe = tok("Name: Ana Ruiz", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        expected = model.eval()(probe).logits[0, -1].topk(5).indices.tolist()
+    code = (
+        "import sys, torch; from maaza.models import load_adapter; "
+        "m, t = load_adapter(sys.argv[1]); ids = t('Name: Ana Ruiz', return_tensors='pt')['input_ids']; "
+        "print(m(ids).logits[0, -1].topk(5).indices.tolist())"
+    )
+    fresh = subprocess.run(
+        [sys.executable, "-c", code, str(out / "adapter")], capture_output=True, text=True
+    )
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    assert json.loads(fresh.stdout.strip().splitlines()[-1]) == expected
 
 
 def test_full_loss_takes_more_labels_than_response_loss(tmp_path):

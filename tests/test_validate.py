@@ -145,7 +145,7 @@ def test_each_check_fails_on_its_defect(schemas):
     wrong_type = record(expected_output={**invoice(), "total": "28.05"})
     assert check_record(wrong_type, schemas)["schema_valid"]
     bad_date = record(expected_output={**invoice(), "issue_date": "2025-13-40"})
-    assert check_record(bad_date, schemas)["schema_valid"]
+    assert check_record(bad_date, schemas, "assert")["schema_valid"]
     not_json = record(expected_output={**invoice(), "total": float("nan")})
     assert check_record(not_json, schemas)["parses"]
     assert check_record(record(schema_id="nope"), schemas)["record"]
@@ -156,6 +156,20 @@ def test_each_check_fails_on_its_defect(schemas):
     assert check_record(record(expected_output=changed), schemas)["grounded"] == [
         "customer.name='Cy' not found in prompt"
     ]
+
+
+def test_format_is_checked_under_the_metrics_policy(schemas):
+    """One policy: `format` is an annotation for the data checks exactly when it is one for the
+    metrics (maaza.metrics.schema_errors), and asserted by both otherwise."""
+    from maaza.metrics import is_compliant
+
+    bad_date = {**invoice(), "issue_date": "2025-13-40"}
+    schema = schemas["invoice"]
+    for policy in ("annotation", "assert"):
+        data_ok = not check_record(record(expected_output=bad_date), schemas, policy)[
+            "schema_valid"
+        ]
+        assert data_ok == is_compliant(bad_date, schema, policy) == (policy == "annotation")
 
 
 def test_summary_counts_failures_and_duplicates(schemas):

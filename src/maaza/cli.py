@@ -1,6 +1,7 @@
 """The `maaza` command line: each command is a thin wrapper over a library function.
 
-    maaza --help
+    maaza --help                 # or -h, on every command
+    maaza --version
     maaza models                 # registry: facts, availability, cache state
     maaza params --profile quick # validate params.yaml and print the resolved values
 
@@ -18,15 +19,31 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from maaza.config import DecodeMode, PromptFormat
+from maaza.config import (
+    DEFAULT_MODE,
+    DecodeConfig,
+    DecodeMode,
+    FormatPolicy,
+    OnInvalid,
+    PromptFormat,
+)
+from maaza.device import Device
 
 app = typer.Typer(
     help="maaza: schema-valid JSON extraction with small language models (paper rebuild).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # subcommands inherit it
 )
 console = Console()
+# One name for the params file everywhere; `maaza params --path` remains as a hidden alias.
+ParamsOpt = Annotated[Path, typer.Option("--params", help="params file")]
+
+
+DeviceOpt = Annotated[
+    str, typer.Option(help="auto | cpu | cuda (auto: the GPU if torch sees one; README: GPU)")
+]
 
 
 def fail(message: str) -> typer.Exit:
@@ -34,6 +51,26 @@ def fail(message: str) -> typer.Exit:
     # soft_wrap: off a terminal rich would wrap at 80 columns, splitting paths and messages
     Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False)
     return typer.Exit(code=1)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from maaza import __version__
+
+        console.print(f"maaza {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """maaza: schema-valid JSON extraction with small language models (paper rebuild)."""
 
 
 def check_choice(option: str, value: str | None, choices: Any) -> None:
@@ -64,14 +101,21 @@ def models() -> None:
 # ----------------------------------------------------------------------------- params
 @app.command()
 def params(
-    path: Annotated[Path, typer.Option(help="params file")] = Path("params.yaml"),
+    params_path: ParamsOpt = Path("params.yaml"),
     profile: Annotated[
         str | None, typer.Option(help="profile to apply (default: the file's `profile:` key)")
+    ] = None,
+    path: Annotated[
+        Path | None, typer.Option("--path", hidden=True, help="deprecated: --params")
     ] = None,
 ) -> None:
     """Validate a params file and print the fully resolved values as JSON (exit 1 if invalid)."""
     from maaza.config import ConfigError, load_params
 
+    if path is not None:
+        Console(stderr=True).print("warning: --path is deprecated; use --params", highlight=False)
+        params_path = path
+    path = params_path
     try:
         resolved = load_params(path, profile)
     except ConfigError as err:
@@ -87,9 +131,7 @@ def data(
     out_dir: Annotated[
         Path, typer.Option(help="folder for train/test/holdout/train_extra.jsonl + report")
     ] = Path("data"),
-    params_path: Annotated[Path, typer.Option("--params", help="params file")] = Path(
-        "params.yaml"
-    ),
+    params_path: ParamsOpt = Path("params.yaml"),
     profile: Annotated[
         str | None, typer.Option(help="params profile (default: the file's)")
     ] = None,
@@ -104,14 +146,18 @@ def data(
     from maaza.data import SPLITS, DataError, run_stage
 
     try:
-        cfg = load_params(params_path, profile).data
+        params = load_params(params_path, profile)
+        cfg = params.data
         overrides = {
             k: v for k, v in {"n_examples": n_examples, "seed": seed}.items() if v is not None
         }
         cfg = DataConfig.model_validate({**cfg.model_dump(), **overrides})
         paths = {n: out_dir / f"{n}.jsonl" for n in SPLITS}
         paths |= {"report_json": out_dir / "report.json", "report_md": out_dir / "report.md"}
-        report = run_stage(cfg, paths, tokenizer_name=tokenizer or None)
+        report = run_stage(
+            cfg, paths, tokenizer_name=tokenizer or None,
+            format_policy=params.evaluate.decode.format_policy,
+        )  # fmt: skip
     except (ConfigError, DataError, ValueError) as err:
         raise fail(str(err)) from None
     counts = ", ".join(f"{n} {c['n']}" for n, c in report["counts"].items())
@@ -125,28 +171,45 @@ def data_import(
         Path, typer.Option(help="folder of <schema_id>.json (tier sub-folders allowed)")
     ],
     out: Annotated[
-        Path | None, typer.Option(help="write the checked records here (our JSONL form)")
+        Path | None,
+        typer.Option(help="write the records here (our JSONL form) and <stem>.report.json beside"),
     ] = None,
+    on_invalid: Annotated[
+        str,
+        typer.Option(help="records failing a check: fail (write nothing), drop, keep (marked)"),
+    ] = "fail",
+    format_policy: Annotated[
+        str, typer.Option(help="JSON Schema `format`: annotation (not checked) or assert")
+    ] = DecodeConfig.model_fields["format_policy"].default,
 ) -> None:
-    """Import external EdgeJSON data, run every data check, optionally write it (exit 1 on failure)."""
-    from maaza.importer import EdgeJSONImportError, import_edgejson
-    from maaza.io import write_jsonl
-    from maaza.validate import validate_records
+    """Import external EdgeJSON data and run every data check; exit 1 if --on-invalid fail and a
+    record fails one (the report is still written, the records are not)."""
+    check_choice("--on-invalid", on_invalid, OnInvalid)
+    check_choice("--format-policy", format_policy, FormatPolicy)
+    from maaza.external import import_checked, refusal, report_path, write_import
+    from maaza.importer import EdgeJSONImportError
 
     try:
-        records, used = import_edgejson(jsonl, schemas)
-    except EdgeJSONImportError as err:
+        result = import_checked(jsonl, schemas, on_invalid, format_policy)  # type: ignore[arg-type]
+        if out is not None:
+            write_import(result, out)
+    except (EdgeJSONImportError, OSError) as err:
         raise fail(str(err)) from None
-    summary = validate_records(records, used)
-    for name, c in summary["checks"].items():
-        console.print(f"{name:>12}: {c['passed']}/{summary['n']} passed")
-    if summary["n_failed"]:
-        for f in summary["failed"][:10]:
-            console.print(f"[red]{f['id']}[/red]: {f['errors']}", highlight=False)
-        raise fail(f"{summary['n_failed']} of {summary['n']} records failed a check")
+    report = result.report
+    for name, c in report["checks"].items():
+        console.print(f"{name:>12}: {c['passed']}/{report['n']} passed")
+    for check, failures in report["first_failures"].items():
+        for f in failures[:3]:
+            console.print(f"[red]{check}[/red] {f['where']}: {f['errors'][0]}", highlight=False)
     if out is not None:
-        write_jsonl(out, records)
-        console.print(f"wrote {len(records)} records to {out}")
+        console.print(f"report: {report_path(out)}", highlight=False)
+    if result.refused:
+        raise fail(refusal(result))
+    if out is not None:
+        console.print(
+            f"wrote {report['n_out']} of {report['n']} records to {out} (on-invalid {on_invalid})",
+            highlight=False,
+        )
 
 
 # ----------------------------------------------------------------------------- train
@@ -163,9 +226,7 @@ def train(
         Path, typer.Option(help="extra examples (runs with extra_train > 0)")
     ] = Path("data/train_extra.jsonl"),
     out: Annotated[Path | None, typer.Option(help="run folder (default runs/<run>)")] = None,
-    params_path: Annotated[Path, typer.Option("--params", help="params file")] = Path(
-        "params.yaml"
-    ),
+    params_path: ParamsOpt = Path("params.yaml"),
     profile: Annotated[
         str | None, typer.Option(help="params profile (default: the file's)")
     ] = None,
@@ -209,15 +270,16 @@ def eval_(
     out: Annotated[Path | None, typer.Option(help="folder for predictions + metrics")] = None,
     adapter: Annotated[Path | None, typer.Option(help="peft adapter folder, merged in")] = None,
     run: Annotated[str | None, typer.Option(help="training run: its model + prompt format")] = None,
-    mode: Annotated[str, typer.Option(help="free | constrained")] = "free",
+    mode: Annotated[str, typer.Option(help="constrained | free")] = DEFAULT_MODE,
     prompt_format: Annotated[str | None, typer.Option(help="paper | model_card | compact")] = None,
     split: Annotated[str | None, typer.Option(help="test | holdout | external")] = None,
     limit: Annotated[int | None, typer.Option(help="first N examples only")] = None,
-    params_path: Annotated[Path, typer.Option("--params")] = Path("params.yaml"),
+    params_path: ParamsOpt = Path("params.yaml"),
     profile: Annotated[str | None, typer.Option(help="params profile")] = None,
     force: Annotated[
         bool, typer.Option("--force", help="replace another evaluation's results in --out")
     ] = False,
+    device: DeviceOpt = "auto",
 ) -> None:
     """Run a model (+ adapter) on a dataset: OUT/predictions.jsonl + OUT/metrics.json.
 
@@ -231,10 +293,12 @@ def eval_(
     from maaza.config import ConfigError, load_params
     from maaza.evaluate import EvalInputError, run_eval, spec_from_params
     from maaza.importer import EdgeJSONImportError
+    from maaza.models import ModelError
     from maaza.plan import eval_name
 
     check_choice("--mode", mode, DecodeMode)
     check_choice("--prompt-format", prompt_format, PromptFormat)
+    check_choice("--device", device, Device)
     try:
         params = load_params(params_path, profile)
         known = set(params.run_names())
@@ -258,8 +322,9 @@ def eval_(
     )
     out = out or Path("results/eval") / spec.name
     try:
-        metrics = run_eval(spec, data, schemas, out, force=force)
-    except (EdgeJSONImportError, EvalInputError, FileNotFoundError) as err:
+        loaded = _loaded_on(spec, device)
+        metrics = run_eval(spec, data, schemas, out, force=force, model_and_tokenizer=loaded)
+    except (EdgeJSONImportError, EvalInputError, FileNotFoundError, ModelError) as err:
         raise fail(str(err)) from None
     o = metrics["overall"]
     console.print(
@@ -268,6 +333,18 @@ def eval_(
         f"truncated {o['truncated']:.3f}  {o['examples_per_s']:.2f} ex/s -> {out}/",
         highlight=False,
     )
+
+
+def _loaded_on(spec: Any, device: str) -> tuple[Any, Any] | None:
+    """(model, tokenizer) on the GPU when --device picks one; None on the CPU, where run_eval
+    loads the model itself exactly as before."""
+    from maaza.device import resolve_device
+    from maaza.evaluate import load_model
+
+    if resolve_device(device) == "cpu":
+        return None
+    model, tokenizer = load_model(spec.model, spec.adapter, spec.dtype)
+    return model.to(resolve_device(device)), tokenizer
 
 
 # ----------------------------------------------------------------------------- report
@@ -279,7 +356,7 @@ def report(
     runs_dir: PathOpt = Path("runs"),
     eval_dir: PathOpt = Path("results/eval"),
     data_report: PathOpt = Path("data/report.json"),
-    params_path: Annotated[Path, typer.Option("--params")] = Path("params.yaml"),
+    params_path: ParamsOpt = Path("params.yaml"),
     figures_dir: PathOpt = Path("figures"),
     tables_dir: PathOpt = Path("paper/tables"),
     generated_dir: PathOpt = Path("paper/generated"),
@@ -363,7 +440,7 @@ def extract(
     zero_shot: Annotated[
         bool, typer.Option("--zero-shot", help="base model alone, no adapter")
     ] = False,
-    mode: Annotated[str, typer.Option(help="constrained | free")] = "constrained",
+    mode: Annotated[str, typer.Option(help="constrained | free")] = DEFAULT_MODE,
     input_path: Annotated[
         Path | None,
         typer.Option(
@@ -400,6 +477,7 @@ def extract(
             help="folder holding runs/, results/eval/, params.yaml (default: the project)",
         ),
     ] = None,
+    device: DeviceOpt = "auto",
 ) -> None:
     """Print the JSON object in TEXT that matches --schema (or answer every line of --input into
     --output, resumable). Uses the best fine-tuned adapter found under ROOT/runs unless told otherwise."""
@@ -409,6 +487,7 @@ def extract(
     err = Console(stderr=True, soft_wrap=True)
     check_choice("--mode", mode, DecodeMode)
     check_choice("--prompt-format", prompt_format, PromptFormat)
+    check_choice("--device", device, Device)
     if (text is None) == (input_path is None):
         raise fail("give one of TEXT, - (stdin) or --input FILE")
     if (input_path is None) != (output is None):
@@ -441,6 +520,7 @@ def extract(
             decode=cfg,
             root=root,
             threads=threads,
+            device=device,
         )
         err.print(
             f"{extractor.source.describe()}: {extractor.source.note}; "
@@ -468,6 +548,109 @@ def extract(
         raise fail(
             f'{counts["invalid"]} answers do not match the schema (see "errors" in {output})'
         )
+
+
+# ----------------------------------------------------------------------------- export
+@app.command()
+def export(
+    run: Annotated[str, typer.Argument(help="run name, run folder or adapter folder")],
+    out: Annotated[Path, typer.Option(help="folder for the merged model (replaced whole)")],
+    gguf: Annotated[
+        bool, typer.Option("--gguf", help="also write GGUF for llama.cpp (needs the gguf extra)")
+    ] = False,
+    gguf_type: Annotated[
+        list[str] | None, typer.Option(help="GGUF weight type, repeatable: f32 | f16 | bf16 | q8_0")
+    ] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(envvar="MAAZA_ROOT", help="folder holding runs/ (default: the project)"),
+    ] = None,
+) -> None:
+    """Merge a run's LoRA adapter into its base model: OUT/ is a Hugging Face model folder
+    (+ OUT/<run>-<type>.gguf with --gguf, by llama.cpp's own converter)."""
+    from maaza.export import ExportError, GgufType, export_run
+    from maaza.extract import ExtractError
+
+    types = gguf_type or (["f16"] if gguf else [])
+    for t in types:
+        check_choice("--gguf-type", t, GgufType)
+    try:
+        info = export_run(run, out, gguf_types=types, root=root)
+    except (ExportError, ExtractError) as err:
+        raise fail(str(err)) from None
+    files = ", ".join(f"{g['file']} ({g['bytes'] / 1e6:.0f} MB)" for g in info.get("gguf", []))
+    console.print(
+        f"{info['run']} ({info['base_model']} + LoRA, prompt {info['prompt_format']}) -> {out}/"
+        + (f"; GGUF: {files}" if files else ""),
+        highlight=False,
+    )
+
+
+# ----------------------------------------------------------------------------- serve
+@app.command()
+def serve(
+    adapter: Annotated[
+        str | None,
+        typer.Option(help="adapter folder, run folder or run name (default: best trained run)"),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="base model (default: the adapter's)")] = None,
+    zero_shot: Annotated[
+        bool, typer.Option("--zero-shot", help="base model alone, no adapter")
+    ] = False,
+    mode: Annotated[str, typer.Option(help="constrained | free")] = DEFAULT_MODE,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port to listen on")] = 8000,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="most requests decoded together (default: params)")
+    ] = None,
+    max_wait_ms: Annotated[
+        float, typer.Option(min=0, help="how long a request waits for others to batch with")
+    ] = 10.0,
+    max_new_tokens: Annotated[
+        int | None, typer.Option(min=1, help="answer length cap (default: params.yaml)")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="torch threads")] = None,
+    root: Annotated[
+        Path | None, typer.Option(envvar="MAAZA_ROOT", help="folder holding runs/, params.yaml")
+    ] = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Serve POST /extract {schema, text} over HTTP (extra: serve); the model loads once and
+    concurrent requests decode as one batch."""
+    import maaza.extract as ex
+    from maaza.config import ConfigError
+
+    check_choice("--mode", mode, DecodeMode)
+    check_choice("--device", device, Device)
+    try:
+        import uvicorn
+
+        from maaza.serve import create_app
+    except ImportError as err:
+        raise fail(f"maaza serve needs FastAPI and uvicorn ({err.name} is missing): "
+                   "pip install 'maaza[serve]'") from None  # fmt: skip
+    try:
+        from maaza.models import ModelError
+
+        cfg = ex.decode_config(root, max_new_tokens=max_new_tokens, batch_size=batch_size)
+        extractor = ex.Extractor(
+            model,
+            adapter or ex.AUTO,
+            zero_shot=zero_shot,
+            mode=mode,
+            decode=cfg,
+            root=root,
+            threads=threads,
+            device=device,
+        )
+    except (ex.ExtractError, ConfigError, ModelError) as e:
+        raise fail(str(e)) from None
+    Console(stderr=True, soft_wrap=True).print(
+        f"{extractor.source.describe()} on {extractor.model.device}: loaded in "
+        f"{extractor.load_s:.1f} s; batches of up to {cfg.batch_size}, {max_wait_ms:g} ms wait",
+        highlight=False,
+    )
+    uvicorn.run(create_app(extractor, max_wait_ms), host=host, port=port, log_level="warning")
 
 
 def _extract_one(extractor, text: str, schema: dict, err: Console) -> None:

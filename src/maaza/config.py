@@ -12,6 +12,7 @@ over the base file, so `dvc exp run -S profile=quick` switches the whole pipelin
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,14 @@ DEFAULT_PARAMS = PROJECT_ROOT / "params.yaml"
 
 PromptFormat = Literal["paper", "model_card", "compact"]
 DecodeMode = Literal["free", "constrained"]
+# JSON Schema `format` (date-time, email, ...): an annotation (jsonschema's default, draft 2019+'s
+# too) or an assertion. One policy for the data checks, the metrics and the decoder's grammar.
+FormatPolicy = Literal["annotation", "assert"]
+# What an import does with records that fail a data check (maaza.importer).
+OnInvalid = Literal["fail", "drop", "keep"]
+DEFAULT_MODE: DecodeMode = (
+    "constrained"  # `maaza eval`, `maaza extract`, Extractor: the product default
+)
 # What a run is for; the report describes each run by its declared role, never by its position.
 # `trial`: a recipe-search trial, evaluated on the validation split only (issue 20).
 Role = Literal["paper_recipe", "ours", "scale", "ablation", "trial"]
@@ -77,6 +86,11 @@ class VarietyConfig(Strict):
     number_scale: float = Field(
         0.0, ge=0.0, le=1.0,
         description="P(a document's money amounts are scaled by 10^k, k in -2..4)",
+    )  # fmt: skip
+    naive_timestamps: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="P(an ISO timestamp of `iso_timestamps` has no offset, kept so in the label: "
+        "valid only where `format` is an annotation (evaluate.decode.format_policy)",
     )  # fmt: skip
 
 
@@ -226,9 +240,10 @@ class SearchConfig(Strict):
 class DecodeConfig(Strict):
     max_new_tokens: int = Field(512, gt=0)
     batch_size: int = Field(8, gt=0)
-    format_policy: Literal["annotation", "enforce"] = Field(
+    format_policy: FormatPolicy = Field(
         "annotation",
-        description="JSON Schema `format`: ignored (annotation) or enforced by grammar",
+        description="JSON Schema `format`: an annotation (not checked) or asserted by the data "
+        "checks, the metrics and the grammar alike",
     )
     token_budget_factor: float = Field(
         3.0, gt=0, description="per-example budget = factor * tokens of a reference-sized answer"
@@ -266,6 +281,32 @@ class EvalConfig(Strict):
         gt=0,
         description="torch threads while evaluating; null = torch's default (1 is faster on a busy CPU)",
     )
+    pool: bool = Field(
+        False,
+        description="decode a subject's evaluations of one mode in shared batches (one generate "
+        "call): fewer decode steps when evaluations are smaller than a batch (the quick profile)",
+    )
+
+
+# ----------------------------------------------------------------------------- external data
+class ExternalData(Strict):
+    """A labelled dataset in the EdgeJSON form (maaza.importer), trained and tested on by the
+    `data_external` and `external` stages; its key in `external:` is its name."""
+
+    train: str = Field(description="training JSONL (EdgeJSON form)")
+    test: str = Field(description="test JSONL (EdgeJSON form)")
+    schemas: str = Field(description="folder of <schema_id>.json, tier sub-folders allowed")
+    on_invalid: OnInvalid = Field(
+        "keep", description="records failing a data check: stop (fail), leave out (drop), or "
+        "keep them marked (keep: the paper's protocol uses every record)",
+    )  # fmt: skip
+    runs: list[str] | None = Field(
+        None, description="declared runs retrained on this train file (their settings, its data); "
+        "null: every paper_recipe and ours run",
+    )  # fmt: skip
+    extra: bool = Field(
+        False, description="runs with extra_train also add our generated train_extra.jsonl examples"
+    )
 
 
 class Params(Strict):
@@ -276,6 +317,23 @@ class Params(Strict):
     ablate: AblateConfig = AblateConfig()
     search: SearchConfig = SearchConfig()
     evaluate: EvalConfig = EvalConfig()
+    # At most one dataset (its files go to data/external/); empty: no external stage runs.
+    external: dict[str, ExternalData] = Field(default_factory=dict)
+
+    @property
+    def external_name(self) -> str | None:
+        return next(iter(self.external), None)
+
+    def external_runs(self) -> dict[str, str]:
+        """{external run name: the declared run it retrains}: `<dataset>-<run>`."""
+        name = self.external_name
+        if name is None:
+            return {}
+        ext = self.external[name]
+        bases = ext.runs
+        if bases is None:
+            bases = [n for n in self.run_names() if self.run_role(n) in ("paper_recipe", "ours")]
+        return {f"{name}-{base}": base for base in bases}
 
     def sections(self) -> dict[str, dict[str, dict[str, Any]]]:
         return {
@@ -303,7 +361,14 @@ class Params(Strict):
         return _declared_role(section, self.sections()[section][name])  # type: ignore[return-value]
 
     def train_run(self, name: str) -> TrainRun:
-        """Resolve a named run (any section), merged over train.common; `role` is not a setting."""
+        """Resolve a named run (any section, or an external run: its base run's settings, with
+        extra examples only if external.<name>.extra), merged over train.common; `role` is not a
+        setting."""
+        base = self.external_runs().get(name)
+        if base is not None:
+            run = self.train_run(base)
+            keep_extra = self.external[str(self.external_name)].extra
+            return run if keep_extra else run.model_copy(update={"extra_train": 0})
         section = self.run_section(name)
         overrides = {k: v for k, v in self.sections()[section][name].items() if k != "role"}
         return _validate(TrainRun, deep_merge(self.train.common, overrides), f"{section}.{name}")
@@ -356,6 +421,8 @@ def resolve(raw: dict[str, Any], profile: str | None = None) -> Params:
     params: Params = _validate(Params, raw)
     _check_common(params)
     _check_runs(params)
+    _check_external(params)
+    _check_variety(params)
     check_params(params)
     return params
 
@@ -392,6 +459,40 @@ def _check_runs(params: Params) -> None:
                     f"{key}.extra_train: runs that add train_extra.jsonl examples (extra_train > 0)"
                     " go in train.runs_extra, and only they"
                 )
+
+
+def _check_external(params: Params) -> None:
+    """One dataset at most, a name fit for stage and file names, runs that exist."""
+    if len(params.external) > 1:
+        raise ConfigError(
+            f"external: one dataset at a time (its files go to data/external/); got "
+            f"{', '.join(params.external)}"
+        )
+    for name, ext in params.external.items():
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
+            raise ConfigError(
+                f"external.{name}: the name must be lowercase letters, digits, - or _ "
+                "(it names stages, runs and the report's table)"
+            )
+        for i, base in enumerate(ext.runs or []):
+            if base not in params.run_names():
+                raise ConfigError(
+                    f"external.{name}.runs[{i}]: unknown run {base!r}; declared runs: "
+                    f"{', '.join(params.run_names())}"
+                )
+        clash = set(params.external_runs()) & set(params.run_names())
+        if clash:
+            raise ConfigError(f"external.{name}: run name(s) {', '.join(sorted(clash))} taken")
+
+
+def _check_variety(params: Params) -> None:
+    """An offset-less timestamp is a valid date-time only when `format` is an annotation: under
+    `assert` the data checks would reject every such label."""
+    if params.data.variety.naive_timestamps and params.evaluate.decode.format_policy == "assert":
+        raise ConfigError(
+            "data.variety.naive_timestamps: offset-less date-times fail `format` under "
+            "evaluate.decode.format_policy: assert (set it to 0, or the policy to annotation)"
+        )
 
 
 def _check_common(params: Params) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from maaza import io
-from maaza.config import DataConfig
+from maaza.config import DataConfig, FormatPolicy
 from maaza.datagen import BUILDERS, allocate, generate
 from maaza.datagen import _largest_remainder as largest_remainder
 from maaza.prompts import build_prompt, render_target
@@ -313,10 +313,12 @@ def run_stage(
     paths: Mapping[str, str | Path],
     tokenizer_name: str | None = DEFAULT_TOKENIZER,
     progress: bool = True,
+    format_policy: FormatPolicy = "annotation",
 ) -> dict[str, Any]:
     """Generate + validate + write `paths` = {train, test, holdout, [train_extra,] [train_sample,]
     report_json, report_md}. train_sample: the first examples of the (shuffled) train split, as
     many as the test split has, so a fit check has an interval as wide as the test score's.
+    `format_policy`: evaluate.decode.format_policy, so the data passes the checks it is scored by.
 
     Raises DataError (and writes nothing) if any example fails any check or a split leaks."""
     schemas = load_schemas()
@@ -326,8 +328,9 @@ def run_stage(
         from maaza.teacher import rewrite_splits
 
         splits, teacher_stats = rewrite_splits(splits, cfg.teacher, cfg.seed)
-    checks = {name: validate_records(recs, schemas) for name, recs in splits.items()}
-    checks["all"] = validate_records([r for recs in splits.values() for r in recs], schemas)
+    checks = {name: validate_records(recs, schemas, format_policy) for name, recs in splits.items()}
+    everything = [r for recs in splits.values() for r in recs]
+    checks["all"] = validate_records(everything, schemas, format_policy)
     bad = {name: c["failed"][:3] for name, c in checks.items() if c["n_failed"]}
     leaks = {k: v for k, v in leakage(splits).items() if v}
     if bad or leaks:

@@ -33,7 +33,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from maaza.config import DecodeConfig, DecodeMode
+from maaza.config import DecodeConfig, DecodeMode, FormatPolicy
 from maaza.copyspan import SpanRow
 from maaza.prompts import JSON_SEPARATORS, render_target
 
@@ -116,14 +116,17 @@ _SUBSCHEMA_ONE = ("additionalProperties", "items", "contains", "not", "if", "the
 
 
 def grammar_schema(
-    schema: dict[str, Any], format_policy: str, max_items: int | None, max_string_length: int | None
+    schema: dict[str, Any],
+    format_policy: FormatPolicy,
+    max_items: int | None,
+    max_string_length: int | None,
 ) -> dict[str, Any]:
     """The schema handed to the grammar engine (input unchanged).
 
-    With format_policy="annotation", `format` keywords are dropped: xgrammar would otherwise force
-    e.g. RFC 3339 date-times with a time-zone offset that jsonschema (and the reference data) do
-    not require. Arrays/strings without their own bound get max_items/max_string_length, so a
-    looping array or string must end.
+    With format_policy="annotation" (the policy of the metrics and data checks too), `format`
+    keywords are dropped: xgrammar would otherwise force e.g. RFC 3339 date-times with a time-zone
+    offset that jsonschema (and the reference data) do not require. Arrays/strings without their
+    own bound get max_items/max_string_length, so a looping array or string must end.
     """
 
     def walk(node: Any) -> Any:
@@ -416,14 +419,15 @@ class _GrammarRows(LogitsProcessor):
                 matcher.fill_next_token_bitmask(self.bitmask, i)
                 active.append(i)
         if active:
-            idx = torch.tensor(active)
-            sub = scores[idx].float()
-            xgr.apply_token_bitmask_inplace(sub, self.bitmask[idx])
+            idx = torch.tensor(active, device=scores.device)
+            # masks and loop breaking run on the CPU (a no-op there; one small copy on a GPU)
+            sub = scores[idx].float().cpu()
+            xgr.apply_token_bitmask_inplace(sub, self.bitmask[idx.cpu()])
             for j, i in enumerate(active):
                 if self.spans and self.spans[i].copying:
                     self._keep_span(sub[j], self.spans[i])
                 self._break_loop(sub[j], input_ids[i, rows.prompt_len :].tolist(), i)
-            scores[idx] = sub.to(scores.dtype)
+            scores[idx] = sub.to(scores.device, scores.dtype)
         return scores
 
     def _keep_span(self, row_scores: torch.Tensor, span: SpanRow, first: int = 32) -> None:
@@ -506,7 +510,7 @@ def _generate_batch(
 ) -> list[Generation]:
     tokenizer.padding_side = "left"  # generation appends on the right: pads must be on the left
     # The tokenizer's own special tokens (Gemma's <bos>), exactly as training tokenizes prompts.
-    enc = tokenizer(prompts, return_tensors="pt", padding=True)
+    enc = tokenizer(prompts, return_tensors="pt", padding=True).to(model.device)
     rows = _Rows(
         prompt_len=enc["input_ids"].shape[1],
         budgets=budgets,

@@ -26,8 +26,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from maaza import io
-from maaza.config import DecodeConfig, DecodeMode, Params, PromptFormat
+from maaza import headline, io
+from maaza.config import DecodeConfig, DecodeMode, FormatPolicy, Params, PromptFormat
 from maaza.decode import Generation, GrammarCache, generate, vocab_size
 from maaza.importer import import_edgejson
 from maaza.metrics import (
@@ -115,7 +115,7 @@ def schema_budgets(
 
 
 def prediction_row(
-    record: dict[str, Any], schema: dict[str, Any], gen: Generation, format_policy: str
+    record: dict[str, Any], schema: dict[str, Any], gen: Generation, format_policy: FormatPolicy
 ) -> dict[str, Any]:
     """One predictions.jsonl line: the output, its parse, its scores, its error category."""
     parsed = parse_output(gen.text)
@@ -379,6 +379,60 @@ def write_results(out: Path, rows: Iterable[dict[str, Any]], metrics: dict[str, 
     io.write_json(out / "metrics.json", metrics, indent=1)
 
 
+def _decode_inputs(
+    model: Any,
+    tokenizer: Any,
+    records: list[dict[str, Any]],
+    schemas: dict[str, dict[str, Any]],
+    spec: EvalSpec,
+) -> tuple[list[str], list[dict[str, Any]], list[int]]:
+    """Prompts, schemas and token budgets of one evaluation's rows (budgets from its own records)."""
+    budgets = schema_budgets(
+        records, lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"]), spec.decode
+    )
+    prompts = [
+        build_prompt(r["prompt"], schemas[r["schema_id"]], spec.prompt_format) for r in records
+    ]
+    row_budgets = [budgets[r["schema_id"]] for r in records]
+    check_lengths(model, tokenizer, records, prompts, row_budgets)
+    return prompts, [schemas[r["schema_id"]] for r in records], row_budgets
+
+
+def predict_pooled(
+    model: Any,
+    tokenizer: Any,
+    groups: list[tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]],
+    spec: EvalSpec,
+    progress: bool = True,
+    grammars: GrammarCache | None = None,
+) -> list[tuple[list[dict[str, Any]], float]]:
+    """Decode several evaluations' (records, schemas) in shared batches (one generate call) and
+    score them; returns each group's prediction rows and its share of the decoding wall time
+    (by rows). Each group keeps its own token budgets. `spec` gives mode, prompt and decoding."""
+    cfg = spec.decode
+    inputs = [_decode_inputs(model, tokenizer, recs, schemas, spec) for recs, schemas in groups]
+    prompts, row_schemas, budgets = ([x for i in inputs for x in i[k]] for k in range(3))
+    if spec.mode == "constrained" and grammars is None:
+        grammars = GrammarCache(tokenizer, vocab_size(model), cfg)
+    start = time.perf_counter()
+    gens = generate(
+        model, tokenizer, prompts, cfg, mode=spec.mode, schemas=row_schemas,
+        grammars=grammars, budgets=budgets, progress=progress,
+        sources=[r["prompt"] for recs, _ in groups for r in recs],  # copy_spans: spans of the text
+    )  # fmt: skip
+    wall = time.perf_counter() - start
+    out, at = [], 0
+    for records, _ in groups:
+        n = len(records)
+        rows = [
+            prediction_row(r, s, g, cfg.format_policy)
+            for r, s, g in zip(records, row_schemas[at : at + n], gens[at : at + n], strict=True)
+        ]
+        out.append((rows, wall * n / max(len(prompts), 1)))
+        at += n
+    return out
+
+
 def predict(
     model: Any,
     tokenizer: Any,
@@ -386,39 +440,10 @@ def predict(
     schemas: dict[str, dict[str, Any]],
     spec: EvalSpec,
     progress: bool = True,
+    grammars: GrammarCache | None = None,
 ) -> tuple[list[dict[str, Any]], float]:
     """Decode every record and score it; returns the prediction rows and the decoding wall time."""
-    cfg = spec.decode
-    budgets = schema_budgets(
-        records, lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"]), cfg
-    )
-    prompts = [
-        build_prompt(r["prompt"], schemas[r["schema_id"]], spec.prompt_format) for r in records
-    ]
-    check_lengths(model, tokenizer, records, prompts, [budgets[r["schema_id"]] for r in records])
-    row_schemas = [schemas[r["schema_id"]] for r in records]
-    grammars = (
-        GrammarCache(tokenizer, vocab_size(model), cfg) if spec.mode == "constrained" else None
-    )
-    start = time.perf_counter()
-    gens = generate(
-        model,
-        tokenizer,
-        prompts,
-        cfg,
-        mode=spec.mode,
-        schemas=row_schemas,
-        grammars=grammars,
-        budgets=[budgets[r["schema_id"]] for r in records],
-        progress=progress,
-        sources=[r["prompt"] for r in records],  # copy_spans: values are spans of the text
-    )
-    wall = time.perf_counter() - start
-    rows = [
-        prediction_row(r, s, g, cfg.format_policy)
-        for r, s, g in zip(records, row_schemas, gens, strict=True)
-    ]
-    return rows, wall
+    return predict_pooled(model, tokenizer, [(records, schemas)], spec, progress, grammars)[0]
 
 
 def rescore(out: str | Path, data: str | Path, schemas_dir: str | Path) -> dict[str, Any]:
@@ -478,20 +503,43 @@ def run_eval(
     progress: bool = True,
     force: bool = False,
     inputs: tuple[list[dict[str, Any]], dict[str, Any]] | None = None,
+    grammars: GrammarCache | None = None,
 ) -> dict[str, Any]:
     """Evaluate spec on a dataset; writes out/predictions.jsonl and out/metrics.json, returns
     metrics. `out` must not hold another job's results unless `force` (check_out). `inputs`:
     eval_inputs' (records, schemas), when already checked."""
-    import torch
-
     data = Path(data)
     records, schemas = inputs or eval_inputs(spec, data, schemas_dir, out, force)
     model, tokenizer = model_and_tokenizer or load_model(spec.model, spec.adapter, spec.dtype)
+    _torch_setup(spec)
+    rows, wall = predict(model, tokenizer, records, schemas, spec, progress, grammars)
+    return finish_eval(spec, data, out, rows, wall, model)
+
+
+def _torch_setup(spec: EvalSpec) -> None:
+    import torch
+
     torch.manual_seed(0)  # greedy decoding uses no randomness; this is for any model code that does
     if spec.threads:
         # On a shared CPU, torch's OpenMP workers wait on each other: 1 thread can be 10x faster.
         torch.set_num_threads(spec.threads)
-    rows, wall = predict(model, tokenizer, records, schemas, spec, progress)
+
+
+def finish_eval(
+    spec: EvalSpec,
+    data: Path,
+    out: str | Path,
+    rows: list[dict[str, Any]],
+    wall: float,
+    model: Any,
+    pooled_with: list[str] | None = None,
+) -> dict[str, Any]:
+    """Aggregate an evaluation's prediction rows and write its folder; returns the metrics."""
+    import torch
+
+    prov = provenance(spec, data, torch.get_num_threads(), next(model.parameters()).dtype)
+    if pooled_with:  # decoded in shared batches with these evaluations; wall split by rows
+        prov["pooled_with"] = pooled_with
     metrics = {
         "name": spec.name,
         "model": spec.model,
@@ -500,9 +548,7 @@ def run_eval(
         "prompt_format": spec.prompt_format,
         "split": spec.split,
         **aggregate(rows, wall),
-        "provenance": provenance(
-            spec, data, torch.get_num_threads(), next(model.parameters()).dtype
-        ),
+        "provenance": prov,
     }
     write_results(Path(out), rows, metrics)
     return metrics
@@ -518,7 +564,8 @@ def subject_specs(
     params: Params, subject: str, runs_dir: str | Path = "runs"
 ) -> list[tuple[EvalSpec, Eval]]:
     """Every evaluation params.yaml declares for one run or zero-shot model (maaza.plan)."""
-    evals = plan_from_params(params).evals_of(subject)
+    plan = plan_from_params(params)
+    evals = plan.evals_of(subject)
     if not evals:
         raise ValueError(f"{subject!r}: neither a declared run nor a zero-shot model")
     out = []
@@ -526,7 +573,7 @@ def subject_specs(
         if e.run is None:
             spec = spec_from_params(params, name=e.name, mode=e.mode, split=e.split, model=e.model)
         else:
-            run_dir = Path(runs_dir) / e.run
+            run_dir = plan.run(e.run).dir(runs_dir)
             model, fmt = trained_settings(run_dir)
             spec = spec_from_params(
                 params, name=e.name, mode=e.mode, split=e.split, run=e.run, model=model,
@@ -544,10 +591,12 @@ def evaluate_subject(
     schemas_dir: str | Path,
     eval_dir: str | Path = "results/eval",
     runs_dir: str | Path = "runs",
+    metrics_dir: str | Path | None = None,
     progress: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """All of a subject's evaluations in one process: the model (with its adapter merged) is
-    loaded once; each evaluation still writes its own folder (dvc.yaml's eval stages)."""
+    loaded once; each evaluation still writes its own folder (dvc.yaml's eval stages), and with
+    `metrics_dir` its headline numbers to <metrics_dir>/<name>.json (maaza.headline, for DVC)."""
     specs = subject_specs(params, subject, runs_dir)
     # every evaluation's inputs checked before the model loads (a bad file fails in seconds)
     inputs = [
@@ -556,15 +605,36 @@ def evaluate_subject(
     ]
     first = specs[0][0]
     model_and_tokenizer = load_model(first.model, first.adapter, first.dtype)
-    return {
-        e.name: run_eval(
-            spec,
-            e.data_file(data_dir),
-            schemas_dir,
-            e.out_dir(eval_dir),
-            model_and_tokenizer=model_and_tokenizer,
-            progress=progress,
-            inputs=checked,
-        )  # fmt: skip
-        for (spec, e), checked in zip(specs, inputs, strict=True)
-    }
+    model, tokenizer = model_and_tokenizer
+    _torch_setup(first)
+    # one grammar cache for all of the subject's constrained evaluations (same tokenizer)
+    grammars = (
+        GrammarCache(tokenizer, vocab_size(model), first.decode)
+        if any(spec.mode == "constrained" for spec, _ in specs)
+        else None
+    )
+    jobs = [(spec, e, checked) for (spec, e), checked in zip(specs, inputs, strict=True)]
+    results: dict[str, dict[str, Any]] = {}
+    if params.evaluate.pool:  # one decode per mode, each evaluation keeps its own rows
+        for mode in dict.fromkeys(spec.mode for spec, _, _ in jobs):
+            group = [job for job in jobs if job[0].mode == mode]
+            decoded = predict_pooled(
+                model, tokenizer, [c for _, _, c in group], group[0][0], progress, grammars
+            )
+            names = [e.name for _, e, _ in group]
+            for (spec, e, _), (rows, wall) in zip(group, decoded, strict=True):
+                others = [n for n in names if n != e.name]
+                results[e.name] = finish_eval(
+                    spec, e.data_file(data_dir), e.out_dir(eval_dir), rows, wall, model, others
+                )
+    else:
+        for spec, e, checked in jobs:
+            results[e.name] = run_eval(
+                spec, e.data_file(data_dir), schemas_dir, e.out_dir(eval_dir),
+                model_and_tokenizer=model_and_tokenizer, progress=progress, inputs=checked,
+                grammars=grammars,
+            )  # fmt: skip
+    results = {e.name: results[e.name] for _, e, _ in jobs}  # in plan order
+    for metrics in results.values() if metrics_dir is not None else ():
+        headline.write_eval(metrics, metrics_dir)
+    return results

@@ -13,7 +13,8 @@ The default adapter is the fine-tuned run with the best JSONExact among the eval
 stage reads (results/eval/*/metrics.json: fine-tuned, constrained, test split) whose
 runs/<run>/adapter/ exists; runs without an evaluation yet come after. Its base model and prompt
 format are read from runs/<run>/train_metrics.json (params.yaml as a fallback). Paths are searched
-under the project root, or under $MAAZA_ROOT / `--root`.
+under $MAAZA_ROOT / `--root` / `root=`, else under the project checkout maaza is imported from;
+installed elsewhere (site-packages) with neither set, finding an adapter is a clear error.
 
 Schemas are checked before any model loads: JSON, a valid draft-07 schema (jsonschema's
 meta-schema), an object at the root, and no feature that xgrammar 0.2.8 rejects or silently
@@ -32,7 +33,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from maaza.config import PROJECT_ROOT, DecodeConfig, DecodeMode, Params, PromptFormat
+from maaza.config import (
+    DEFAULT_MODE,
+    PROJECT_ROOT,
+    DecodeConfig,
+    DecodeMode,
+    FormatPolicy,
+    Params,
+    PromptFormat,
+)
 
 ROOT_ENV = "MAAZA_ROOT"
 AUTO = "auto"  # adapter="auto": the best fine-tuned run under <root>/runs
@@ -364,6 +373,11 @@ def project_root(root: str | Path | None = None) -> Path:
     return Path(root or os.environ.get(ROOT_ENV) or PROJECT_ROOT)
 
 
+def in_checkout() -> bool:
+    """Is maaza imported from a project checkout (editable install), not from site-packages?"""
+    return (PROJECT_ROOT / "params.yaml").is_file()
+
+
 def decode_config(root: str | Path | None = None, **overrides: Any) -> DecodeConfig:
     """evaluate.decode of <root>/params.yaml (defaults without one), with non-None overrides."""
     params = read_params(project_root(root))
@@ -460,6 +474,7 @@ def choose_source(
     root: str | Path | None = None,
 ) -> Source:
     """Resolve what answers, without loading anything heavy (NoAdapterError says how to train)."""
+    outside = root is None and not os.environ.get(ROOT_ENV) and not in_checkout()
     root = project_root(root)
     params = read_params(root)
     if zero_shot:
@@ -472,6 +487,12 @@ def choose_source(
         return Source(model or default_model, fmt, note="zero-shot, asked for")
     if adapter in (None, AUTO):
         found = [s for s in find_adapters(root, params) if model is None or s.model == model]
+        if not found and outside:
+            raise NoAdapterError(
+                f"no runs/ to choose an adapter from: maaza is installed outside a checkout "
+                f"({PROJECT_ROOT}); set {ROOT_ENV} (or --root) to the folder holding runs/, "
+                "name one with --adapter, or use the base model with --zero-shot"
+            )
         if not found:
             which = f" for base model {model}" if model else ""
             raise NoAdapterError(f"no trained adapter{which} under {root / 'runs'}: {TRAIN_HINT}")
@@ -510,7 +531,7 @@ class Extraction:
 
 
 def judge(
-    raw: str, schema: dict[str, Any], format_policy: str = "annotation"
+    raw: str, schema: dict[str, Any], format_policy: FormatPolicy = "annotation"
 ) -> tuple[Any, bool, list[str]]:
     """Parse a continuation and validate it: (value or None, valid, error messages)."""
     from maaza.metrics import parse_output, schema_errors
@@ -531,15 +552,20 @@ class Extractor:
         adapter: str | Path | None = AUTO,
         *,
         zero_shot: bool = False,
-        mode: DecodeMode = "constrained",
+        mode: DecodeMode = DEFAULT_MODE,
         prompt_format: PromptFormat | None = None,
         decode: DecodeConfig | None = None,
         root: str | Path | None = None,
         threads: int | None = None,
         loaded: tuple[Any, Any] | None = None,
+        device: str = "cpu",
     ) -> None:
         """`threads`: torch threads (default: params.yaml evaluate.threads, else torch's own);
-        `loaded`: an already loaded (model, tokenizer) to use instead of loading `model`."""
+        `loaded`: an already loaded (model, tokenizer) to use instead of loading `model`;
+        `device`: auto | cpu | cuda (maaza.device.resolve_device)."""
+        from maaza.device import resolve_device, to_device
+
+        device = resolve_device(device)  # before any loading: a missing GPU is a quick error
         self.source = choose_source(model, adapter, zero_shot=zero_shot, prompt_format=prompt_format,
                                     root=root)  # fmt: skip
         params = read_params(project_root(root))
@@ -553,7 +579,8 @@ class Extractor:
             # On a shared CPU, torch's OpenMP workers wait on each other: 1 thread can be 10x faster.
             torch.set_num_threads(threads)
         start = time.perf_counter()
-        self.model, self.tokenizer = loaded or self._load()
+        model, self.tokenizer = loaded or self._load()
+        self.model = to_device(model, device)
         self.load_s = time.perf_counter() - start
         self._grammars: Any = None  # maaza.decode.GrammarCache, built on first constrained call
         self._checked: set[str] = set()  # schemas (sorted JSON) that passed check_schema
@@ -601,10 +628,8 @@ class Extractor:
         row_schemas = [schemas] * len(texts) if isinstance(schemas, dict) else list(schemas)
         if len(row_schemas) != len(texts):
             raise ExtractError(f"{len(row_schemas)} schemas for {len(texts)} texts")
-        for key, s in {json.dumps(s, sort_keys=True): s for s in row_schemas}.items():
-            if key not in self._checked:  # checking compiles a grammar: once per schema
-                check_schema(s, "schema", self.cfg)
-                self._checked.add(key)
+        for s in {json.dumps(s, sort_keys=True): s for s in row_schemas}.values():
+            self.check_schema(s)
         texts = [check_text(t, f"text {i}") for i, t in enumerate(texts)]
         prompts = self.check_lengths(texts, row_schemas)
         gens = generate(
@@ -634,6 +659,13 @@ class Extractor:
                 )
             )
         return out
+
+    def check_schema(self, schema: Any) -> None:
+        """check_schema, once per schema (checking compiles a grammar): SchemaError if unusable."""
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._checked:
+            check_schema(schema, "schema", self.cfg)
+            self._checked.add(key)
 
     def check_lengths(
         self, texts: Sequence[str], schemas: Sequence[dict[str, Any]],

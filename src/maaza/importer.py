@@ -7,7 +7,8 @@ One JSON object per line with `id`, `schema_id`, `prompt`, `expected_output` and
 `complexity` (and our `style`); any other key is ignored. Schemas are `<schema_id>.json` files in a
 folder, possibly nested under `simple/ medium/ complex/`. A record without `complexity` takes its
 schema's folder name, else the tier computed from the schema's shape (`maaza.schemas.tier_of`).
-Bad input stops at the first problem with `file:line: what is wrong`.
+Bad input (not JSON, a missing key, an unknown schema) stops at the first problem with
+`file:line: what is wrong`. Label noise (records that fail a data check) is maaza.external's.
 """
 
 from __future__ import annotations
@@ -67,19 +68,50 @@ def check_schemas(schemas: dict[str, dict[str, Any]], schema_dir: str | Path) ->
             raise EdgeJSONImportError(f"{files.get(sid, sid)}: {'; '.join(problems)}")
 
 
-def read_examples(
-    jsonl_path: str | Path, schema_dir: str | Path | None = None, *, require_id: bool = True
-) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """Records of any example file (training, evaluation or import data), checked line by line
-    with maaza.io.read_examples against the schemas of `schema_dir` (default: the package's),
-    and those schemas (all of them). EdgeJSONImportError (an io.InputError) on any problem."""
+def read_rows(
+    jsonl_path: str | Path, schema_dir: str | Path | None, require_id: bool = True
+) -> tuple[list[tuple[int, dict[str, Any]]], dict[str, dict[str, Any]]]:
+    """(line, record) of every line, checked by maaza.io.read_examples, and every schema."""
     try:
         schemas = load_schemas(schema_dir)
         check_schemas(schemas, schema_dir or Path(__file__).parent / "schemas")
         rows = io.read_examples(jsonl_path, schemas, require_id=require_id, tiers=TIERS)
     except (SchemaLoadError, io.InputError) as err:
         raise EdgeJSONImportError(str(err)) from None
+    return rows, schemas
+
+
+def read_examples(
+    jsonl_path: str | Path, schema_dir: str | Path | None = None, *, require_id: bool = True
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Records of any example file (training, evaluation or import data), checked line by line
+    with maaza.io.read_examples against the schemas of `schema_dir` (default: the package's),
+    and those schemas (all of them). EdgeJSONImportError (an io.InputError) on any problem."""
+    rows, schemas = read_rows(jsonl_path, schema_dir, require_id)
     return [record for _, record in rows], schemas
+
+
+def our_form(
+    rows: list[tuple[int, dict[str, Any]]], schemas: dict[str, dict[str, Any]], schema_dir: Any
+) -> list[dict[str, Any]]:
+    """Keys in KEPT order, complexity filled in (given, else the schema's folder, else its shape)."""
+    try:
+        tiers = folder_tiers(schema_dir)
+    except SchemaLoadError as err:
+        raise EdgeJSONImportError(str(err)) from None
+    out = []
+    for _, r in rows:
+        sid = r["schema_id"]
+        record = {**r, "complexity": r.get("complexity") or tiers.get(sid) or tier_of(schemas[sid])}
+        out.append({k: record[k] for k in KEPT if k in record})
+    return out
+
+
+def used_schemas(
+    records: list[dict[str, Any]], schemas: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    used = {r["schema_id"] for r in records}
+    return {sid: s for sid, s in schemas.items() if sid in used}
 
 
 def import_edgejson(
@@ -87,15 +119,6 @@ def import_edgejson(
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Records (our form: keys in KEPT order, complexity filled in) and the schemas they use;
     raises EdgeJSONImportError on bad input."""
-    records, schemas = read_examples(jsonl_path, schema_dir)
-    try:
-        tiers = folder_tiers(schema_dir)
-    except SchemaLoadError as err:
-        raise EdgeJSONImportError(str(err)) from None
-    out = []
-    for r in records:
-        sid = r["schema_id"]
-        record = {**r, "complexity": r.get("complexity") or tiers.get(sid) or tier_of(schemas[sid])}
-        out.append({k: record[k] for k in KEPT if k in record})
-    used = {r["schema_id"] for r in out}
-    return out, {sid: s for sid, s in schemas.items() if sid in used}
+    rows, schemas = read_rows(jsonl_path, schema_dir)
+    records = our_form(rows, schemas, schema_dir)
+    return records, used_schemas(records, schemas)

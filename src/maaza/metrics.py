@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 import jsonschema
 
-FormatPolicy = Literal["annotation", "enforce"]
+from maaza.config import FormatPolicy
+
 ERROR_CATEGORIES: tuple[str, ...] = (
     "correct",
     "field_omission",
@@ -184,14 +185,15 @@ def _validator(schema_json: str, format_policy: FormatPolicy) -> jsonschema.prot
     schema = json.loads(schema_json)
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
-    checker = cls.FORMAT_CHECKER if format_policy == "enforce" else None
+    checker = cls.FORMAT_CHECKER if format_policy == "assert" else None
     return cls(schema, format_checker=checker)
 
 
 def schema_errors(
     value: Any, schema: dict[str, Any], format_policy: FormatPolicy = "annotation"
 ) -> list[str]:
-    """jsonschema's messages for `value` (empty = compliant). `format` checked only if enforced."""
+    """jsonschema's messages for `value` (empty = compliant): the one schema check of the data
+    checks, the metrics and `maaza extract`. `format` is checked only under format_policy assert."""
     validator = _validator(json.dumps(schema, sort_keys=True), format_policy)
     return [
         f"{'/'.join(map(str, e.absolute_path)) or '$'}: {e.message}"

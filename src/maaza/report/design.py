@@ -40,13 +40,13 @@ class Design:
     recipe: dict[str, tuple[Any, str]] = field(default_factory=dict)  # name -> (value, params key)
     ours_recipe: dict[str, tuple[Any, str]] = field(default_factory=dict)  # first ours run's
 
-    def _first(self, role: str) -> str | None:
+    def first(self, role: str) -> str | None:
         return next(iter(self.plan.runs_with(role)), None)
 
     @property
     def main_run(self) -> str | None:
         """The paper's recipe on the paper's model ("main" in the paper's macros)."""
-        return self._first("paper_recipe")
+        return self.first("paper_recipe")
 
     @property
     def ours_runs(self) -> tuple[str, ...]:
@@ -81,8 +81,7 @@ class Design:
         return [e.name for e in self.plan.evals]
 
     def headline_evals(self) -> list[Eval]:
-        """The zero-shot and fine-tuned evaluations the plan declares (tables show each, found or
-        not), not the ablation and training-sample ones."""
+        """The zero-shot and fine-tuned evaluations the plan declares (not ablation, not fit)."""
         return [e for e in self.plan.evals if e.kind in ("zero-shot", "fine-tuned")]
 
 
@@ -100,8 +99,7 @@ def _ablation(name: str, run: TrainRun, main: dict[str, float | str]) -> Ablatio
 
 def design_from_params(params: Params) -> Design:
     plan = plan_from_params(params)
-    design = Design(plan)
-    main, ours = design.main_run, design.ours_runs
+    main, ours = Design(plan).main_run, Design(plan).ours_runs
     main_knobs = _knobs(params.train_run(main)) if main else {}
     return Design(
         plan=plan,
@@ -156,11 +154,8 @@ def ours_recipe(params: Params, name: str) -> dict[str, tuple[Any, str]]:
         return f"{section}.{name}.{setting}" if setting in overrides else f"train.common.{setting}"
 
     data = params.data
-    drop = (
-        data.optional_drop_rate
-        if data.extra_optional_drop_rate is None
-        else data.extra_optional_drop_rate
-    )
+    drop = data.extra_optional_drop_rate
+    drop = data.optional_drop_rate if drop is None else drop
     return {
         "ExtraTrain": (run.extra_train, key("extra_train")),
         # the extra examples' own generator settings (empty locale list: en_US only, one locale)

@@ -123,27 +123,19 @@ def point_style(row: pd.Series, colors: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _marker(label: str, marker: str = "o", color: Any = "0.3", **kw: Any) -> Line2D:
+    return Line2D([], [], marker=marker, color=color, linestyle="none", label=label, **kw)
+
+
 def style_legend(fig: Figure, colors: dict[str, Any]) -> None:
     """Figure-level legend under the axes, inside the figure's width (constrained layout), the
     original paper's grey diamonds last."""
     handles = [Patch(color=c, label=series_label(m)) for m, c in colors.items()]
-    handles += [
-        Line2D([], [], marker="o", color="k", linestyle="none", label="fine-tuned"),
-        Line2D([], [], marker="o", color="k", mfc="white", linestyle="none", label="zero-shot"),
-        Line2D([], [], marker="o", color="0.3", mfc="0.3", linestyle="none", label="constrained"),
-        Line2D([], [], marker="s", color="0.3", mfc="0.3", linestyle="none", label="free"),
-    ]
+    handles += [_marker("fine-tuned", color="k"), _marker("zero-shot", color="k", mfc="white"),
+                _marker("constrained", mfc="0.3"), _marker("free", "s", mfc="0.3")]  # fmt: skip
     if any("|" in key for key in colors):
-        handles += [
-            Line2D([], [], marker=OURS_MARKERS[mode], color="0.3", linestyle="none",
-                   label=f"{OURS_LABEL}, {mode}")
-            for mode in ("constrained", "free")
-        ]  # fmt: skip
-    handles.append(
-        Line2D(
-            [], [], marker="D", color=PAPER_GREY, mfc="white", linestyle="none", label=PAPER_LABEL
-        )
-    )
+        handles += [_marker(f"{OURS_LABEL}, {m}", OURS_MARKERS[m]) for m in ("constrained", "free")]
+    handles.append(_marker(PAPER_LABEL, "D", PAPER_GREY, mfc="white"))
     fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=True)
 
 

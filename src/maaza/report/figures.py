@@ -49,7 +49,7 @@ from maaza.report.figstyle import (
     style_legend,
     styled,
 )  # fmt: skip
-from maaza.report.frames import Frames, error_categories, tier_order
+from maaza.report.frames import Frames, cell, error_categories, tier_order
 
 FigureFn = Callable[[Frames, dict[str, Any]], Figure]
 
@@ -197,15 +197,12 @@ def _gain_bars(rows: pd.DataFrame, colors: dict[str, Any]) -> list[Bar]:
 def _paper_gain(reference: dict[str, Any]) -> list[Bar]:
     """The paper's zero-shot -> fine-tuned pairs (same params, non-estimated values only)."""
     models = paper_models(reference)
-    out = []
-    for zs in (m for m in models if m["kind"] == "zero-shot" and not m["overall"].get("estimated")):
-        for ft in (
-            m for m in models if m["kind"] == "fine-tuned" and m["params_m"] == zs["params_m"]
-        ):
-            label = f"paper {zs['params_m']}M\n(reported)"
-            z, f = zs["overall"]["json_exact"], ft["overall"]["json_exact"]
-            out.append((label, z, f, PAPER_GREY, PAPER_GREY, False))
-    return out
+    zero = [m for m in models if m["kind"] == "zero-shot" and not m["overall"].get("estimated")]
+    return [
+        (f"paper {zs['params_m']}M\n(reported)", zs["overall"]["json_exact"],
+         ft["overall"]["json_exact"], PAPER_GREY, PAPER_GREY, False)
+        for zs in zero for ft in models if ft["kind"] == "fine-tuned" and ft["params_m"] == zs["params_m"]
+    ]  # fmt: skip
 
 
 @styled
@@ -214,9 +211,8 @@ def ablations(frames: Frames, reference: dict[str, Any]) -> Figure:
     ab = frames.ablations
     if ab.empty or ab["json_exact"].notna().sum() == 0:
         return placeholder("Ablations", "not run: no ablation run has been evaluated yet")
-    fig, axes = plt.subplots(
-        1, 3, layout="constrained", figsize=(WIDTH, 2.5), gridspec_kw={"width_ratios": [1, 1, 0.9]}
-    )
+    ratios = {"width_ratios": [1, 1, 0.9]}
+    fig, axes = plt.subplots(1, 3, layout="constrained", figsize=(WIDTH, 2.5), gridspec_kw=ratios)
     ref = reference.get("ablations", {})
     _curve(axes[0], ab[ab["factor"] == "rank"], "LoRA rank r", ref.get("rank"), "r", log2=True)
     _curve(
@@ -227,17 +223,14 @@ def ablations(frames: Frames, reference: dict[str, Any]) -> Figure:
     handles = [
         Line2D([], [], marker="o", color=PALETTE[0], label="JSONExact (ours; band: 95% CI)"),
         Line2D([], [], marker="^", color=TIME_COLOR, ls="--", label="training time (ours)"),
-        Line2D(
-            [], [], marker="D", color=PAPER_GREY, mfc="white", label=f"JSONExact, {PAPER_LABEL}"
-        ),
-    ]
+        Line2D([], [], marker="D", color=PAPER_GREY, mfc="white", label=f"JSONExact, {PAPER_LABEL}"),
+    ]  # fmt: skip
     fig.legend(handles=handles, loc="outside lower center", ncol=3)
     return fig
 
 
-def _curve(
-    ax: plt.Axes, pts: pd.DataFrame, xlabel: str, ref: dict | None, key: str, log2: bool = False
-) -> None:
+def _curve(ax: plt.Axes, pts: pd.DataFrame, xlabel: str, ref: dict | None, key: str,
+           log2: bool = False) -> None:  # fmt: skip
     """JSONExact (left axis) and training time (right axis) against one ablated knob."""
     pts = pts[pts["json_exact"].notna()].sort_values("value")
     ax.set_xlabel(xlabel)
@@ -270,23 +263,18 @@ def _curve(
 def _loss_decode_bars(ax: plt.Axes, frames: Frames) -> None:
     """Prompt-masked vs full-sequence loss, and free vs constrained decoding of the main run."""
     ab = frames.ablations
-    bars: list[tuple[str, float]] = [
-        (f"{r['value']}\nloss", r["json_exact"]) for _, r in ab[ab["factor"] == "loss"].iterrows()
-    ]
-    main = frames.design.main_run
-    for mode in ("free", "constrained"):
-        row = frames.find_eval(main, mode) if main else None
-        short = {"constrained": "constr."}.get(mode, mode)
-        bars.append((f"{short}\ndecoding", math.nan if row is None else row["json_exact"]))
+    loss = ab[ab["factor"] == "loss"]
+    bars = [(f"{v}\nloss", x) for v, x in zip(loss["value"], loss["json_exact"], strict=True)]
+    for mode, short in (("free", "free"), ("constrained", "constr.")):
+        exact = cell(frames.find_eval(frames.design.main_run, mode), "json_exact")
+        bars.append((f"{short}\ndecoding", math.nan if exact is None else exact))
     labels = [b[0] for b in bars]
     values = pct([b[1] for b in bars])
     ax.bar(range(len(bars)), np.nan_to_num(values), color=[PALETTE[2]] * 2 + [PALETTE[4]] * 2)
     for i, v in enumerate(values):
         ax.text(i, (0 if np.isnan(v) else v) + 2, "not run" if np.isnan(v) else f"{v:.0f}",
                 ha="center", fontsize=6.5, rotation=90 if np.isnan(v) else 0)  # fmt: skip
-    ax.set_xticks(
-        range(len(bars)), labels, fontsize=6, rotation=45, ha="right", rotation_mode="anchor"
-    )
+    ax.set_xticks(range(len(bars)), labels, fontsize=6, rotation=45, ha="right", rotation_mode="anchor")  # fmt: skip
     ax.set_ylim(0, 105)
     ax.set_title("loss masking / decoding", fontsize=8)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from maaza.headline import wilson
 from maaza.metrics import ERROR_CATEGORIES, METRICS
 from maaza.plan import FIT_SPLIT, MODES, SPLIT_ORDER, VAL_SPLIT, Eval
 from maaza.report.design import FACTORS, Design
@@ -35,16 +36,6 @@ OURS_LABEL = "our recipe"  # how tables, figures and labels name an `ours` run
 
 
 # ----------------------------------------------------------------------------- small helpers
-def wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval for a proportion; sane at p=0 or 1 and small n (unlike p±2se)."""
-    if n <= 0:
-        return (math.nan, math.nan)
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
 def short_model(model: str) -> str:
     """Registry name without the '-instruct' suffix, for labels."""
     return model.removesuffix("-instruct")
@@ -78,13 +69,18 @@ def error_categories(present: Iterable[str]) -> list[str]:
 
 def cell(row: pd.Series | None, key: str) -> Any:
     """row[key], or None when there is no row, no such column, or the value is NaN."""
-    if row is None or key not in row.index:
-        return None
-    value = row[key]
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+    value = None if row is None else row.get(key)
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def _sorted(rows: list[dict[str, Any]], key: Any) -> pd.DataFrame:
+def first_row(frame: pd.DataFrame) -> pd.Series | None:
+    return frame.iloc[0] if len(frame) else None
+
+
+def _sorted(rows: list[dict[str, Any]], key: Any, columns: list[str]) -> pd.DataFrame:
+    """The rows sorted by key(row as a namedtuple); no rows: an empty frame with `columns`."""
+    if not rows:
+        return pd.DataFrame(columns=columns)
     frame = pd.DataFrame(rows)
     frame["_key"] = [key(r) for r in frame.itertuples()]
     return frame.sort_values("_key").drop(columns="_key").reset_index(drop=True)
@@ -177,10 +173,6 @@ def eval_frame(results: Results, design: Design) -> pd.DataFrame:
     """One row per evaluation, ordered by model size, then zero-shot before fine-tuned."""
     params = model_params(results)
     rows = [_eval_row(e, results, design, params) for e in results.evals.values()]
-    if not rows:
-        return pd.DataFrame(
-            columns=["name", "label", "model", "run", "role", "kind", "mode", "split"]
-        )
     return _sorted(rows, lambda r: (
         r.params_total if pd.notna(r.params_total) else math.inf,
         r.model,
@@ -189,7 +181,7 @@ def eval_frame(results: Results, design: Design) -> pd.DataFrame:
         _order(r.role, ROLE_ORDER),  # the paper's recipe before ours on the same model
         str(r.run),
         _order(r.mode, MODES),
-    ))  # fmt: skip
+    ), ["name", "label", "model", "run", "role", "kind", "mode", "split", "source"])  # fmt: skip
 
 
 def _breakdown(results: Results, evals: pd.DataFrame, attr: str, key: str) -> pd.DataFrame:
@@ -198,7 +190,7 @@ def _breakdown(results: Results, evals: pd.DataFrame, attr: str, key: str) -> pd
         for k, s in getattr(results.evals[name].metrics, attr).items():
             # key last: by_tier rows carry tier=None from Scores, the dict key is the tier
             rows.append({"name": name, "label": label, **s.model_dump(), key: k})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["name", "label", key, "n"])
 
 
 def error_frame(results: Results, evals: pd.DataFrame) -> pd.DataFrame:
@@ -215,7 +207,9 @@ def error_frame(results: Results, evals: pd.DataFrame) -> pd.DataFrame:
             "share": count / total if total else math.nan,
             "share_of_errors": count / wrong if wrong and cat != "correct" else math.nan,
         } for cat, count in errors.items()]  # fmt: skip
-    return pd.DataFrame(rows)
+    return pd.DataFrame(
+        rows, columns=["name", "label", "category", "count", "share", "share_of_errors"]
+    )
 
 
 def error_tier_frame(results: Results, name: str | None) -> pd.DataFrame:
@@ -231,11 +225,10 @@ def find_eval(
     evals: pd.DataFrame, run: str | None, mode: str, split: str = "test", model: str | None = None
 ) -> pd.Series | None:
     """The eval row of a fine-tuned run (run given) or a zero-shot model, or None."""
-    if evals.empty:
-        return None
     hit = evals[(evals["mode"] == mode) & (evals["split"] == split)]
-    hit = hit[hit["run"] == run] if run else hit[hit["run"].isna() & (hit["model"] == model)]
-    return hit.iloc[0] if len(hit) else None
+    return first_row(
+        hit[hit["run"] == run] if run else hit[hit["run"].isna() & (hit["model"] == model)]
+    )
 
 
 # ----------------------------------------------------------------------------- runs
@@ -262,9 +255,12 @@ def run_frame(results: Results, design: Design) -> pd.DataFrame:
         **{k: r.metrics.hardware.get(k) for k in ("cpu", "cores", "torch")},
         "source": r.source,
     } for r in results.runs.values() if r.metrics is not None]  # fmt: skip
-    if not rows:
-        return pd.DataFrame(columns=["run", "model", "role", "factor"])
-    return _sorted(rows, lambda r: (r.params_total, _order(r.role, ROLE_ORDER), r.run))
+    return _sorted(rows, lambda r: (r.params_total, _order(r.role, ROLE_ORDER), r.run),
+                   ["run", "model", "role", "factor", "source"])  # fmt: skip
+
+
+_ABLATION_EVAL = ("json_exact", "field_f1", "json_exact_lo", "json_exact_hi")
+_ABLATION_RUN = ("wall_time_s", "params_trainable", "n_train_examples", "final_loss")
 
 
 def ablation_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> pd.DataFrame:
@@ -275,27 +271,20 @@ def ablation_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> p
         points += [(f, design.main_values[f], design.main_run) for f in ("rank", "data", "loss")]
     rows = []
     for factor, value, run in points:
-        ev = find_eval(evals, run, "constrained")
-        tr = runs[runs["run"] == run] if "run" in runs else runs.iloc[0:0]
+        ev, tr = find_eval(evals, run, "constrained"), first_row(runs[runs["run"] == run])
         rows.append({
-            "factor": factor,
-            "value": value,
-            "run": run,
-            "is_main": run == design.main_run,
-            **{k: math.nan if ev is None else ev[k]
-               for k in ("json_exact", "field_f1", "json_exact_lo", "json_exact_hi")},
+            "factor": factor, "value": value, "run": run, "is_main": run == design.main_run,
+            **{k: math.nan if ev is None else ev[k] for k in _ABLATION_EVAL},
             "eval": None if ev is None else ev["name"],
-            **{k: tr[k].iloc[0] if len(tr) else math.nan
-               for k in ("wall_time_s", "params_trainable", "n_train_examples", "final_loss")},
+            **{k: math.nan if tr is None else tr[k] for k in _ABLATION_RUN},
         })  # fmt: skip
-    if not rows:
-        return pd.DataFrame(columns=["factor", "value", "run", "json_exact", "wall_time_s"])
     # Within a factor values share a type (ranks, fractions, or loss names with the main run first).
     rows.sort(key=lambda r: (
         _order(r["factor"], FACTORS),
         r["value"] if r["factor"] in ("rank", "data") else (not r["is_main"], str(r["value"])),
     ))  # fmt: skip
-    return pd.DataFrame(rows)
+    columns = ["factor", "value", "run", "is_main", *_ABLATION_EVAL, "eval", *_ABLATION_RUN]
+    return pd.DataFrame(rows, columns=columns)  # the columns even without rows
 
 
 def loss_frame(results: Results, design: Design) -> pd.DataFrame:
@@ -352,30 +341,40 @@ class Frames:
     data_source: str | None
     model_params: dict[str, int] = field(default_factory=dict)  # model -> base parameter count
     bench: dict[str, BenchResult] = field(default_factory=dict)  # file stem -> benchmark result
+    # the external dataset's runs and evaluations (params.yaml `external:`), None when unset
+    external: Frames | None = None
 
     def find_eval(self, run: str | None, mode: str, split: str = "test", model: str | None = None):
         return find_eval(self.evals, run, mode, split, model)
 
     def run_row(self, run: str | None) -> pd.Series | None:
-        hit = self.runs[self.runs["run"] == run] if run and not self.runs.empty else []
-        return hit.iloc[0] if len(hit) else None
+        return first_row(self.runs[self.runs["run"] == run])
 
     def headline(self, split: str | None = None) -> pd.DataFrame:
         """Zero-shot and fine-tuned evals (not ablations, not training samples), of one split."""
         e = self.evals
-        if e.empty:
-            return e
         return e[e["kind"].isin(HEADLINE_KINDS) & ((e["split"] == split) if split else True)]
 
+    def headline_rows(self) -> pd.DataFrame:
+        """Found headline evals plus the plan's headline evals that are missing, test split first."""
+        found = self.headline()
+        absent = [
+            {"name": e.name, "model": e.model, "run": e.run, "mode": e.mode, "split": e.split,
+             "role": e.role, "kind": e.kind, "label": eval_label(e.model, e.role, e.run, e.mode, e.split)}
+            for e in self.design.headline_evals() if e.name not in set(found["name"])
+        ]  # fmt: skip
+        rows = pd.concat([found, pd.DataFrame(absent)], ignore_index=True) if absent else found
+        order = rows.assign(_test=rows["split"] != "test").sort_values("_test", kind="stable")
+        return order.drop(columns="_test").reset_index(drop=True)
+
     def main_eval_name(self) -> str | None:
-        row = self.find_eval(self.design.main_run, "constrained") if self.design.main_run else None
-        return None if row is None else row["name"]
+        return cell(self.find_eval(self.design.main_run, "constrained"), "name")
 
 
 def build_frames(results: Results, design: Design) -> Frames:
     evals = eval_frame(results, design)
     runs = run_frame(results, design)
-    main = find_eval(evals, design.main_run, "constrained") if design.main_run else None
+    main = find_eval(evals, design.main_run, "constrained")
     return Frames(
         design=design,
         inventory=inventory(results, design),
@@ -383,7 +382,7 @@ def build_frames(results: Results, design: Design) -> Frames:
         tiers=_breakdown(results, evals, "by_tier", "tier"),
         schemas=_breakdown(results, evals, "by_schema", "schema"),
         errors=error_frame(results, evals),
-        error_tiers=error_tier_frame(results, None if main is None else main["name"]),
+        error_tiers=error_tier_frame(results, cell(main, "name")),
         runs=runs,
         ablations=ablation_frame(design, runs, evals),
         search=search_frame(design, runs, evals),

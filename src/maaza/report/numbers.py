@@ -25,32 +25,11 @@ from typing import Any
 import pandas as pd
 
 from maaza.plan import FIT_SPLIT
-from maaza.report.fmt import (
-    NOT_RUN,
-    Number,
-    fmt_ci,
-    fmt_duration,
-    fmt_gap,
-    fmt_int,
-    fmt_metric,
-    fmt_num,
-    fmt_params,
-    fmt_pct,
-    fmt_points,
-    fmt_ratio,
-    missing,
-    tex_escape,
-    tt,
-)  # fmt: skip
-from maaza.report.frames import Frames, cell
-from maaza.report.paper_numbers import comparison_numbers, reference_numbers
-from maaza.report.setting_numbers import (
-    bench_numbers,
-    data_numbers,
-    dataset_numbers,
-    recipe_numbers,
-    status_numbers,
-)  # fmt: skip
+from maaza.report import fmt
+from maaza.report import paper_numbers as paper
+from maaza.report import setting_numbers as setting
+from maaza.report.fmt import NOT_RUN, Number, tex_escape, tt
+from maaza.report.frames import Frames, cell, first_row
 
 
 # ----------------------------------------------------------------------------- what is quoted
@@ -118,6 +97,7 @@ QUOTED = {
 # base model, whose zero-shot evals are already MainZs*: no `Ft`.
 SLOTS = {s: s for s in ("Ft", "FtFree", "Holdout", "Fit", "Zs", "ZsFree")}
 OURS_SLOTS = {"Ft": "", "FtFree": "Free", "Holdout": "Holdout", "Fit": "Fit"}
+SLOT_NAMES = {role: OURS_SLOTS if role == "Ours" else SLOTS for role in QUOTED}
 # Registry metric (maaza.metrics.METRICS) -> its part of a macro name (TeX names have no digits).
 METRIC_MACRO = {
     "json_exact": "Exact", "field_f1": "FieldFOne", "leaf_f1": "LeafFOne",
@@ -126,17 +106,9 @@ METRIC_MACRO = {
 }  # fmt: skip
 
 
-def slot_names(role: str) -> dict[str, str]:
-    return OURS_SLOTS if role == "Ours" else SLOTS
-
-
 def roles(frames: Frames) -> dict[str, str | None]:
     d = frames.design
-    return {
-        "Main": d.main_run,
-        "Scale": d.scale_runs[0] if d.scale_runs else None,
-        "Ours": d.ours_runs[0] if d.ours_runs else None,
-    }
+    return {"Main": d.main_run, "Scale": d.first("scale"), "Ours": d.first("ours")}
 
 
 def role_evals(frames: Frames, run: str | None) -> dict[str, pd.Series | None]:
@@ -157,7 +129,7 @@ def role_evals(frames: Frames, run: str | None) -> dict[str, pd.Series | None]:
 def eval_numbers(frames: Frames) -> list[Number]:
     out = []
     for role, run in roles(frames).items():
-        quoted, names, ev = QUOTED[role], slot_names(role), role_evals(frames, run)
+        quoted, names, ev = QUOTED[role], SLOT_NAMES[role], role_evals(frames, run)
         out += _run_numbers(frames, role, run, quoted.run)
         for slot, metrics in quoted.evals.items():
             row, prefix = ev[slot], f"{role}{names[slot]}"
@@ -176,7 +148,7 @@ def _run_numbers(
     made = {
         "Run": (tt(run) if run else NOT_RUN, "params.yaml: train.runs"),
         "Model": (tt(model) if model else NOT_RUN, f"params.yaml: train.runs.{run}.model"),
-        "Params": (r"\textit{unknown}" if n_params is None else fmt_params(n_params),
+        "Params": (r"\textit{unknown}" if n_params is None else fmt.params(n_params),
                    "metrics.json or train_metrics.json of the model: params_total"),
     }  # fmt: skip
     return [Number(f"{role}{p}", *made[p]) for p in parts]
@@ -184,12 +156,12 @@ def _run_numbers(
 
 def _eval_number(prefix: str, metric: str, row: pd.Series | None, src: str) -> Number:
     if metric == "ci":
-        ci = NOT_RUN if cell(row, "json_exact_lo") is None else f"{fmt_ci(row)}\\%"
+        ci = NOT_RUN if cell(row, "json_exact_lo") is None else f"{fmt.ci(row)}\\%"
         return Number(f"{prefix}ExactCI", ci, f"derived: Wilson 95% interval of {src}")
     if metric == "n":
-        return Number(f"{prefix}N", fmt_int(cell(row, "n")), f"{src}: n")
+        return Number(f"{prefix}N", fmt.integer(cell(row, "n")), f"{src}: n")
     return Number(
-        f"{prefix}{METRIC_MACRO[metric]}", fmt_metric(metric, cell(row, metric)), f"{src}: {metric}"
+        f"{prefix}{METRIC_MACRO[metric]}", fmt.metric(metric, cell(row, metric)), f"{src}: {metric}"
     )
 
 
@@ -221,18 +193,12 @@ FIT_SHORT = {
     "below": "it has fit its training data beyond what carries over to unseen examples",
     "above": "no sign of fitting its training data",
 }
+# inside: the model scores no better on examples it was trained on than on unseen ones
+FIT_VERDICT = {"inside": "inside", "below": "outside", "above": "outside"}
 
 
-def _in_words(words: dict[str, str] | None) -> Callable[[dict], str]:
-    """'inside'/'outside' (words None) or a FIT_* clause, from the fit side."""
-
-    def text(ev: dict) -> str:
-        side = _side(ev)
-        if side is None:
-            return NOT_RUN
-        return ("inside" if side == "inside" else "outside") if words is None else words[side]
-
-    return text  # fmt: skip
+def _fit(words: dict[str, str]) -> Callable[[dict], str]:
+    return lambda ev: NOT_RUN if (side := _side(ev)) is None else words[side]
 
 
 def _exact(ev: dict[str, pd.Series | None], *slots: str) -> list[Any]:
@@ -241,34 +207,33 @@ def _exact(ev: dict[str, pd.Series | None], *slots: str) -> list[Any]:
 
 # Numbers derived from a role's evals (JSONExact ratios, differences, readings), by macro suffix.
 DERIVED: dict[str, Callable[[dict[str, pd.Series | None]], str]] = {
-    "Gain": lambda ev: fmt_ratio(*_exact(ev, "Ft", "Zs")),
-    "GainPoints": lambda ev: fmt_points(*_exact(ev, "Ft", "Zs")),
-    "GainPointsFree": lambda ev: fmt_points(*_exact(ev, "FtFree", "ZsFree")),
-    "DecodeGain": lambda ev: fmt_points(*_exact(ev, "Ft", "FtFree")),
-    "ZsDecodeGain": lambda ev: fmt_points(*_exact(ev, "Zs", "ZsFree")),
-    "HoldoutGap": lambda ev: fmt_gap(*_exact(ev, "Holdout", "Ft")),
-    "FitGap": lambda ev: fmt_gap(*_exact(ev, "Ft", "Fit")),  # test vs training sample
-    # inside: the model scores no better on examples it was trained on than on unseen ones
-    "FitVerdict": _in_words(None),
-    "FitReading": _in_words(FIT_READING),
-    "FitShort": _in_words(FIT_SHORT),
+    "Gain": lambda ev: fmt.ratio(*_exact(ev, "Ft", "Zs")),
+    "GainPoints": lambda ev: fmt.points(*_exact(ev, "Ft", "Zs")),
+    "GainPointsFree": lambda ev: fmt.points(*_exact(ev, "FtFree", "ZsFree")),
+    "DecodeGain": lambda ev: fmt.points(*_exact(ev, "Ft", "FtFree")),
+    "ZsDecodeGain": lambda ev: fmt.points(*_exact(ev, "Zs", "ZsFree")),
+    "HoldoutGap": lambda ev: fmt.gap(*_exact(ev, "Holdout", "Ft")),
+    "FitGap": lambda ev: fmt.gap(*_exact(ev, "Ft", "Fit")),  # test vs training sample
+    "FitVerdict": _fit(FIT_VERDICT),
+    "FitReading": _fit(FIT_READING),
+    "FitShort": _fit(FIT_SHORT),
 }
 DERIVED_SOURCE = "derived: JSONExact ratios/differences of the evals above"
 
 TRAIN_METRICS: dict[str, tuple[str, Callable[[Any], str]]] = {
-    "WallTime": ("wall_time_s", fmt_duration),
-    "TokensPerS": ("real_tokens_per_s", lambda x: fmt_num(x, 0)),
-    "Roof": ("roof_fraction", lambda x: fmt_pct(x, 0)),
-    "Trainable": ("params_trainable", fmt_params),
-    "TrainablePct": ("trainable_pct", lambda x: NOT_RUN if missing(x) else f"{x:.2f}\\%"),
-    "AdapterMB": ("adapter_mb", lambda x: fmt_num(x, 1)),
-    "Epochs": ("epochs", lambda x: fmt_num(x, 0)),
-    "Steps": ("steps", fmt_int),
-    "LoraR": ("r", fmt_int),
-    "NTrain": ("n_train_examples", fmt_int),
-    "NTruncated": ("n_truncated", fmt_int),
-    "Cores": ("cores", fmt_int),
-    "CPU": ("cpu", lambda x: NOT_RUN if missing(x) else tex_escape(x)),
+    "WallTime": ("wall_time_s", fmt.duration),
+    "TokensPerS": ("real_tokens_per_s", lambda x: fmt.num(x, 0)),
+    "Roof": ("roof_fraction", lambda x: fmt.pct(x, 0)),
+    "Trainable": ("params_trainable", fmt.params),
+    "TrainablePct": ("trainable_pct", lambda x: NOT_RUN if fmt.missing(x) else f"{x:.2f}\\%"),
+    "AdapterMB": ("adapter_mb", lambda x: fmt.num(x, 1)),
+    "Epochs": ("epochs", lambda x: fmt.num(x, 0)),
+    "Steps": ("steps", fmt.integer),
+    "LoraR": ("r", fmt.integer),
+    "NTrain": ("n_train_examples", fmt.integer),
+    "NTruncated": ("n_truncated", fmt.integer),
+    "Cores": ("cores", fmt.integer),
+    "CPU": ("cpu", lambda x: NOT_RUN if fmt.missing(x) else tex_escape(x)),
 }
 
 
@@ -278,8 +243,8 @@ def train_numbers(frames: Frames) -> list[Number]:
         row = frames.run_row(run)
         src = cell(row, "source") or "missing"
         for suffix in QUOTED[role].train:
-            key, fmt = TRAIN_METRICS[suffix]
-            out.append(Number(f"{role}Train{suffix}", fmt(cell(row, key)), f"{src}: {key}"))
+            key, show = TRAIN_METRICS[suffix]
+            out.append(Number(f"{role}Train{suffix}", show(cell(row, key)), f"{src}: {key}"))
     return out
 
 
@@ -295,13 +260,13 @@ def ours_numbers(frames: Frames) -> list[Number]:
     src = "derived: JSONExact of our recipe's eval vs the main run's (same split and decoding)"
     out = []
     for slot in ("Ft", "FtFree", "Holdout"):
-        diff = fmt_points(cell(ours[slot], "json_exact"), cell(main[slot], "json_exact"))
+        diff = fmt.points(cell(ours[slot], "json_exact"), cell(main[slot], "json_exact"))
         name = OURS_SLOTS[slot]
         out.append(Number(f"OursVsMain{name}", diff, f"{src}: Ours{name}Exact - Main{slot}Exact"))
     run_ours, run_main = frames.run_row(r["Ours"]), frames.run_row(r["Main"])
     src = "derived: train_metrics.json of our recipe's run / the main run's"
     for name, key in (("Time", "wall_time_s"), ("Steps", "steps")):
-        ratio = fmt_ratio(cell(run_ours, key), cell(run_main, key))
+        ratio = fmt.ratio(cell(run_ours, key), cell(run_main, key))
         out.append(Number(f"OursTrain{name}Ratio", ratio, f"{src}: {key}"))
     return out
 
@@ -314,9 +279,9 @@ def scale_numbers(frames: Frames) -> list[Number]:
     params = [frames.model_params.get(frames.design.run_model(r[k])) for k in ("Scale", "Main")]
     src = "derived: JSONExact of the fine-tuned evals (test split, constrained)"
     return [
-        Number("ScaleParamsRatio", fmt_ratio(*params), "derived: ScaleParams / MainParams"),
-        Number("ScaleVsMainGap", fmt_gap(scale, main), f"{src}: ScaleFtExact vs MainFtExact"),
-        Number("OursVsScaleGap", fmt_gap(ours, scale), f"{src}: OursExact vs ScaleFtExact"),
+        Number("ScaleParamsRatio", fmt.ratio(*params), "derived: ScaleParams / MainParams"),
+        Number("ScaleVsMainGap", fmt.gap(scale, main), f"{src}: ScaleFtExact vs MainFtExact"),
+        Number("OursVsScaleGap", fmt.gap(ours, scale), f"{src}: OursExact vs ScaleFtExact"),
     ]
 
 
@@ -326,43 +291,41 @@ ABLATION_SOURCE = "derived: ablation runs' train_metrics.json + ab-*/ft-* constr
 
 def ablation_numbers(frames: Frames) -> list[Number]:
     ab, src = frames.ablations, ABLATION_SOURCE
-    rank, data = (ab[(ab["factor"] == f) & ab["json_exact"].notna()] if not ab.empty else ab
-                  for f in ("rank", "data"))  # fmt: skip
-    ranked = rank.sort_values(["json_exact", "value"], ascending=[False, True])
-    best = ranked.iloc[0] if len(ranked) else None
+    done = ab[ab["json_exact"].notna()]
+    rank, data = (done[done["factor"] == f] for f in ("rank", "data"))
+    best = first_row(rank.sort_values(["json_exact", "value"], ascending=[False, True]))
     exact = rank["json_exact"]
     spread = f"{100 * (exact.max() - exact.min()):.1f}\\,pp" if len(rank) > 1 else NOT_RUN
-    done = ab[ab["json_exact"].notna()] if not ab.empty else ab
     half = ((done["json_exact_hi"] - done["json_exact_lo"]) / 2).max() if len(done) > 1 else None
-    loss = ab[ab["factor"] == "loss"] if not ab.empty else ab
-    full = loss[~loss["is_main"]].iloc[0] if len(loss[~loss["is_main"]]) else None
-    resp = loss[loss["is_main"]].iloc[0] if len(loss[loss["is_main"]]) else None
+    loss = ab[ab["factor"] == "loss"]
+    is_main = loss["is_main"].astype(bool)
+    full, resp = first_row(loss[~is_main]), first_row(loss[is_main])
     return [
         Number("AblRankCount", str(len(rank)), src),
-        *_ends(rank, "Rank", fmt_int),
-        Number("AblRankBestValue", fmt_int(cell(best, "value")), src),
-        Number("AblRankBestExact", fmt_pct(cell(best, "json_exact")), src),
+        *_ends(rank, "Rank", fmt.integer),
+        Number("AblRankBestValue", fmt.integer(cell(best, "value")), src),
+        Number("AblRankBestExact", fmt.pct(cell(best, "json_exact")), src),
         Number("AblRankSpread", spread, src),
-        *_ends(data, "Data", lambda v: fmt_pct(v, 0)),
+        *_ends(data, "Data", lambda v: fmt.pct(v, 0)),
         Number("AblCIHalfWidth", NOT_RUN if half is None else f"{100 * half:.1f}\\,pp", src),
-        Number("AblFullLossExact", fmt_pct(cell(full, "json_exact")), src),
-        Number("AblFullLossDelta", fmt_points(cell(full, "json_exact"), cell(resp, "json_exact")), src),
+        Number("AblFullLossExact", fmt.pct(cell(full, "json_exact")), src),
+        Number("AblFullLossDelta", fmt.points(cell(full, "json_exact"), cell(resp, "json_exact")), src),
     ]  # fmt: skip
 
 
-def _ends(pts: pd.DataFrame, name: str, fmt_value: Callable[[Any], str]) -> list[Number]:
+def _ends(pts: pd.DataFrame, name: str, show: Callable[[Any], str]) -> list[Number]:
     """The smallest and largest value of one ablated knob: JSONExact, Field F1, training time."""
     out = []
     for pos, i in (("Min", 0), ("Max", -1)):
         p = pts.sort_values("value").iloc[i] if len(pts) else None
         out += [
-            Number(f"Abl{name}{pos}Value", fmt_value(cell(p, "value")), ABLATION_SOURCE),
-            Number(f"Abl{name}{pos}Exact", fmt_pct(cell(p, "json_exact")), ABLATION_SOURCE),
-            Number(f"Abl{name}{pos}FieldFOne", fmt_metric("field_f1", cell(p, "field_f1")), ABLATION_SOURCE),
-            Number(f"Abl{name}{pos}Time", fmt_duration(cell(p, "wall_time_s")), ABLATION_SOURCE),
+            Number(f"Abl{name}{pos}Value", show(cell(p, "value")), ABLATION_SOURCE),
+            Number(f"Abl{name}{pos}Exact", fmt.pct(cell(p, "json_exact")), ABLATION_SOURCE),
+            Number(f"Abl{name}{pos}FieldFOne", fmt.metric("field_f1", cell(p, "field_f1")), ABLATION_SOURCE),
+            Number(f"Abl{name}{pos}Time", fmt.duration(cell(p, "wall_time_s")), ABLATION_SOURCE),
         ]  # fmt: skip
         if name == "Data" and pos == "Min":  # the smallest data fraction's example count
-            n_train = fmt_int(cell(p, "n_train_examples"))
+            n_train = fmt.integer(cell(p, "n_train_examples"))
             out.append(Number("AblDataMinNTrain", n_train, ABLATION_SOURCE))
     return out
 
@@ -380,17 +343,17 @@ def _error_values(err: pd.DataFrame | None) -> dict[str, str]:
     ranked = wrong.sort_values(["count", "category"], ascending=[False, True])
     top = ranked.iloc[0] if wrong["count"].sum() else None
     return {
-        "Errors": fmt_int(wrong["count"].sum()),
+        "Errors": fmt.integer(wrong["count"].sum()),
         "ErrTop": NOT_RUN if top is None else top["category"].replace("_", " "),
-        "ErrTopShare": fmt_pct(cell(top, "share_of_errors"), 0),
-        "ErrInvalid": fmt_int(err.loc[err["category"] == "invalid_json", "count"].sum()),
+        "ErrTopShare": fmt.pct(cell(top, "share_of_errors"), 0),
+        "ErrInvalid": fmt.integer(err.loc[err["category"] == "invalid_json", "count"].sum()),
     }
 
 
 def error_numbers(frames: Frames) -> list[Number]:
     out, errors = [], frames.errors
     for role, run in roles(frames).items():
-        names, ev = slot_names(role), role_evals(frames, run)
+        names, ev = SLOT_NAMES[role], role_evals(frames, run)
         for slot, keys in QUOTED[role].errors.items():
             name, src = cell(ev[slot], "name"), cell(ev[slot], "source") or "missing"
             err = errors[errors["name"] == name] if name and not errors.empty else None
@@ -405,19 +368,19 @@ def collect(frames: Frames, reference: dict[str, Any]) -> list[Number]:
     main, _, ours = roles(frames).values()
     exact = _ft_exact(frames, main), _ft_exact(frames, ours)
     numbers = [
-        *status_numbers(frames),
-        *data_numbers(frames),
-        *dataset_numbers(frames),
-        *recipe_numbers(frames),
+        *setting.status_numbers(frames),
+        *setting.data_numbers(frames),
+        *setting.dataset_numbers(frames),
+        *setting.recipe_numbers(frames),
         *eval_numbers(frames),
         *train_numbers(frames),
         *ours_numbers(frames),
         *scale_numbers(frames),
-        *bench_numbers(frames),
+        *setting.bench_numbers(frames),
         *ablation_numbers(frames),
         *error_numbers(frames),
-        *reference_numbers(reference),
-        *comparison_numbers(reference, *exact),
+        *paper.reference_numbers(reference),
+        *paper.comparison_numbers(reference, *exact),
     ]  # fmt: skip
     _check(numbers)
     return numbers

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from maaza.report.fmt import NOT_RUN, Number, fmt_duration, fmt_paper_pct, tex_escape
+from maaza.report import fmt
+from maaza.report.fmt import NOT_RUN, Number, tex_escape
 
 SOURCE = "src/maaza/paper_reference.yaml"
 
 
 def _pct(v: float | None) -> str:
-    return fmt_paper_pct(v, absent=NOT_RUN)
+    return fmt.paper_pct(v, absent=NOT_RUN)
 
 
 def reference_numbers(reference: dict[str, Any]) -> list[Number]:
@@ -34,7 +35,7 @@ def reference_numbers(reference: dict[str, Any]) -> list[Number]:
     out += _ablation_numbers(reference)
     comp = reference.get("compute", {})
     out += [
-        Number("PaperTrainTime", fmt_duration(comp.get("train_time_s")), f"{SOURCE}: compute"),
+        Number("PaperTrainTime", fmt.duration(comp.get("train_time_s")), f"{SOURCE}: compute"),
         Number("PaperHardware", tex_escape(comp.get("hardware", "")), f"{SOURCE}: compute"),
     ]
     return out + consistency_numbers(reference) + _paper_gain(models)

@@ -8,25 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from maaza.report.fmt import (
-    NOT_RUN,
-    Number,
-    fmt_int,
-    fmt_num,
-    fmt_pct,
-    fmt_ratio,
-    fmt_seconds,
-    fmt_sig,
-    fmt_signed_pct,
-    fmt_times,
-    missing,
-    tex_escape,
-    tt,
-    tt_or_not_run,
-)  # fmt: skip
-from maaza.report.frames import Frames, cell
+from maaza.report import fmt
+from maaza.report.fmt import NOT_RUN, Number, tex_escape, tt
+from maaza.report.frames import Frames, cell, first_row
 
 
 # ----------------------------------------------------------------------------- status + data
@@ -56,32 +40,24 @@ def status_numbers(frames: Frames) -> list[Number]:
 
 def data_numbers(frames: Frames) -> list[Number]:
     """Split sizes and schema counts, read from the evaluations themselves (what was scored)."""
-    main = frames.design.main_run
-    test, hold = (frames.find_eval(main, "constrained", split) if main else None
-                  for split in ("test", "holdout"))  # fmt: skip
-    test = test if test is not None else _any_eval(frames, "test")
-    hold = hold if hold is not None else _any_eval(frames, "holdout")
+    e, main = frames.evals, frames.design.main_run
+    test, hold = (frames.find_eval(main, "constrained", split) for split in ("test", "holdout"))
+    test = test if test is not None else first_row(e[e["split"] == "test"])
+    hold = hold if hold is not None else first_row(e[e["split"] == "holdout"])
     n_schemas = NOT_RUN
     if hold is not None and not frames.schemas.empty:
         n_schemas = str(int((frames.schemas["name"] == hold["name"]).sum()))
     out = [
-        Number("NTest", fmt_int(cell(test, "n")), f"{cell(test, 'source')}: n"),
-        Number("NHoldout", fmt_int(cell(hold, "n")), f"{cell(hold, 'source')}: n"),
+        Number("NTest", fmt.integer(cell(test, "n")), f"{cell(test, 'source')}: n"),
+        Number("NHoldout", fmt.integer(cell(hold, "n")), f"{cell(hold, 'source')}: n"),
         Number("NSchemasHoldout", n_schemas, f"{cell(hold, 'source')}: by_schema"),
     ]
     tiers = frames.tiers
     for tier in ("simple", "medium", "complex"):
-        hit = tiers[(tiers["name"] == cell(test, "name")) & (tiers["tier"] == tier)] if not tiers.empty else tiers  # fmt: skip
-        n = hit["n"].iloc[0] if len(hit) else None
+        hit = tiers[(tiers["name"] == cell(test, "name")) & (tiers["tier"] == tier)]
         src = f"{cell(test, 'source')}: by_tier.{tier}.n"
-        out.append(Number(f"NTest{tier.title()}", fmt_int(n), src))
+        out.append(Number(f"NTest{tier.title()}", fmt.integer(cell(first_row(hit), "n")), src))
     return out
-
-
-def _any_eval(frames: Frames, split: str) -> pd.Series | None:
-    e = frames.evals
-    hit = e[e["split"] == split] if not e.empty else e
-    return hit.iloc[0] if len(hit) else None
 
 
 def dataset_numbers(frames: Frames) -> list[Number]:
@@ -99,24 +75,24 @@ def dataset_numbers(frames: Frames) -> list[Number]:
         return text() if d else NOT_RUN
 
     return [
-        Number("DataNHoldout", fmt_int(hold.n if hold else None), f"{src}: counts.holdout.n"),
+        Number("DataNHoldout", fmt.integer(hold.n if hold else None), f"{src}: counts.holdout.n"),
         Number("DataNSchemas", if_data(lambda: str(len(d.schemas))), f"{src}: schemas"),
         Number("DataNStyles", if_data(lambda: str(len(styles))), f"{src}: counts.*.by_style"),
         Number("DataStyles", if_data(lambda: ", ".join(map(tex_escape, styles))), f"{src}: counts.*.by_style"),
         Number("DataNChecks", if_data(lambda: str(len(checks))), f"{src}: checks"),
         Number("DataCheckNames", if_data(lambda: ", ".join(map(tt, checks))), f"{src}: checks"),
-        Number("DataMinPassRate", fmt_pct(min(rates)) if rates else NOT_RUN,
+        Number("DataMinPassRate", fmt.pct(min(rates)) if rates else NOT_RUN,
                f"{src}: checks.*.checks.*.pass_rate (min)"),
-        Number("DataNFailed", if_data(lambda: fmt_int(sum(sc.n_failed for sc in d.checks.values()))),
+        Number("DataNFailed", if_data(lambda: fmt.integer(sum(sc.n_failed for sc in d.checks.values()))),
                f"{src}: checks.*.n_failed"),
-        Number("DataLeakage", fmt_int(sum(d.leakage.values())) if d and d.leakage else NOT_RUN,
+        Number("DataLeakage", fmt.integer(sum(d.leakage.values())) if d and d.leakage else NOT_RUN,
                f"{src}: leakage"),
         Number("DataTokenizer", tt(d.tokens["tokenizer"]) if d and d.tokens.get("tokenizer") else NOT_RUN,
                f"{src}: tokens.tokenizer"),
-        Number("DataSeqMean", fmt_num(seq.get("mean"), 0), f"{seq_src}.mean"),
-        Number("DataSeqPNinetyFive", fmt_int(seq.get("p95")), f"{seq_src}.p95"),
-        Number("DataSeqMax", fmt_int(seq.get("max")), f"{seq_src}.max"),
-        Number("DataTargetMean", fmt_num(target.get("mean"), 0), f"{src}: tokens.train.all.target.mean"),
+        Number("DataSeqMean", fmt.num(seq.get("mean"), 0), f"{seq_src}.mean"),
+        Number("DataSeqPNinetyFive", fmt.integer(seq.get("p95")), f"{seq_src}.p95"),
+        Number("DataSeqMax", fmt.integer(seq.get("max")), f"{seq_src}.max"),
+        Number("DataTargetMean", fmt.num(target.get("mean"), 0), f"{src}: tokens.train.all.target.mean"),
     ]  # fmt: skip
 
 
@@ -139,14 +115,14 @@ def recipe_numbers(frames: Frames) -> list[Number]:
 
 
 def _fmt_setting(name: str, value: Any) -> str:
-    if missing(value):
+    if fmt.missing(value):
         return NOT_RUN
     if isinstance(value, str):
         return tt(value)
     if name == "TestFraction":
-        return fmt_pct(value, 0)
+        return fmt.pct(value, 0)
     if name == "ExtraTrain":  # an example count, printed like NTrain (thousands separated)
-        return fmt_int(value)
+        return fmt.integer(value)
     if isinstance(value, float) and 0 < abs(value) < 1e-2:
         mantissa, exp = f"{value:.0e}".split("e")
         return f"${mantissa}\\times10^{{{int(exp)}}}$"
@@ -161,49 +137,45 @@ UNSEEN_BENCH = "extract_unseen"  # benchmarks/extract_unseen.py: hand-written sc
 # (one example at a time, no early stop) vs ours, free and constrained. Train: the reference recipe
 # (HF Trainer, padding to a fixed length, full-sequence loss) vs maaza.train, same examples/steps.
 BENCH_NUMBERS: dict[str, tuple[str, str, Callable[[Any], str]]] = {
-    "BenchEvalN": (EVAL_BENCH, "n", fmt_int),
-    "BenchEvalModel": (EVAL_BENCH, "model", tt_or_not_run),
-    "BenchEvalDtype": (EVAL_BENCH, "dtype", tt_or_not_run),
-    "BenchEvalThreads": (EVAL_BENCH, "threads", fmt_int),
-    "BenchEvalRefExPerS": (EVAL_BENCH, "reference.examples_per_s", fmt_sig),
-    "BenchEvalFreeExPerS": (EVAL_BENCH, "free.examples_per_s", fmt_sig),
-    "BenchEvalConstrainedExPerS": (EVAL_BENCH, "constrained.examples_per_s", fmt_sig),
-    "BenchEvalSpeedup": (EVAL_BENCH, "speedup_free_vs_reference", fmt_times),
-    "BenchConstrainedOverhead": (EVAL_BENCH, "constrained_overhead_wall", fmt_signed_pct),
-    "BenchConstrainedOverheadPerToken": (
-        EVAL_BENCH,
-        "constrained_overhead_per_token",
-        fmt_signed_pct,
-    ),
-    "BenchTrainModel": (TRAIN_BENCH, "model", tt_or_not_run),
-    "BenchTrainN": (TRAIN_BENCH, "n_examples", fmt_int),
-    "BenchTrainSteps": (TRAIN_BENCH, "steps", fmt_int),
-    "BenchTrainThreads": (TRAIN_BENCH, "threads", fmt_int),
-    "BenchTrainRefMaxLength": (TRAIN_BENCH, "reference_max_length", fmt_int),
-    "BenchTrainOursDtype": (TRAIN_BENCH, "ours.base_dtype", tt_or_not_run),
-    "BenchTrainSpeedup": (TRAIN_BENCH, "ratio", fmt_times),
-    "BenchTrainSpeedupCPU": (TRAIN_BENCH, "ratio_cpu", fmt_times),
-    "BenchTrainRefTokS": (TRAIN_BENCH, "reference.tokens_per_s", lambda x: fmt_num(x, 0)),
-    "BenchTrainOursTokS": (TRAIN_BENCH, "ours.tokens_per_s", lambda x: fmt_num(x, 0)),
-    "BenchTrainRefTruncated": (TRAIN_BENCH, "reference.n_truncated", fmt_int),
-    "BenchTrainRefRoof": (TRAIN_BENCH, "reference.roof_fraction", fmt_pct),
-    "BenchTrainOursRoof": (TRAIN_BENCH, "ours.roof_fraction", fmt_pct),
-    "BenchUnseenRun": (UNSEEN_BENCH, "run", tt_or_not_run),
-    "BenchUnseenModel": (UNSEEN_BENCH, "model", tt_or_not_run),
-    "BenchUnseenN": (UNSEEN_BENCH, "n", fmt_int),
-    "BenchUnseenValid": (UNSEEN_BENCH, "n_valid", fmt_int),
-    "BenchUnseenExact": (UNSEEN_BENCH, "n_exact", fmt_int),
-    "BenchUnseenLeavesRight": (UNSEEN_BENCH, "leaves_right", fmt_int),
-    "BenchUnseenLeaves": (UNSEEN_BENCH, "leaves", fmt_int),
-    "BenchUnseenLatency": (UNSEEN_BENCH, "mean_latency_s", lambda x: fmt_seconds(x, 1)),
-}
+    "BenchEvalN": (EVAL_BENCH, "n", fmt.integer),
+    "BenchEvalModel": (EVAL_BENCH, "model", fmt.tt_or_not_run),
+    "BenchEvalDtype": (EVAL_BENCH, "dtype", fmt.tt_or_not_run),
+    "BenchEvalThreads": (EVAL_BENCH, "threads", fmt.integer),
+    "BenchEvalRefExPerS": (EVAL_BENCH, "reference.examples_per_s", fmt.sig),
+    "BenchEvalFreeExPerS": (EVAL_BENCH, "free.examples_per_s", fmt.sig),
+    "BenchEvalConstrainedExPerS": (EVAL_BENCH, "constrained.examples_per_s", fmt.sig),
+    "BenchEvalSpeedup": (EVAL_BENCH, "speedup_free_vs_reference", fmt.times),
+    "BenchConstrainedOverhead": (EVAL_BENCH, "constrained_overhead_wall", fmt.signed_pct),
+    "BenchConstrainedOverheadPerToken": (EVAL_BENCH, "constrained_overhead_per_token", fmt.signed_pct),
+    "BenchTrainModel": (TRAIN_BENCH, "model", fmt.tt_or_not_run),
+    "BenchTrainN": (TRAIN_BENCH, "n_examples", fmt.integer),
+    "BenchTrainSteps": (TRAIN_BENCH, "steps", fmt.integer),
+    "BenchTrainThreads": (TRAIN_BENCH, "threads", fmt.integer),
+    "BenchTrainRefMaxLength": (TRAIN_BENCH, "reference_max_length", fmt.integer),
+    "BenchTrainOursDtype": (TRAIN_BENCH, "ours.base_dtype", fmt.tt_or_not_run),
+    "BenchTrainSpeedup": (TRAIN_BENCH, "ratio", fmt.times),
+    "BenchTrainSpeedupCPU": (TRAIN_BENCH, "ratio_cpu", fmt.times),
+    "BenchTrainRefTokS": (TRAIN_BENCH, "reference.tokens_per_s", lambda x: fmt.num(x, 0)),
+    "BenchTrainOursTokS": (TRAIN_BENCH, "ours.tokens_per_s", lambda x: fmt.num(x, 0)),
+    "BenchTrainRefTruncated": (TRAIN_BENCH, "reference.n_truncated", fmt.integer),
+    "BenchTrainRefRoof": (TRAIN_BENCH, "reference.roof_fraction", fmt.pct),
+    "BenchTrainOursRoof": (TRAIN_BENCH, "ours.roof_fraction", fmt.pct),
+    "BenchUnseenRun": (UNSEEN_BENCH, "run", fmt.tt_or_not_run),
+    "BenchUnseenModel": (UNSEEN_BENCH, "model", fmt.tt_or_not_run),
+    "BenchUnseenN": (UNSEEN_BENCH, "n", fmt.integer),
+    "BenchUnseenValid": (UNSEEN_BENCH, "n_valid", fmt.integer),
+    "BenchUnseenExact": (UNSEEN_BENCH, "n_exact", fmt.integer),
+    "BenchUnseenLeavesRight": (UNSEEN_BENCH, "leaves_right", fmt.integer),
+    "BenchUnseenLeaves": (UNSEEN_BENCH, "leaves", fmt.integer),
+    "BenchUnseenLatency": (UNSEEN_BENCH, "mean_latency_s", lambda x: fmt.seconds(x, 1)),
+}  # fmt: skip
 
 
 def _dig(data: Any, key: str) -> Any:
     """data["a"]["b"] for key "a.b"; None when a part is absent (or the value is NaN)."""
     for part in key.split("."):
         data = data.get(part) if isinstance(data, dict) else None
-    return None if missing(data) else data
+    return None if fmt.missing(data) else data
 
 
 def bench_numbers(frames: Frames) -> list[Number]:
@@ -214,8 +186,8 @@ def bench_numbers(frames: Frames) -> list[Number]:
         for stem in (EVAL_BENCH, TRAIN_BENCH, UNSEEN_BENCH)
     }
     out = [
-        Number(name, fmt(_dig(data.get(stem), key)), f"{src[stem]}: {key}")
-        for name, (stem, key, fmt) in BENCH_NUMBERS.items()
+        Number(name, show(_dig(data.get(stem), key)), f"{src[stem]}: {key}")
+        for name, (stem, key, show) in BENCH_NUMBERS.items()
     ]
     ev, tr = data.get(EVAL_BENCH), data.get(TRAIN_BENCH)
     ref_tokens, n = _dig(ev, "reference.tokens"), _dig(ev, "n")
@@ -223,12 +195,12 @@ def bench_numbers(frames: Frames) -> list[Number]:
     return out + [
         Number("BenchEvalAdapter", _adapter_text(ev), f"{src[EVAL_BENCH]}: adapter"),
         # The reference never stops early, so this is its max_new_tokens as actually run.
-        Number("BenchEvalRefNewTokens", fmt_int(ref_tokens / n) if ref_tokens is not None and n else NOT_RUN,
+        Number("BenchEvalRefNewTokens", fmt.integer(ref_tokens / n) if ref_tokens is not None and n else NOT_RUN,
                f"derived: {src[EVAL_BENCH]}: reference.tokens / n"),
         Number("BenchEvalConstrainedSpeedup",
-               fmt_ratio(_dig(ev, "reference.seconds"), _dig(ev, "constrained.seconds")),
+               fmt.ratio(_dig(ev, "reference.seconds"), _dig(ev, "constrained.seconds")),
                f"derived: {src[EVAL_BENCH]}: reference.seconds / constrained.seconds"),
-        Number("BenchTrainRefPadding", fmt_pct(1 - real / padded) if real is not None and padded else NOT_RUN,
+        Number("BenchTrainRefPadding", fmt.pct(1 - real / padded) if real is not None and padded else NOT_RUN,
                f"derived: {src[TRAIN_BENCH]}: 1 - reference.real_tokens / reference.padded_tokens"),
     ]  # fmt: skip
 
