@@ -6,7 +6,10 @@
                                                                  # = `make quick`: keep the clone
 
 Clones this repository's HEAD into a fresh folder, sets `profile: quick` in the clone's
-params.yaml and runs `dvc repro` there (the results of this checkout are never touched; the
+params.yaml, leaves out the recipe search (`search.runs: {}`: its trials are declared stages that
+a profile cannot remove, 2 notebook processes each, and their code paths, training and a
+constrained evaluation, are the other stages'; the report draws an empty search table) and runs
+`dvc repro` there (the results of this checkout are never touched; the
 clone's PDF is build/quick/paper/main.pdf with --keep), and reads papermill's own records in
 the executed notebooks: per stage the kernel start (notebook time not spent in any cell), the
 imports cell, the model load and the work, and what is left for DVC between stages. Writes
@@ -23,6 +26,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -74,10 +79,12 @@ def run_quick(clone: Path, cache: Path | None) -> float:
     if cache is not None:
         env["MAAZA_CACHE"] = str(cache)
     params = clone / "params.yaml"
-    text = params.read_text()
-    if "\nprofile: default" not in text:
-        raise SystemExit(f"{params}: no `profile: default` line to switch")
-    params.write_text(text.replace("\nprofile: default", "\nprofile: quick", 1))
+    raw = yaml.safe_load(params.read_text())
+    if raw.get("profile") != "default":
+        raise SystemExit(f"{params}: expected `profile: default`, got {raw.get('profile')!r}")
+    raw["profile"] = "quick"
+    raw["search"]["runs"] = {}  # = dvc exp run -S profile=quick -S 'search.runs={}'
+    params.write_text(yaml.safe_dump(raw, sort_keys=False))
     start = time.perf_counter()
     subprocess.run(["dvc", "repro"], cwd=clone, env=env, check=True)
     return time.perf_counter() - start
