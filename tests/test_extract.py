@@ -20,7 +20,7 @@ from xgrammar.testing import _is_grammar_accept_string
 
 import maaza.evaluate
 from maaza.cli import app
-from maaza.config import DecodeConfig
+from maaza.config import PROJECT_ROOT, DecodeConfig
 from maaza.extract import (
     AUTO,
     ExtractError,
@@ -307,10 +307,11 @@ def test_best_adapter_is_the_best_evaluated_run(root):
     _fake_run(root, "c-r32", model="gemma3-270m", fmt="paper")
     _fake_run(root, "d-new")  # trained, not evaluated yet
     _write(root / "runs" / "e-broken" / "train_metrics.json", {"run": "e-broken"})  # no adapter
-    _fake_eval(root, "ft-a-r8-constrained", "a-r8", 0.70)
-    _fake_eval(root, "ft-b-r16-constrained", "b-r16", 0.80)
-    _fake_eval(root, "ft-c-r32-constrained", "c-r32", 0.75)
-    _fake_eval(root, "ft-a-r8-free", "a-r8", 0.99, mode="free")  # other mode: ignored
+    _fake_eval(root, "ft-a-r8-constrained-val", "a-r8", 0.70, split="val")
+    _fake_eval(root, "ft-b-r16-constrained-val", "b-r16", 0.80, split="val")
+    _fake_eval(root, "ft-c-r32-constrained-val", "c-r32", 0.75, split="val")
+    _fake_eval(root, "ft-a-r8-free-val", "a-r8", 0.99, mode="free", split="val")  # other mode
+    _fake_eval(root, "ft-a-r8-constrained", "a-r8", 0.99)  # test: never used to choose
     _fake_eval(root, "ft-a-r8-constrained-holdout", "a-r8", 0.99, split="holdout")  # ignored
     _fake_eval(root, "zs-x-constrained", None, 0.99)  # zero-shot: ignored
     _write(root / "results" / "eval" / "torn" / "metrics.json", '{"run": "a-r8", ')  # half-written
@@ -331,6 +332,20 @@ def test_best_adapter_is_the_best_evaluated_run(root):
     assert (
         zs.adapter is None and zs.model == "smollm2-135m-instruct" and zs.prompt_format == "paper"
     )
+
+
+def test_search_trials_are_not_default_adapters(root):
+    """A search screen with the best val score is not a candidate: its recipe becomes a run."""
+    from maaza.config import load_params
+
+    params = load_params(PROJECT_ROOT / "params.yaml")
+    trial = next(r for r in params.run_names() if params.run_role(r) == "trial")
+    _fake_run(root, "b-r16")
+    _fake_run(root, trial)
+    _fake_eval(root, "ft-b-r16-constrained-val", "b-r16", 0.50, split="val")
+    _fake_eval(root, f"ft-{trial}-constrained-val", trial, 0.90, split="val")
+    assert [s.run for s in find_adapters(root)] == [trial, "b-r16"]  # without params: any run
+    assert [s.run for s in find_adapters(root, params)] == ["b-r16"]
 
 
 def test_real_adapter_is_found_and_applied(tmp_path, tiny_model, monkeypatch):

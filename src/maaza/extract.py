@@ -10,8 +10,9 @@
     Extractor(model="smollm2-135m-instruct", zero_shot=True)   # the base model, no adapter
 
 The default adapter is the fine-tuned run with the best JSONExact among the evaluations the report
-stage reads (results/eval/*/metrics.json: fine-tuned, constrained, test split) whose
-runs/<run>/adapter/ exists; runs without an evaluation yet come after. Its base model and prompt
+stage reads (results/eval/*/metrics.json: fine-tuned, constrained, validation split: chosen on
+val, never on test) whose runs/<run>/adapter/ exists; runs without a val evaluation come after,
+and search trials (role trial in params.yaml) are not candidates: a chosen recipe becomes a run. Its base model and prompt
 format are read from runs/<run>/train_metrics.json (params.yaml as a fallback). Paths are searched
 under $MAAZA_ROOT / `--root` / `root=`, else under the project checkout maaza is imported from;
 installed elsewhere (site-packages) with neither set, finding an adapter is a clear error.
@@ -42,6 +43,7 @@ from maaza.config import (
     Params,
     PromptFormat,
 )
+from maaza.plan import VAL_SPLIT
 
 ROOT_ENV = "MAAZA_ROOT"
 AUTO = "auto"  # adapter="auto": the best fine-tuned run under <root>/runs
@@ -360,7 +362,7 @@ class Source:
     prompt_format: PromptFormat
     adapter: Path | None = None
     run: str | None = None
-    json_exact: float | None = None  # the run's test JSONExact (constrained), if evaluated
+    json_exact: float | None = None  # the run's val JSONExact (constrained), if evaluated
     note: str = ""  # why this source was chosen
 
     def describe(self) -> str:
@@ -403,14 +405,15 @@ def _read_json(path: Path) -> Any:
 
 
 def eval_scores(eval_dir: Path) -> dict[str, float]:
-    """{run: best test JSONExact under constrained decoding} from the report stage's inputs."""
+    """{run: val JSONExact under constrained decoding} from the report stage's inputs (the
+    default adapter is chosen on the validation split, never on test)."""
     scores: dict[str, float] = {}
     for path in sorted(eval_dir.glob("*/metrics.json")):
         m = _read_json(path)
         if not isinstance(m, dict) or not m.get("run") or m.get("mode") != "constrained":
             continue
         exact = (m.get("overall") or {}).get("json_exact")
-        if m.get("split") == "test" and isinstance(exact, int | float):
+        if m.get("split") == VAL_SPLIT and isinstance(exact, int | float):
             scores[m["run"]] = max(exact, scores.get(m["run"], -1.0))
     return scores
 
@@ -441,12 +444,14 @@ def find_adapters(root: Path, params: Params | None = None) -> list[Source]:
     for cfg in sorted((root / "runs").glob("*/adapter/adapter_config.json")):
         run_dir = cfg.parent.parent
         run = (_read_json(run_dir / "train_metrics.json") or {}).get("run", run_dir.name)
+        if params is not None and run in params.run_names() and params.run_role(run) == "trial":
+            continue  # a search screen; the recipe it chose is a run of its own
         try:
             model, fmt = run_settings(run_dir, params)
         except ExtractError:
             continue
         exact = scores.get(run)
-        note = f"test JSONExact {exact:.3f}" if exact is not None else "not evaluated yet"
+        note = f"val JSONExact {exact:.3f}" if exact is not None else "not evaluated on val yet"
         found.append(Source(model, fmt, cfg.parent, run, exact, note))
     return sorted(found, key=lambda s: (s.json_exact is None, -(s.json_exact or 0.0), s.run))
 

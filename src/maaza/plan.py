@@ -41,10 +41,11 @@ SPLIT_FILES: dict[str, str] = {
 }
 
 # Which evaluations each kind of subject gets: (split, mode), in report order.
+# Final runs also on val (constrained): `maaza extract` picks its default adapter there, not on test.
 _FULL = (
     ("test", "free"), ("test", "constrained"),
     ("holdout", "free"), ("holdout", "constrained"),
-    ("train", "constrained"),
+    ("train", "constrained"), ("val", "constrained"),
 )  # fmt: skip
 EVALS_BY_KIND: dict[str, tuple[tuple[str, str], ...]] = {
     "zero-shot": (("test", "free"), ("test", "constrained")),
