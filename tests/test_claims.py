@@ -160,3 +160,46 @@ def test_verdict_words_follow_the_test():
     verdicts = [n for n in NUMBERS["render()"] if n.name.endswith("Verdict") and "Vs" in n.name]
     allowed = {*claims.WORDS.values(), r"\notrun{}"}
     assert verdicts and all(n.value in allowed for n in verdicts)
+
+
+def test_the_report_handles_seed_replicates_missing_and_run(tmp_path):
+    """Declared but not run: "not run" in the seed table and the compute table, and the seed
+    clause says so. One replicate run: kept out of the headline tables, and the seed spread
+    (its JSONExact and the base run's) is set against the difference."""
+    import json
+    import shutil
+
+    import yaml
+    from test_report import FIXTURE, metrics, paths_for
+
+    from maaza.report.tables import compute, seed_spread
+
+    params = yaml.safe_load((FIXTURE / "params.yaml").read_text())
+    params["seeds"] = {"train": {"runs": ["smollm2-135m-r16"], "seeds": [1, 2]}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURE, src)
+
+    def build():
+        frames = load_frames(paths_for(src, tmp_path / "out", tmp_path / "params.yaml"))
+        numbers = {n.name: n.value for n in parse_numbers(render(frames, load_reference()))}
+        return frames, numbers
+
+    frames, n = build()
+    assert n["MainSeedRuns"] == "1 of 3" and n["MainSeedSpread"] == r"\notrun{}"
+    assert "seed replicates not run yet" in n["OursVsMainSeed"]
+    assert r"\notrun{}, \notrun{}" in seed_spread(frames, load_reference())
+    assert r"\texttt{smollm2-135m-r16-s1}" in compute(frames, load_reference())
+
+    main = metrics("ft-smollm2-135m-r16-constrained")
+    rep = src / "results" / "eval" / "ft-smollm2-135m-r16-s1-constrained"
+    shutil.copytree(src / "results" / "eval" / "ft-smollm2-135m-r16-constrained", rep)
+    m = main | {"name": rep.name, "run": "smollm2-135m-r16-s1"}
+    m["overall"] = main["overall"] | {"json_exact": main["overall"]["json_exact"] - 0.05}
+    (rep / "metrics.json").write_text(json.dumps(m))
+    frames, n = build()
+    assert rep.name not in set(frames.headline()["name"])
+    assert frames.evals.set_index("name").loc[rep.name, "kind"] == "seed"
+    assert n["MainSeedRuns"] == "2 of 3" and "range" in n["MainSeedSpread"]
+    # our recipe vs the paper's: 14.3 points apart, the paper recipe's seeds 5 apart
+    assert n["OursVsMainSeed"] == r"larger than the spread over training seeds (5.0\,pp)"

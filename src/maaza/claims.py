@@ -45,7 +45,7 @@ TESTED_BY = {
 }  # fmt: skip
 # A macro that states a comparison (tests/test_claims.py: each has a test beside it); the
 # original paper's own numbers (Paper...) are theirs, quoted, not claims of ours.
-# A claim's own test macro (\\<stem>P, the only such names ending in P) is the test, not a claim.
+# A claim's own test macro (\<stem>P, the only such names ending in P) is the test, not a claim.
 COMPARATIVE = re.compile(
     r"^(?!Paper)(?![A-Za-z]*P$)[A-Za-z]*(Vs|Gain|Gap$|Delta$|Verdict$|Reading$|Short$)"
 )
@@ -125,10 +125,12 @@ def _ablation_claims(design: _Design) -> list[Claim]:
     points: dict[str, list[tuple[Any, str | None]]] = {}
     for a in design.ablations:
         points.setdefault(a.factor, []).append((a.value, a.run))
-    out = []
+    out: list[Claim] = []
+    if main is None:  # the main run is every factor's reference point
+        return out
     for factor, name in (("rank", "Rank"), ("data", "Data")):
         pts = sorted([*points.get(factor, []), (values.get(factor), main)], key=lambda p: p[0])
-        if len(pts) > 1 and main is not None:
+        if len(pts) > 1:
             (lo, lo_run), (hi, hi_run) = pts[0], pts[-1]
             what = f"{factor} {lo} vs {hi} (ablation)"
             out.append(Claim(f"Abl{name}MinVsMax", what, Side(lo_run), Side(hi_run)))
