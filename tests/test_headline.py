@@ -25,22 +25,23 @@ def test_eval_headline_keys_and_interval():
     assert h["exact_ci"] == f"{lo:.3f}-{hi:.3f}" and lo < h["exact"] < hi
 
 
-def _committed(path: Path, role: str) -> bool:
-    """Every result but a search trial's is committed; trials are committed as they finish."""
-    assert path.exists() or role == "trial", f"{path} is missing"
+def _committed(path: Path, role: str, replicate: bool = False) -> bool:
+    """Every result but a search trial's or a seed replicate's is committed; those are committed
+    as they finish."""
+    assert path.exists() or role == "trial" or replicate, f"{path} is missing"
     return path.exists()
 
 
 def test_committed_headlines_are_what_the_writers_write():
     for e in PLAN.evals:
         path = e.out_dir(PROJECT_ROOT / "results/eval") / "metrics.json"
-        if not _committed(path, e.role):
+        if not _committed(path, e.role, e.replicates is not None):
             continue
         written = io.read_json(PROJECT_ROOT / headline.eval_path(e.name))
         assert written == headline.eval_headline(metrics := io.read_json(path)), e.name
     for run in PLAN.run_names:
         path = PROJECT_ROOT / "runs" / run / "train_metrics.json"
-        if not _committed(path, PARAMS.run_role(run)):
+        if not _committed(path, PARAMS.run_role(run), PLAN.replicated(run) is not None):
             continue
         metrics = io.read_json(path)
         assert io.read_json(PROJECT_ROOT / headline.train_path(run)) == headline.train_headline(
