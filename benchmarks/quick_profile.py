@@ -8,7 +8,8 @@
 Clones this repository's HEAD into a fresh folder, sets `profile: quick` in the clone's
 params.yaml, leaves out the recipe search (`search.runs: {}`: its trials are declared stages that
 a profile cannot remove, 2 notebook processes each, and their code paths, training and a
-constrained evaluation, are the other stages'; the report draws an empty search table) and runs
+constrained evaluation, are the other stages'; the report draws an empty search table) and the
+seed replicates (`seeds: {}`, for the same reasons) and runs
 `dvc repro` there (the results of this checkout are never touched; the
 clone's PDF is build/quick/paper/main.pdf with --keep), and reads papermill's own records in
 the executed notebooks: per stage the kernel start (notebook time not spent in any cell), the
@@ -84,6 +85,7 @@ def run_quick(clone: Path, cache: Path | None) -> float:
         raise SystemExit(f"{params}: expected `profile: default`, got {raw.get('profile')!r}")
     raw["profile"] = "quick"
     raw["search"]["runs"] = {}  # = dvc exp run -S profile=quick -S 'search.runs={}'
+    raw["seeds"] = {}  # seed replicates too (-S 'seeds={}'): the same code paths, 10 more notebooks
     params.write_text(yaml.safe_dump(raw, sort_keys=False))
     start = time.perf_counter()
     subprocess.run(["dvc", "repro"], cwd=clone, env=env, check=True)

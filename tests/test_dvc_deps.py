@@ -111,23 +111,34 @@ def test_stage_deps_are_exact(stage):
 PLAN = load_plan(ROOT / "params.yaml")
 EXTERNAL_STAGES = ("data_external", "external")
 EVAL_STAGES = {s: v for s, v in STAGES.items() if s.startswith("eval")}
+TRAIN_KINDS = ("train", "train_extra", "ablate", "search")
 TRAIN_STAGES = {
     s: v
     for s, v in STAGES.items()
-    if s.split("@")[0] in ("train", "train_extra", "ablate", "search")
+    if s.split("@")[0] in (*TRAIN_KINDS, *(f"{k}_seeds" for k in TRAIN_KINDS))
 }
 
 
+def subject(stage: str) -> str:
+    """The run or model a stage trains or evaluates: a seed matrix stage <stage>@<run>-<seed>
+    stands for the replicate <run>-s<seed>."""
+    kind, key = stage.split("@")
+    if not kind.endswith("_seeds"):
+        return key
+    run, seed = key.rsplit("-", 1)
+    return f"{run}-s{seed}"
+
+
 def test_every_declared_subject_and_run_has_its_stage():
-    assert sorted(s.split("@")[1] for s in EVAL_STAGES) == sorted(PLAN.subjects)
-    assert sorted(s.split("@")[1] for s in TRAIN_STAGES) == sorted(PLAN.run_names)
+    assert sorted(map(subject, EVAL_STAGES)) == sorted(PLAN.subjects)
+    assert sorted(map(subject, TRAIN_STAGES)) == sorted(PLAN.run_names)
 
 
 @pytest.mark.parametrize("stage", sorted(EVAL_STAGES))
 def test_eval_stage_mirrors_the_plan(stage):
     """Outs are exactly the plan's evaluation folders and their headline files (DVC metrics);
     data deps exactly their data files."""
-    evals = PLAN.evals_of(stage.split("@")[1])
+    evals = PLAN.evals_of(subject(stage))
     all_outs = EVAL_STAGES[stage]["outs"]
     headlines = {o for o in all_outs if o.startswith(f"{headline.METRICS_DIR}/")}
     assert headlines == {str(headline.eval_path(e.name)) for e in evals}
@@ -139,7 +150,7 @@ def test_eval_stage_mirrors_the_plan(stage):
 
 @pytest.mark.parametrize("stage", sorted(TRAIN_STAGES))
 def test_only_extra_data_runs_and_trials_read_train_extra(stage):
-    run = PLAN.run(stage.split("@")[1])
+    run = PLAN.run(subject(stage))
     reads_extra = "data/train_extra.jsonl" in TRAIN_STAGES[stage]["deps"]
     assert reads_extra == (run.section in ("train.runs_extra", "search.runs"))
 
@@ -201,3 +212,32 @@ def test_external_stages_exist_only_with_an_external_dataset(tmp_path):
     assert {str(e.out_dir().parent) for e in plan.external_evals} <= outs
     assert "data/external" in stages["data_external@fixture"]["outs"]
     assert "data/external" in stages["external@fixture"]["deps"]
+
+
+def test_seed_replicates_are_a_params_edit(tmp_path):
+    """One more seed in params.yaml `seeds:` gives its training and evaluation stages (named after
+    the replicate, reading the base run's params key and data); no seeds, no seed stages; the other
+    stages never change."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["seeds"]["ablate"]["seeds"].append(7)
+    params["seeds"]["train"] = {"runs": [], "seeds": []}
+    stages = _stages(_project_copy(tmp_path, params))
+    seed_stages = {s for s in stages if s.split("@")[0].endswith("_seeds")}
+    assert {s: stages[s] for s in stages if s not in seed_stages} == {
+        s: v for s, v in STAGES.items() if not s.split("@")[0].endswith("_seeds")
+    }
+    assert "ablate_seeds@smollm2-135m-data25-7" in stages
+    assert not [s for s in seed_stages if s.split("@")[0] in ("train_seeds", "eval_seeds")]
+    outs = stages["eval_ablate_seeds@smollm2-135m-data25-7"]["outs"]
+    assert "results/eval/ab-smollm2-135m-data25-s7-constrained/predictions.jsonl" in outs
+    plan = plan_from_params(resolve(params))
+    assert sorted(map(subject, seed_stages)) == sorted(
+        [*(r.name for r in plan.runs if r.replicates)] * 2
+    )
+
+
+def test_seed_stages_read_their_base_runs_params():
+    listed = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for kind, section in (("train", "train.runs"), ("train_extra", "train.runs_extra"),
+                          ("ablate", "ablate.runs")):  # fmt: skip
+        assert f"{section}.${{item.run}}" in listed[f"{kind}_seeds"]["params"]

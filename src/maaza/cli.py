@@ -120,7 +120,8 @@ def params(
         resolved = load_params(path, profile)
     except ConfigError as err:
         raise fail(str(err)) from None
-    runs = {name: resolved.train_run(name).model_dump() for name in resolved.run_names()}
+    names = [*resolved.run_names(), *resolved.replicates()]  # seed replicates resolve too
+    runs = {name: resolved.train_run(name).model_dump() for name in names}
     out = {**resolved.model_dump(), "resolved_runs": runs}
     console.print_json(json.dumps(out))
 
@@ -301,7 +302,7 @@ def eval_(
     check_choice("--device", device, Device)
     try:
         params = load_params(params_path, profile)
-        known = set(params.run_names())
+        known = {*params.run_names(), *params.replicates()}
         if run is None and adapter is not None and adapter.parent.name in known:
             run = adapter.parent.name
         split = split or (data.stem if data.stem in ("test", "holdout") else "external")

@@ -236,6 +236,33 @@ class SearchConfig(Strict):
     )  # fmt: skip
 
 
+class SeedReplicates(Strict):
+    """Runs of one section trained again with other seeds: every listed run with every seed."""
+
+    runs: list[str] = Field(default_factory=list, description="declared runs of the section")
+    seeds: list[int] = Field(
+        default_factory=list, description="one replicate per seed, named <run>-s<seed>"
+    )
+
+
+class SeedsConfig(Strict):
+    """Seed replicates (issue 21): run <run>-s<seed> is the declared run with `seed` changed (LoRA
+    initialisation, dropout masks, example order, a train_fraction's subset) and the run's role.
+    One entry per section, since the section says which data a training stage reads (dvc.yaml's
+    train_seeds, train_extra_seeds and ablate_seeds stages are matrices over these lists)."""
+
+    train: SeedReplicates = SeedReplicates()  # runs of train.runs
+    train_extra: SeedReplicates = SeedReplicates()  # runs of train.runs_extra
+    ablate: SeedReplicates = SeedReplicates()  # runs of ablate.runs
+
+
+SEED_SECTIONS = {"train": "train.runs", "train_extra": "train.runs_extra", "ablate": "ablate.runs"}
+
+
+def replicate_name(run: str, seed: int) -> str:
+    return f"{run}-s{seed}"
+
+
 # ----------------------------------------------------------------------------- evaluate
 class DecodeConfig(Strict):
     max_new_tokens: int = Field(512, gt=0)
@@ -316,6 +343,7 @@ class Params(Strict):
     train: TrainConfig
     ablate: AblateConfig = AblateConfig()
     search: SearchConfig = SearchConfig()
+    seeds: SeedsConfig = SeedsConfig()
     evaluate: EvalConfig = EvalConfig()
     # At most one dataset (its files go to data/external/); empty: no external stage runs.
     external: dict[str, ExternalData] = Field(default_factory=dict)
@@ -348,7 +376,18 @@ class Params(Strict):
         search.runs)."""
         return [name for runs in self.sections().values() for name in runs]
 
+    def replicates(self) -> dict[str, tuple[str, int]]:
+        """{seed replicate: (the declared run it replicates, its seed)}, in params order."""
+        return {
+            replicate_name(run, seed): (run, seed)
+            for entry in (self.seeds.train, self.seeds.train_extra, self.seeds.ablate)
+            for run in entry.runs
+            for seed in entry.seeds
+        }
+
     def run_section(self, name: str) -> str:
+        """The section a run is declared in (a seed replicate: its base run's)."""
+        name = self.replicates().get(name, (name, 0))[0]
         for section, runs in self.sections().items():
             if name in runs:
                 return section
@@ -357,6 +396,8 @@ class Params(Strict):
         )
 
     def run_role(self, name: str) -> Role:
+        """A run's declared role (a seed replicate keeps its base run's)."""
+        name = self.replicates().get(name, (name, 0))[0]
         section = self.run_section(name)
         return _declared_role(section, self.sections()[section][name])  # type: ignore[return-value]
 
@@ -369,6 +410,9 @@ class Params(Strict):
             run = self.train_run(base)
             keep_extra = self.external[str(self.external_name)].extra
             return run if keep_extra else run.model_copy(update={"extra_train": 0})
+        if name in (replicates := self.replicates()):
+            base, seed = replicates[name]
+            return self.train_run(base).model_copy(update={"seed": seed})
         section = self.run_section(name)
         overrides = {k: v for k, v in self.sections()[section][name].items() if k != "role"}
         return _validate(TrainRun, deep_merge(self.train.common, overrides), f"{section}.{name}")
@@ -421,6 +465,7 @@ def resolve(raw: dict[str, Any], profile: str | None = None) -> Params:
     params: Params = _validate(Params, raw)
     _check_common(params)
     _check_runs(params)
+    _check_seeds(params)
     _check_external(params)
     _check_variety(params)
     check_params(params)
@@ -461,6 +506,27 @@ def _check_runs(params: Params) -> None:
                 )
 
 
+def _check_seeds(params: Params) -> None:
+    """A replicate's base run is declared in the section its entry names, its seed differs from
+    the base run's, and its name is free."""
+    for key, section in SEED_SECTIONS.items():
+        entry = getattr(params.seeds, key)
+        for i, run in enumerate(entry.runs):
+            if run not in params.sections()[section]:
+                raise ConfigError(
+                    f"seeds.{key}.runs[{i}]: {run!r} is not a run of {section} "
+                    f"(declared there: {', '.join(params.sections()[section]) or 'none'})"
+                )
+            base_seed = params.train_run(run).seed
+            if base_seed in entry.seeds:
+                raise ConfigError(f"seeds.{key}.seeds: {base_seed} is {run}'s own seed")
+        if len(set(entry.seeds)) != len(entry.seeds):
+            raise ConfigError(f"seeds.{key}.seeds: a seed is listed twice: {entry.seeds}")
+    taken = set(params.replicates()) & set(params.run_names())
+    if taken:
+        raise ConfigError(f"seeds: replicate name(s) {', '.join(sorted(taken))} already declared")
+
+
 def _check_external(params: Params) -> None:
     """One dataset at most, a name fit for stage and file names, runs that exist."""
     if len(params.external) > 1:
@@ -480,7 +546,7 @@ def _check_external(params: Params) -> None:
                     f"external.{name}.runs[{i}]: unknown run {base!r}; declared runs: "
                     f"{', '.join(params.run_names())}"
                 )
-        clash = set(params.external_runs()) & set(params.run_names())
+        clash = set(params.external_runs()) & {*params.run_names(), *params.replicates()}
         if clash:
             raise ConfigError(f"external.{name}: run name(s) {', '.join(sorted(clash))} taken")
 

@@ -10,6 +10,13 @@ stage per subject (one process, one model load, for all of a subject's evaluatio
 mirror this rule, since DVC cannot expand a list into outs (dvc issue 8171); tests/test_plan.py
 fails if the two disagree. Adding a run to params.yaml adds its training and evaluation stages.
 
+Seed replicates (params.yaml `seeds:`): `<run>-s<seed>` is a declared run trained again with
+another seed; it keeps the run's role and section (so its data), says which run it replicates
+(`Run.replicates`), and is evaluated on the test split with constrained decoding only
+(EVALS_BY_KIND["seed"]): the split and mode on which every paired comparison in the paper is made,
+so the seed spread is measured where the differences it is compared with are; each more
+evaluation would cost as much CPU as the base run's (see dvc.yaml's eval_seeds stages).
+
 External data (params.yaml `external:`, empty by default): each of its runs (`<dataset>-<run>`,
 the declared run's settings on the external train file) is evaluated on the external test file in
 both modes. They live apart, under runs/external/ and results/eval/external/ (one stage per
@@ -57,6 +64,8 @@ EVALS_BY_KIND: dict[str, tuple[tuple[str, str], ...]] = {
     # constrained: test is not looked at while choosing
     "trial": (("val", "constrained"), (FIT_SPLIT, "constrained")),
     EXTERNAL: ((EXTERNAL, "free"), (EXTERNAL, "constrained")),
+    # a seed replicate, whatever its role: the test split, constrained (see the module docstring)
+    "seed": (("test", "constrained"),),
 }
 
 
@@ -74,6 +83,7 @@ class Run:
     role: Role
     section: str  # train.runs | train.runs_extra | ablate.runs | external: the data it reads
     model: str
+    replicates: str | None = None  # a seed replicate: the declared run it trains again
 
     def dir(self, runs_dir: str | Path = "runs") -> Path:
         """runs/<run>, or runs/external/<run> for a run on external data."""
@@ -89,12 +99,16 @@ class Eval:
     role: str  # the run's role, or "zero-shot"
     split: str
     mode: str
+    replicates: str | None = None  # the evaluation of a seed replicate: the run it replicates
 
     @property
     def kind(self) -> str:
-        """zero-shot | fine-tuned | ablation | fit | val: how the report groups an evaluation."""
+        """zero-shot | fine-tuned | ablation | fit | val | seed: how the report groups an
+        evaluation (seed: a seed replicate's, kept out of the tables of declared runs)."""
         if self.run is None:
             return "zero-shot"
+        if self.replicates is not None:
+            return "seed"
         if self.split == FIT_SPLIT:
             return "fit"
         if self.split == VAL_SPLIT:
@@ -133,7 +147,16 @@ class Plan:
         return tuple(r.name for r in self.runs)
 
     def runs_with(self, role: str) -> tuple[str, ...]:
-        return tuple(r.name for r in self.runs if r.role == role)
+        """The declared runs of a role (seed replicates are not: see replicates_of)."""
+        return tuple(r.name for r in self.runs if r.role == role and r.replicates is None)
+
+    def replicates_of(self, run: str | None) -> tuple[str, ...]:
+        """The seed replicates of a declared run, in params order."""
+        return tuple(r.name for r in self.runs if run is not None and r.replicates == run)
+
+    def replicated(self, run: str | None) -> str | None:
+        """The declared run that `run` replicates (None: not a seed replicate, or unknown)."""
+        return next((r.replicates for r in self.runs if r.name == run), None)
 
     @property
     def subjects(self) -> tuple[str, ...]:
@@ -156,6 +179,9 @@ def plan_from_params(params: Params) -> Plan:
     runs = tuple(
         Run(n, params.run_role(n), params.run_section(n), params.train_run(n).model)
         for n in params.run_names()
+    ) + tuple(
+        Run(n, params.run_role(n), params.run_section(n), params.train_run(n).model, base)
+        for n, (base, _) in params.replicates().items()
     )
     evals = [
         Eval(eval_name(m, None, mode, split), m, None, m, "zero-shot", split, mode)
@@ -171,9 +197,10 @@ def plan_from_params(params: Params) -> Plan:
             r.role,
             split,
             mode,
+            r.replicates,
         )
         for r in runs
-        for split, mode in EVALS_BY_KIND[r.role]
+        for split, mode in EVALS_BY_KIND["seed" if r.replicates else r.role]
     ]
     ext_runs = tuple(
         Run(n, params.run_role(base), EXTERNAL, params.train_run(n).model)

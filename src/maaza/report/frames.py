@@ -28,7 +28,7 @@ from maaza.schemas import TIERS
 # was trained on); kept out of the headline tables and figures, which are about unseen examples.
 # val = the validation split, on which recipe choices are made (the search trials): kept out of
 # the headline tables too, which report the final runs on test and held-out schemas.
-KIND_ORDER = ("zero-shot", "fine-tuned", "ablation", "fit", "val")
+KIND_ORDER = ("zero-shot", "fine-tuned", "ablation", "fit", "val", "seed")
 ROLE_ORDER = ("zero-shot", "paper_recipe", "ours", "scale", "ablation", "trial", "other")
 HEADLINE_KINDS = ("zero-shot", "fine-tuned")
 BF16_BYTES = 2  # disk size of a checkpoint = 2 bytes per parameter (bf16), plus the adapter
@@ -144,7 +144,8 @@ def model_params(results: Results) -> dict[str, int]:
 def _eval_row(e: EvalResult, results: Results, design: Design, params: dict[str, int]) -> dict:
     m = e.metrics
     role = design.role_of(m.run)
-    kind = Eval(e.name, m.run or m.model, m.run, m.model, role, m.split, m.mode).kind
+    rep = design.plan.replicated(m.run)  # a seed replicate's evaluation: kind "seed"
+    kind = Eval(e.name, m.run or m.model, m.run, m.model, role, m.split, m.mode, rep).kind
     run = results.runs.get(m.run) if m.run else None
     n_params = params.get(m.model)  # one count per model (see model_params)
     adapter = run.metrics.adapter_mb if run and run.metrics else 0.0
@@ -219,6 +220,15 @@ def error_tier_frame(results: Results, name: str | None) -> pd.DataFrame:
     if preds is None or preds.empty or not {"complexity", "error"} <= set(preds.columns):
         return pd.DataFrame()
     return pd.crosstab(preds["error"].fillna("correct"), preds["complexity"])
+
+
+def outcome_frame(results: Results) -> pd.DataFrame:
+    """Long table of per-example JSONExact (name, id, schema_id, json_exact) from every
+    predictions.jsonl: the paired tests and clustered bootstraps of maaza.claims."""
+    cols = ["id", "schema_id", "json_exact"]
+    parts = [e.predictions[cols].assign(name=e.name) for e in results.evals.values()
+             if e.predictions is not None and set(cols) <= set(e.predictions.columns)]  # fmt: skip
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["name", *cols])
 
 
 def find_eval(
@@ -337,6 +347,7 @@ class Frames:
     ablations: pd.DataFrame
     search: pd.DataFrame  # one row per search trial (search_frame)
     losses: pd.DataFrame
+    outcomes: pd.DataFrame  # per-example JSONExact of every evaluation (outcome_frame)
     data: DataReport | None
     data_source: str | None
     model_params: dict[str, int] = field(default_factory=dict)  # model -> base parameter count
@@ -387,6 +398,7 @@ def build_frames(results: Results, design: Design) -> Frames:
         ablations=ablation_frame(design, runs, evals),
         search=search_frame(design, runs, evals),
         losses=loss_frame(results, design),
+        outcomes=outcome_frame(results),
         data=results.data,
         data_source=results.data_source,
         model_params=model_params(results),

@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from maaza import claims
 from maaza.plan import FIT_SPLIT
 from maaza.report import fmt
 from maaza.report import paper_numbers as paper
@@ -57,7 +58,7 @@ QUOTED = {
             "Zs": ONLY_EXACT,
             "ZsFree": ONLY_EXACT,
         },
-        derived=("Gain", "GainPoints", "GainPointsFree", "DecodeGain", "ZsDecodeGain", "HoldoutGap",
+        derived=("Gain", "GainPoints", "GainPointsFree", "DecodeGain", "ZsDecodeGain",
                  "FitVerdict", "FitShort"),
         train=("WallTime", "TokensPerS", "Roof", "Trainable", "TrainablePct", "AdapterMB", "Epochs",
                "Steps", "LoraR", "NTrain", "NTruncated", "Cores", "CPU"),
@@ -88,7 +89,7 @@ QUOTED = {
             "Holdout": ("json_exact", "ci"),
             "Fit": ("json_exact", "n", "ci"),
         },
-        derived=("Gain", "FitGap", "FitVerdict", "FitReading"),
+        derived=("Gain", "FitVerdict", "FitReading"),
         train=("WallTime", "TokensPerS", "Steps", "NTrain"),
         errors={"Ft": ("Errors", "ErrTop", "ErrTopShare"), "FtFree": ("Errors",)},
     ),
@@ -212,8 +213,6 @@ DERIVED: dict[str, Callable[[dict[str, pd.Series | None]], str]] = {
     "GainPointsFree": lambda ev: fmt.points(*_exact(ev, "FtFree", "ZsFree")),
     "DecodeGain": lambda ev: fmt.points(*_exact(ev, "Ft", "FtFree")),
     "ZsDecodeGain": lambda ev: fmt.points(*_exact(ev, "Zs", "ZsFree")),
-    "HoldoutGap": lambda ev: fmt.gap(*_exact(ev, "Holdout", "Ft")),
-    "FitGap": lambda ev: fmt.gap(*_exact(ev, "Ft", "Fit")),  # test vs training sample
     "FitVerdict": _fit(FIT_VERDICT),
     "FitReading": _fit(FIT_READING),
     "FitShort": _fit(FIT_SHORT),
@@ -248,11 +247,6 @@ def train_numbers(frames: Frames) -> list[Number]:
     return out
 
 
-def _ft_exact(frames: Frames, run: str | None) -> float | None:
-    """JSONExact of a run's fine-tuned eval (test split, constrained); None without one."""
-    return cell(frames.find_eval(run, "constrained"), "json_exact") if run else None
-
-
 def ours_numbers(frames: Frames) -> list[Number]:
     """Our recipe against the paper's recipe on the same base model (the main run)."""
     r = roles(frames)
@@ -272,16 +266,79 @@ def ours_numbers(frames: Frames) -> list[Number]:
 
 
 def scale_numbers(frames: Frames) -> list[Number]:
-    """The larger base model against the main run (same recipe) and against our recipe on the
-    smaller model: is a recipe worth more than doubling the parameters?"""
+    """The larger base model's parameters against the main run's (its comparisons: claims)."""
     r = roles(frames)
-    scale, main, ours = (_ft_exact(frames, r[k]) for k in ("Scale", "Main", "Ours"))
     params = [frames.model_params.get(frames.design.run_model(r[k])) for k in ("Scale", "Main")]
-    src = "derived: JSONExact of the fine-tuned evals (test split, constrained)"
+    return [Number("ScaleParamsRatio", fmt.ratio(*params), "derived: ScaleParams / MainParams")]
+
+
+# ----------------------------------------------------------------------------- tests (issue 21)
+# What the text quotes of each claim (maaza.claims): the words its test allows (Verdict), the
+# test and p-value (P), how the difference compares with the spread over seeds (Seed).
+QUOTED_CLAIMS: dict[str, tuple[str, ...]] = {
+    "OursVsMain": ("Verdict", "P", "Seed"), "OursVsMainFree": ("Verdict", "P"),
+    "OursVsMainHoldout": ("Verdict", "P"), "OursVsScale": ("Verdict", "P"),
+    "ScaleVsMain": ("Verdict", "P", "Seed"), "OursVsZs": ("P",), "MainFtVsZs": ("P",),
+    "MainFtVsZsFree": ("P",), "MainFtVsFree": ("P",), "MainZsVsFree": ("P",),
+    "MainHoldoutVsTest": ("Verdict", "P"), "MainTestVsFit": ("P",),
+    "OursTestVsFit": ("Verdict", "P"), "ScaleTestVsFit": ("P",),
+    "MainFtVsPaper": ("Verdict", "P"), "OursVsPaper": ("Verdict", "P"),
+    "AblRankMinVsMax": ("Verdict", "P"), "AblDataMinVsMax": ("Verdict", "P", "Seed"),
+    "AblFullLoss": ("Verdict", "P", "Seed"),
+}  # fmt: skip
+# Schema-clustered bootstrap intervals of the headline numbers: macro -> (role, mode, split).
+BOOTSTRAPPED = {
+    "MainFtExactBootCI": ("Main", "test"), "OursExactBootCI": ("Ours", "test"),
+    "ScaleFtExactBootCI": ("Scale", "test"), "MainHoldoutExactBootCI": ("Main", "holdout"),
+    "OursHoldoutExactBootCI": ("Ours", "holdout"),
+}  # fmt: skip
+
+
+def claim_numbers(frames: Frames, reference: dict[str, Any]) -> list[Number]:
+    table = claims.for_report(frames, reference)
+    out = []
+    for stem, parts in QUOTED_CLAIMS.items():
+        hit = table[table["stem"] == stem]
+        r = hit.iloc[0] if len(hit) else None
+        sides = " vs ".join(cell(r, k) or "(not run)" for k in ("a", "b"))
+        src = f"derived: {cell(r, 'what')}: {sides} (maaza.claims)"
+        made = {"Verdict": claims.verdict_text(r), "P": claims.p_text(r),
+                "Seed": claims.seed_text(r)}  # fmt: skip
+        out += [Number(f"{stem}{p}", made[p] or NOT_RUN, f"{src}; test: \\{stem}P") for p in parts]
+    r = roles(frames)
+    for name, (role, split) in BOOTSTRAPPED.items():
+        row = frames.find_eval(r[role], "constrained", split)
+        lo, hi = claims.bootstrap_interval(frames.outcomes, cell(row, "name"))
+        value = NOT_RUN if fmt.missing(lo) else f"[{100 * lo:.1f}, {100 * hi:.1f}]\\%"
+        src = f"derived: schema-clustered bootstrap of {cell(row, 'source') or '(not run)'}"
+        out.append(Number(name, value, src))
+    alpha = Number("TestAlpha", f"{claims.ALPHA:g}", "maaza.stats.ALPHA: above/below only below it")
+    return [*out, alpha, *seed_numbers(frames)]
+
+
+def seed_numbers(frames: Frames) -> list[Number]:
+    """Mean and range of JSONExact over a run and its seed replicates (test split, constrained)."""
+    seeds = claims.seed_table(frames.evals, frames.design.plan, frames.design.plan.run_names)
+    out = []
+    for role, run in (("Main", roles(frames)["Main"]), ("Ours", roles(frames)["Ours"])):
+        hit = seeds[seeds["run"] == run]
+        s = hit.iloc[0] if len(hit) else None
+        src = f"derived: {run} and its seed replicates (params.yaml seeds), test split, constrained"
+        runs = NOT_RUN if s is None else f"{s['n_run']} of {s['seeds']}"
+        spread = NOT_RUN if s is None or fmt.missing(s["range"]) else (
+            f"{fmt.pct(s['mean'])} (range {100 * s['lo']:.1f}--{100 * s['hi']:.1f}\\%)")  # fmt: skip
+        out += [Number(f"{role}SeedRuns", runs, src), Number(f"{role}SeedSpread", spread, src)]
+    return out
+
+
+def link_tests(numbers: list[Number]) -> list[Number]:
+    """Name, in the source comment of each comparative macro written elsewhere, the test behind
+    it (maaza.claims.TESTED_BY), so numbers.tex shows every comparison beside its test."""
     return [
-        Number("ScaleParamsRatio", fmt.ratio(*params), "derived: ScaleParams / MainParams"),
-        Number("ScaleVsMainGap", fmt.gap(scale, main), f"{src}: ScaleFtExact vs MainFtExact"),
-        Number("OursVsScaleGap", fmt.gap(ours, scale), f"{src}: OursExact vs ScaleFtExact"),
+        Number(n.name, n.value, f"{n.source}; test: \\{claims.TESTED_BY[n.name]}P")
+        if n.name in claims.TESTED_BY
+        else n
+        for n in numbers
     ]
 
 
@@ -365,8 +422,6 @@ def error_numbers(frames: Frames) -> list[Number]:
 
 # ----------------------------------------------------------------------------- render
 def collect(frames: Frames, reference: dict[str, Any]) -> list[Number]:
-    main, _, ours = roles(frames).values()
-    exact = _ft_exact(frames, main), _ft_exact(frames, ours)
     numbers = [
         *setting.status_numbers(frames),
         *setting.data_numbers(frames),
@@ -380,8 +435,9 @@ def collect(frames: Frames, reference: dict[str, Any]) -> list[Number]:
         *ablation_numbers(frames),
         *error_numbers(frames),
         *paper.reference_numbers(reference),
-        *paper.comparison_numbers(reference, *exact),
+        *claim_numbers(frames, reference),
     ]  # fmt: skip
+    numbers = link_tests(numbers)
     _check(numbers)
     return numbers
 

@@ -92,23 +92,3 @@ def consistency_numbers(reference: dict[str, Any]) -> list[Number]:
         Number("PaperTierPctImpossible", str(len(bad)), src),
         Number("PaperTierPctImpossibleList", "; ".join(bad) or "none", f"derived: {SOURCE}"),
     ]
-
-
-def comparison_numbers(
-    reference: dict[str, Any], main_exact: float | None, ours_exact: float | None
-) -> list[Number]:
-    """Words, not numbers, that depend on results ('above'/'below'), so the text never asserts a
-    direction the results do not show. Arguments: JSONExact of the main run and of our recipe."""
-    paper = next(
-        (m["overall"]["json_exact"] for m in reference.get("models", []) if m["macro"] == "MaazaSmall"),
-        None,
-    )  # fmt: skip
-    out = []
-    for name, exact in (("MainFt", main_exact), ("Ours", ours_exact)):
-        word = NOT_RUN if exact is None or paper is None else _direction(100 * exact, paper)
-        out.append(Number(f"{name}VsPaper", word, f"derived: {name}Exact vs PaperMaazaSmallExact"))
-    return out
-
-
-def _direction(a: float, b: float) -> str:
-    return "above" if a > b + 0.05 else "below" if a < b - 0.05 else "equal to"

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from maaza import claims
 from maaza.metrics import ERROR_CATEGORIES, METRICS
 from maaza.plan import FIT_SPLIT, MODES
 from maaza.report import fmt
@@ -554,6 +555,59 @@ def search(frames: Frames, reference: dict[str, Any]) -> str:
     )
 
 
+def paired_tests(frames: Frames, reference: dict[str, Any]) -> str:
+    """Every comparison the text makes, with its test, p-value, the reading the test allows and
+    the seed spread it is set against (maaza.claims)."""
+    body = []
+    for _, r in claims.for_report(frames, reference).iterrows():
+        other = fmt.pct(r["b_exact"]) + (DAGGER if r["b"] == "reported" else "")
+        done = r["test"] not in ("", "none") and not fmt.missing(r["p"])
+        seed = (NOT_RUN if r["seeds_declared"] else "--") if fmt.missing(r["seed_range"]) else (
+            f"{100 * r['seed_range']:.1f}\\,pp ({'within' if r['within_seed'] else 'beyond'})")  # fmt: skip
+        body.append(row([tex_escape(r["what"]), fmt.pct(r["a_exact"]), other,
+                         r["test"] or NOT_RUN, tex_escape(r["detail"]),
+                         f"${claims.p_number(r['p'])}$".replace("$= ", "$") if done else NOT_RUN,
+                         {"same": "n.s."}.get(r["direction"], r["direction"]) if done else NOT_RUN,
+                         seed]))  # fmt: skip
+    sources = [s for srcs in claims.for_report(frames, reference)["sources"] for s in srcs]
+    return latex_table(
+        name="paired_tests",
+        caption="Every comparison the text makes (side A vs side B, JSONExact), with its exact "
+        "test: McNemar on the same examples (discordant pairs: right only under A : only under B), "
+        "Fisher on different examples ($k/n$ of each side), binomial against a rate the original "
+        f"paper reports ($^\\dagger$; a different test set). Above/below: $p < {claims.ALPHA:g}$, else n.s. "
+        "(not significant). Seed spread: the larger range of JSONExact over a side's training seeds, "
+        "and whether the difference lies within it.",
+        colspec="lrrlcrlr",
+        header=[row(["Comparison (A vs B)", "A", "B", "Test", "Counts", "$p$", "A is", "Seed spread"])],
+        body=body or [row([span(8, NOT_RUN)])],
+        sources=sources,
+        colsep="3pt",
+    )  # fmt: skip
+
+
+def seed_spread(frames: Frames, reference: dict[str, Any]) -> str:
+    """Each run with seed replicates (params.yaml seeds): JSONExact per seed, mean and range."""
+    plan = frames.design.plan
+    table = claims.seed_table(frames.evals, plan, plan.run_names)
+    body = []
+    for _, r in table.iterrows():
+        per_seed = ", ".join(NOT_RUN if v is None else fmt.pct(v) for v in r["values"].values())
+        spread = NOT_RUN if fmt.missing(r["range"]) else f"{100 * r['range']:.1f}\\,pp"
+        body.append(row([run_cell(frames, r["run"]), f"{r['n_run']} of {r['seeds']}", per_seed,
+                         fmt.pct(r["mean"]) if r["n_run"] else NOT_RUN, spread]))  # fmt: skip
+    return latex_table(
+        name="seed_spread",
+        caption="Runs trained again with other seeds (params.yaml \\texttt{seeds}; nothing else "
+        "changed): JSONExact on the test split with constrained decoding, per seed (the run's own "
+        "seed first), mean and range (max $-$ min).",
+        colspec="lclrr",
+        header=[row(["Run", "Seeds run", "JSONExact per seed", "Mean", "Range"])],
+        body=body or [row([span(5, "no seed replicates declared (params.yaml seeds)")])],
+        sources=[s for srcs in table["sources"] for s in srcs],
+    )  # fmt: skip
+
+
 TABLES: dict[str, TableFn] = {
     "dataset": dataset,
     "main_results": main_results,
@@ -564,4 +618,6 @@ TABLES: dict[str, TableFn] = {
     "error_analysis": error_analysis,
     "compute": compute,
     "search": search,
+    "paired_tests": paired_tests,
+    "seed_spread": seed_spread,
 }
