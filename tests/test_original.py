@@ -67,7 +67,7 @@ def test_estimated_values_are_marked(ref: dict[str, Any]) -> None:
 def test_tier_checks_are_computed_from_the_stored_percentages(ref: dict[str, Any]) -> None:
     paper, other, v = DERIVE["tier_percentages"](ref)
     assert (v["n_bad"], v["n_checked"]) == ("4", "12")  # e.g. 13.5% of 57 is no whole number
-    assert (v["n_fit"], v["n_nonzero"]) == ("6", "7")  # ... but 10 of the card's 74
+    assert (v["n_fit"], v["n_nonzero"], v["n_fit_stated"]) == ("6", "7", "3")  # card: 10 of 74
     assert "Maaza-MLM-135M medium 13.5\\% of 57" in paper[0]
     paper, other, v = DERIVE["tier_sums"](ref)
     # 44.7% of 76 + 13.5% of 57 = 41.7 correct, against 24.7% of 158 = 39.0 overall

@@ -118,6 +118,7 @@ def tier_percentages(ref: dict[str, Any]) -> Derived:
             "n_checked": str(len(checked)),
             "n_nonzero": str(len(nonzero)),
             "n_fit": str(sum(achievable(v, card[t]) for t, v in nonzero)),
+            "n_fit_stated": str(sum(achievable(v, sizes[t]) for t, v in nonzero)),
             "card_simple": str(card["simple"]),
             "card_medium": str(card["medium"]),
         },
