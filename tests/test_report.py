@@ -34,6 +34,7 @@ from maaza.report import (
 from maaza.report import figures as report_figures
 from maaza.report import numbers as report_numbers
 from maaza.report import tables as report_tables
+from maaza.report.original import ORIGINAL_TABLES
 from maaza.report.paper_numbers import achievable
 from maaza.report.setting_numbers import completeness
 
@@ -84,7 +85,7 @@ def test_every_figure_and_table_is_written(built: Path) -> None:
         for ext in ("png", "pdf"):
             path = built / "figures" / f"{name}.{ext}"
             assert path.stat().st_size > 1000, path
-    for name in report_tables.TABLES:
+    for name in report_tables.TABLES | ORIGINAL_TABLES:
         tex = (built / "paper" / "tables" / f"{name}.tex").read_text()
         assert r"\toprule" in tex and r"\bottomrule" in tex and r"\caption{" in tex, name
         assert "% source: " in tex, f"{name}: tables must name their source files"
@@ -459,7 +460,7 @@ def test_paper_uses_only_generated_macros_tables_and_figures(built: Path) -> Non
     used = set(re.findall(r"\\([A-Z][A-Za-z]*)\b", text)) - {"Cref", "FloatBarrier", "IfFileExists"}
     assert used <= defined, f"undefined macros in paper/sections: {sorted(used - defined)}"
     # tables/external.tex: written (and input) only with an external dataset (tests/test_external.py)
-    tables = set(report_tables.TABLES) | {EXTERNAL}
+    tables = set(report_tables.TABLES) | set(ORIGINAL_TABLES) | {EXTERNAL}
     assert set(re.findall(r"\\input\{tables/(\w+)\}", text)) <= tables
     assert set(re.findall(r"\\includegraphics\[[^]]*\]\{(\w+)\}", text)) == set(
         report_figures.FIGURES
@@ -483,6 +484,7 @@ def test_latex_builds(built: Path, tmp_path: Path) -> None:
     shutil.copytree(built / "figures", tmp_path / "figures")
     shutil.copytree(built / "paper", tmp_path / "paper")
     shutil.copy(PAPER / "main.tex", tmp_path / "paper")
+    shutil.copy(PAPER / "references.bib", tmp_path / "paper")
     shutil.copytree(PAPER / "sections", tmp_path / "paper" / "sections")
     cmd = [latexmk, "-pdf", "-interaction=nonstopmode", "-halt-on-error", "main.tex"]
     proc = subprocess.run(cmd, cwd=tmp_path / "paper", capture_output=True, text=True)
@@ -499,7 +501,9 @@ def test_nothing_found_still_writes_everything(tmp_path: Path) -> None:
     assert inv.found_runs == [] and inv.found_evals == []
     design = load_design(FIXTURE / "params.yaml")
     # 4 zero-shot, 6 fine-tuned, 6 held-out (both modes), 3 train-sample, 5 ablation evals; 8 runs
-    assert len(inv.missing) == len(design.expected_evals()) + len(design.expected_runs()) == 24 + 8
+    assert (
+        len(inv.missing) == len(design.expected_evals()) + len(design.expected_runs()) == 27 + 8
+    )  # 3 final runs x 6 + 2 zero-shot x 2 + 5 ablations; 8 runs
     n = numbers_of(tmp_path / "out")
     assert n["MainFtExact"] == n["DataNHoldout"] == n["MainTrainWallTime"] == r"\notrun{}"
     assert n["BenchEvalSpeedup"] == n["BenchTrainSpeedup"] == r"\notrun{}"  # no results/bench

@@ -17,6 +17,7 @@ from maaza.report.design import Design, load_design
 from maaza.report.figures import FIGURES, save
 from maaza.report.frames import Frames, Inventory, build_frames, model_params
 from maaza.report.numbers import render
+from maaza.report.original import ORIGINAL_TABLES
 from maaza.report.readme import results_markdown
 from maaza.report.tables import TABLES, external_results
 from maaza.results import DEFAULT_REFERENCE, load_reference, load_results
@@ -77,7 +78,7 @@ def build_report(paths: ReportPaths, progress: bool = True) -> Inventory:
     frames = load_frames(paths)
     reference = load_reference(paths.reference)
     jobs = [("figure", n, f) for n, f in FIGURES.items()]
-    jobs += [("table", n, f) for n, f in TABLES.items()]
+    jobs += [("table", n, f) for n, f in (TABLES | ORIGINAL_TABLES).items()]
     for kind, name, fn in tqdm(jobs, desc="report", disable=not progress):
         if kind == "figure":
             save(fn(frames, reference), paths.figures_dir / name)

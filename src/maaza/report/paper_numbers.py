@@ -25,10 +25,6 @@ def reference_numbers(reference: dict[str, Any]) -> list[Number]:
     for k, m in models.items():
         out.append(Number(f"Paper{k}Exact", _pct(m["overall"]["json_exact"]),
                           f"{SOURCE}: {m['id']} (Section {m['overall']['section']})"))  # fmt: skip
-        if m.get("alt_overall"):  # the same model in another table of the paper
-            alt = m["alt_overall"]
-            out.append(Number(f"Paper{k}AltExact", _pct(alt["json_exact"]),
-                              f"{SOURCE}: {m['id']}.alt_overall ({alt['section']})"))  # fmt: skip
         if k == "MaazaSmall":  # the paper's recipe model: its trainable parameters
             out.append(Number("PaperMaazaSmallTrainable", f"{m['trainable_m']}M",
                               f"{SOURCE}: {m['id']} (Section 4.2.1)"))  # fmt: skip
@@ -38,7 +34,7 @@ def reference_numbers(reference: dict[str, Any]) -> list[Number]:
         Number("PaperTrainTime", fmt.duration(comp.get("train_time_s")), f"{SOURCE}: compute"),
         Number("PaperHardware", tex_escape(comp.get("hardware", "")), f"{SOURCE}: compute"),
     ]
-    return out + consistency_numbers(reference) + _paper_gain(models)
+    return out + _paper_gain(models)
 
 
 def _ablation_numbers(reference: dict[str, Any]) -> list[Number]:
@@ -66,29 +62,6 @@ def _paper_gain(models: dict[str, dict[str, Any]]) -> list[Number]:
 
 
 def achievable(pct: float, n: int, digits: int = 1) -> bool:
-    """Can a percentage printed with `digits` decimals be k/n for some whole k?"""
+    """Can a percentage printed with `digits` decimals be k/n for some whole k? (The checks of
+    the original's own numbers that use it are in maaza.report.original.)"""
     return any(round(100 * k / n, digits) == round(pct, digits) for k in range(n + 1))
-
-
-def consistency_numbers(reference: dict[str, Any]) -> list[Number]:
-    """Which tier-level JSONExact percentages of the paper cannot be k/n for its stated tier size n
-    (a transcription check on the paper itself, e.g. 13.5% is not a multiple of 1/57)."""
-    sizes = reference["test_split"]["by_tier"]
-    checked, bad = 0, []
-    for m in reference.get("models", []):
-        bt = m.get("by_tier") or {}
-        if bt.get("estimated"):
-            continue
-        for tier, n in sizes.items():
-            v = (bt.get(tier) or {}).get("json_exact")
-            if v is None:
-                continue
-            checked += 1
-            if not achievable(v, n):
-                bad.append(f"{tex_escape(m['label'])}, {tier}: {v:.1f}\\% of {n}")
-    src = f"derived: {SOURCE} by_tier vs test_split.by_tier"
-    return [
-        Number("PaperTierPctChecked", str(checked), src),
-        Number("PaperTierPctImpossible", str(len(bad)), src),
-        Number("PaperTierPctImpossibleList", "; ".join(bad) or "none", f"derived: {SOURCE}"),
-    ]

@@ -1,0 +1,326 @@
+"""The original paper's inconsistencies as a table: the value the paper prints, the same quantity
+elsewhere in the paper or in its model card, and what follows.
+
+    tex = ORIGINAL_TABLES["original_inconsistencies"](frames, reference)
+
+Rows are data: the `inconsistencies` list of src/maaza/paper_reference.yaml. A row either points
+at values stored in that file (`refs`, formatted here) or quotes text (`text`); a row with
+`derive: <name>` is computed by the function of that name in DERIVE from the numbers in the file
+(tier sums, step counts, LoRA parameter counts, ...), so no derived number is typed by hand.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from maaza.report.fmt import tex_escape
+from maaza.report.frames import Frames
+from maaza.report.paper_numbers import SOURCE, achievable
+from maaza.results import ReportError
+
+Cell = tuple[str, str]  # (value as TeX, where in the original it is printed)
+Derived = tuple[Cell, Cell, dict[str, str]]  # paper cell, elsewhere cell, values for `follows`
+PCT_KEYS = ("json_exact", "compliance")
+TIERS = ("simple", "medium", "complex")
+LORA_MODULES = 7  # q, k, v, o, gate, up, down: the paper's target modules (Sec. 4.2.1)
+BYTES_FP32 = 4
+
+
+# ----------------------------------------------------------------------------- values by path
+def model(ref: dict[str, Any], model_id: str) -> dict[str, Any]:
+    for m in ref["models"]:
+        if m["id"] == model_id:
+            return m
+    raise ReportError(f"{SOURCE}: no model with id {model_id!r}")
+
+
+def lookup(ref: dict[str, Any], path: str) -> tuple[Any, bool]:
+    """The value at a dotted path (a list step names its entry by id), and whether a block on the
+    way is marked `estimated: true`."""
+    node: Any = ref
+    estimated = False
+    for step in path.split("."):
+        if isinstance(node, list):
+            node = next((x for x in node if x.get("id") == step), None)
+        elif isinstance(node, dict):
+            node = node.get(step)
+        if node is None:
+            raise ReportError(f"{SOURCE}: inconsistencies: no value at {path!r} (at {step!r})")
+        estimated |= isinstance(node, dict) and bool(node.get("estimated"))
+    return node, estimated
+
+
+def show(path: str, value: Any, estimated: bool = False) -> str:
+    """A stored value as the paper prints it: percentages with %, F1 with three decimals."""
+    key = path.rsplit(".", 1)[-1]
+    text = (
+        f"{value:.1f}\\%"
+        if key in PCT_KEYS
+        else f"{value:.3f}"
+        if key == "field_f1"
+        else tex_escape(value)
+    )
+    return f"$\\sim${text}" if estimated else text
+
+
+def cell(ref: dict[str, Any], spec: dict[str, Any]) -> Cell:
+    if "text" in spec:
+        return spec["text"], spec["where"]
+    return " / ".join(show(p, *lookup(ref, p)) for p in spec["refs"]), spec["where"]
+
+
+# ----------------------------------------------------------------------------- derived rows
+def _times(x: float) -> str:
+    return f"{x:.1f}$\\times$"
+
+
+def gain_360m(ref: dict[str, Any]) -> Derived:
+    base, ft = model(ref, "smollm2-360m-base"), model(ref, "maaza-slm-360m")
+    exact = ft["overall"]["json_exact"]
+    est, alt = base["overall"]["json_exact"], base["alt_overall"]["json_exact"]
+    claim, card = ref["claims"]["gain_360m"], ref["model_card"]["gain"]
+    paper = (
+        f"{claim['value']}$\\times$ ({exact:.1f} / $\\sim${est:.1f})",
+        f"Sec. {claim['section']}",
+    )
+    other = (f"{_times(exact / alt)} ({exact:.1f} / {alt:.1f}); card {card}$\\times$",
+             "closing Table 1; model card")  # fmt: skip
+    return paper, other, {"paper_gain": _times(exact / est), "alt_gain": _times(exact / alt)}
+
+
+def _tier_rows(ref: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    """(model, by-tier block, its overall block) for every measured (not estimated) pair."""
+    out = []
+    for m in ref["models"]:
+        for tiers, overall in (("by_tier", "overall"), ("alt_by_tier", "alt_overall")):
+            bt, ov = m.get(tiers), m.get(overall)
+            if bt and ov and not bt.get("estimated") and not ov.get("estimated"):
+                out.append((m, bt, ov))
+    return out
+
+
+def tier_percentages(ref: dict[str, Any]) -> Derived:
+    sizes, card = ref["test_split"]["by_tier"], ref["model_card"]["test_by_tier"]
+    checked = [(m, t, bt[t]["json_exact"]) for m, bt, _ in _tier_rows(ref) if bt is m["by_tier"]
+               for t in TIERS]  # fmt: skip
+    bad = [(m, t, v) for m, t, v in checked if not achievable(v, sizes[t])]
+    nonzero = [(t, v) for _, t, v in checked if v > 0 and t != "complex"]
+    paper = ("; ".join(f"{tex_escape(m['label'])} {t} {v:.1f}\\% of {sizes[t]}" for m, t, v in bad),
+             "Table 3 (Sec. 5.3)")  # fmt: skip
+    other = (" / ".join(str(sizes[t]) for t in TIERS) + " examples", "Sec. 3.3")
+    return (
+        paper,
+        other,
+        {
+            "n_bad": str(len(bad)),
+            "n_checked": str(len(checked)),
+            "n_nonzero": str(len(nonzero)),
+            "n_fit": str(sum(achievable(v, card[t]) for t, v in nonzero)),
+            "n_fit_stated": str(sum(achievable(v, sizes[t]) for t, v in nonzero)),
+            "card_simple": str(card["simple"]),
+            "card_medium": str(card["medium"]),
+        },
+    )
+
+
+def correct_by_tiers(bt: dict[str, Any], sizes: dict[str, int]) -> float:
+    """Examples answered exactly, implied by the tier percentages and tier sizes."""
+    return sum(bt[t]["json_exact"] * sizes[t] / 100 for t in TIERS)
+
+
+def tier_sums(ref: dict[str, Any]) -> Derived:
+    sizes, card = ref["test_split"]["by_tier"], ref["model_card"]["test_by_tier"]
+    n = ref["test_split"]["n"]
+    off = [(m, bt, ov) for m, bt, ov in _tier_rows(ref)
+           if abs(correct_by_tiers(bt, sizes) - ov["json_exact"] * n / 100) >= 1]  # fmt: skip
+    labels = [tex_escape(m["label"]) for m, _, _ in off]
+    paper = ("; ".join(f"{lab} {correct_by_tiers(bt, sizes):.1f}" for lab, (_, bt, _) in
+                       zip(labels, off, strict=True)) + " correct by tiers",
+             "Table 3 on the sizes of Sec. 3.3")  # fmt: skip
+    other = ("; ".join(f"{ov['json_exact']:.1f}\\% of {n} = {ov['json_exact'] * n / 100:.1f}"
+                       for _, _, ov in off), "Table 2")  # fmt: skip
+    card_sums = " and ".join(f"{correct_by_tiers(bt, card):.1f}" for _, bt, _ in off)
+    return paper, other, {"card_sums": card_sums}
+
+
+def overall_percentages(ref: dict[str, Any]) -> Derived:
+    n = ref["test_split"]["n"]
+    bad = []
+    for m in ref["models"]:
+        for block in ("overall", "alt_overall"):
+            ov = m.get(block) or {}
+            if ov.get("estimated"):
+                continue
+            bad += [(m, ov, k) for k in PCT_KEYS if k in ov and not achievable(ov[k], n)]
+    paper = ("; ".join(f"{tex_escape(m['label'])} {k.replace('_', '')} {ov[k]:.1f}\\%"
+                       for m, ov, k in bad) or "none",
+             "; ".join(sorted({ov["section"] for _, ov, _ in bad})))  # fmt: skip
+    near = [
+        f"{k}/{n} = {100 * k / n:.1f}\\%"
+        for _, ov, key in bad
+        for k in (math.floor(ov[key] * n / 100), math.ceil(ov[key] * n / 100))
+    ]
+    return paper, (f"{n} test examples", "Sec. 3.3"), {"neighbours": ", ".join(near)}
+
+
+def lora_params(arch: dict[str, int], r: int) -> int:
+    """What LoRA of rank r trains on q, k, v, o, gate, up, down of every layer: r * (in + out)
+    per projection (k and v map to the grouped key/value width)."""
+    h, i, kv = arch["hidden"], arch["intermediate"], arch["kv_dim"]
+    per_layer = 2 * (h + h) + 2 * (h + kv) + 3 * (h + i)
+    return r * per_layer * arch["layers"]
+
+
+def trainable(ref: dict[str, Any]) -> Derived:
+    ids = ("maaza-mlm-135m", "maaza-slm-360m")
+    real = {i: lora_params(ref["architectures"][i], model(ref, i)["lora_r"]) / 1e6 for i in ids}
+    stated = " / ".join(f"{model(ref, i)['trainable_m']}M" for i in ids)
+    computed = " / ".join(f"{real[i]:.1f}M" for i in ids)
+    mb = ref["claims"]["adapter_mb"]
+    fit = "; ".join(f"{mb[i]} MB for {real[i]:.1f}M $\\times$ {BYTES_FP32} B = "
+                    f"{real[i] * BYTES_FP32:.1f} MB" for i in ids)  # fmt: skip
+    other = (
+        f"{ref['model_card']['trainable_m']}M for the 360M; the shapes give {computed}",
+        "model card; config.json shapes",
+    )
+    return (stated, "Sec. 4.2.1, 4.5.1"), other, {"adapter_fit": fit}
+
+
+def steps(ref: dict[str, Any]) -> Derived:
+    c = ref["claims"]
+    n, batch, epochs = ref["test_split"]["n_train"], c["batch"]["value"], c["epochs"]["value"]
+    total = math.ceil(n / batch) * epochs
+    conv = c["converges_steps"]
+    paper = (f"converges after $\\sim${conv['maaza-mlm-135m']} / $\\sim${conv['maaza-slm-360m']} steps",
+             f"Sec. {conv['section']}")  # fmt: skip
+    other = (f"{n} examples, batch {batch}, {epochs} epochs: {total} steps", "Sec. 3.3, 4.2.2")
+    return paper, other, {"steps": str(total), "warmup": str(c["warmup_steps"]["value"])}
+
+
+def latency(ref: dict[str, Any]) -> Derived:
+    c, ids = ref["claims"], ("maaza-mlm-135m", "maaza-slm-360m")
+    table = " / ".join(f"{model(ref, i)['overall']['latency_ms']}" for i in ids) + " ms"
+
+    def pair(ms: str, tps: str) -> str:
+        return (" / ".join(f"$\\sim${c[ms][i]}" for i in ids) + " ms at "
+                + " / ".join(str(c[tps][i]) for i in ids) + " tokens/s")  # fmt: skip
+
+    tokens = [c[ms][i] * c[tps][i] / 1000 for ms, tps in
+              (("latency_cpu_ms", "tokens_per_s_cpu"), ("latency_gpu_ms", "tokens_per_s_gpu"))
+              for i in ids]  # fmt: skip
+    card_tps = ref["model_card"]["tokens_per_s"]["maaza-mlm-135m"]
+    other = (f"CPU {pair('latency_cpu_ms', 'tokens_per_s_cpu')}; "
+             f"GPU {pair('latency_gpu_ms', 'tokens_per_s_gpu')}", "Sec. 4.4.2")  # fmt: skip
+    return (
+        (table, "Table 2 (Sec. 5.2)"),
+        other,
+        {
+            "tokens": f"{min(tokens):.2f}--{max(tokens):.2f}",
+            "card_tps": str(card_tps),
+            "answer_s": f"{c['output_tokens']['low'] / card_tps:.1f}",
+            "answer_tokens": f"{c['output_tokens']['low']}--{c['output_tokens']['high']}",
+        },
+    )
+
+
+def size_ratio(ref: dict[str, Any]) -> Derived:
+    c, small, qwen = ref["claims"], model(ref, "maaza-mlm-135m"), model(ref, "qwen2.5-0.5b")
+    return (
+        (f"{c['smaller_params']['value']}$\\times$ smaller", c["smaller_params"]["section"]),
+        (f"{c['smaller_size']['value']}$\\times$ smaller size", c["smaller_size"]["section"]),
+        {
+            "param_ratio": f"{qwen['params_m']} / {small['params_m']} = "
+            + _times(qwen["params_m"] / small["params_m"]),
+            "size_ratio": f"{qwen['size_mb']} / {small['size_mb']} = "
+            + _times(qwen["size_mb"] / small["size_mb"]),
+        },
+    )
+
+
+def model_size(ref: dict[str, Any]) -> Derived:
+    c, ids = ref["claims"]["model_mb_fp32"], ("maaza-mlm-135m", "maaza-slm-360m")
+    params = [model(ref, i)["params_m"] for i in ids]
+    paper = (" / ".join(str(c[i]) for i in ids) + " MB (FP32)", f"Sec. {c['section']}")
+    other = (f"$\\sim${c['maaza-slm-360m']} MB (FP16) for the 360M", "model card")
+    return (
+        paper,
+        other,
+        {
+            "fp32": " / ".join(f"{p * BYTES_FP32} MB" for p in params),
+            "fp16": " / ".join(f"{p * 2} MB" for p in params),
+        },
+    )
+
+
+DERIVE: dict[str, Callable[[dict[str, Any]], Derived]] = {
+    f.__name__: f
+    for f in (gain_360m, tier_percentages, tier_sums, overall_percentages, trainable, steps,
+              latency, size_ratio, model_size)
+}  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- the table
+def inconsistency_rows(ref: dict[str, Any]) -> list[tuple[str, Cell, Cell, str]]:
+    """(what, paper cell, elsewhere cell, what follows) for each row of the data file."""
+    out = []
+    for i, row in enumerate(ref.get("inconsistencies", [])):
+        where = f"{SOURCE}: inconsistencies[{i}]"
+        if "derive" in row:
+            if row["derive"] not in DERIVE:
+                raise ReportError(
+                    f"{where}: unknown derive {row['derive']!r} (one of {sorted(DERIVE)})"
+                )
+            paper, other, values = DERIVE[row["derive"]](ref)
+            try:
+                follows = row["follows"].format(**values)
+            except KeyError as e:
+                raise ReportError(
+                    f"{where}: follows names {e}, not computed by {row['derive']}"
+                ) from e
+        else:
+            paper, other, follows = (
+                cell(ref, row["paper"]),
+                cell(ref, row["elsewhere"]),
+                row["follows"],
+            )
+        out.append((row["what"], paper, other, follows))
+    return out
+
+
+def _cell_tex(c: Cell) -> str:
+    return rf"{c[0]} \newline{{\color{{black!60}}{c[1]}}}"
+
+
+def inconsistency_table(frames: Frames, reference: dict[str, Any]) -> str:
+    """A longtable (it may run over a page): one row per inconsistency of the original."""
+    rows = inconsistency_rows(reference)
+    spec = (r"@{}>{\raggedright\arraybackslash}p{0.15\linewidth}"
+            r">{\raggedright\arraybackslash}p{0.22\linewidth}"
+            r">{\raggedright\arraybackslash}p{0.24\linewidth}"
+            r">{\raggedright\arraybackslash}p{0.31\linewidth}@{}")  # fmt: skip
+    head = r"What & In the paper & Elsewhere in the original & What follows \\"
+    body = [rf"{w} & {_cell_tex(p)} & {_cell_tex(o)} & {f} \\ \addlinespace" for w, p, o, f in rows]
+    return "\n".join([
+        "% Generated by maaza.report.original.inconsistency_table -- do not edit; rerun `dvc repro report`.",
+        f"% source: {SOURCE} (inconsistencies, model_card, claims, architectures)",
+        r"\begingroup\scriptsize\setlength{\tabcolsep}{3pt}",
+        rf"\begin{{longtable}}{{{spec}}}",
+        r"\caption{The original's inconsistencies. Each value as the paper~\citep{maaza} prints it, "
+        r"the same quantity elsewhere in the paper or in its model card~\citep{maazacard} (grey: "
+        r"where), and what follows. Numbers in the last column are computed from those values.}"
+        r"\label{tab:original-inconsistencies}\\",
+        r"\toprule", head, r"\midrule", r"\endfirsthead",
+        r"\toprule", head, r"\midrule", r"\endhead",
+        r"\bottomrule", r"\endfoot",
+        *body,
+        r"\end{longtable}",
+        r"\endgroup",
+        "",
+    ])  # fmt: skip
+
+
+ORIGINAL_TABLES: dict[str, Callable[[Frames, dict[str, Any]], str]] = {
+    "original_inconsistencies": inconsistency_table,
+}
