@@ -28,7 +28,7 @@ from maaza.plan import FIT_SPLIT
 from maaza.report import fmt
 from maaza.report import paper_numbers as paper
 from maaza.report import setting_numbers as setting
-from maaza.report.fmt import NOT_RUN, Number, tex_escape, tt
+from maaza.report.fmt import NOT_RUN, Number, tt
 from maaza.report.frames import Frames, cell, first_row
 
 
@@ -220,21 +220,13 @@ DERIVED: dict[str, Callable[[dict[str, pd.Series | None]], str]] = {
 }
 DERIVED_SOURCE = "derived: JSONExact ratios/differences of the evals above"
 
-TRAIN_METRICS: dict[str, tuple[str, Callable[[Any], str]]] = {
-    "WallTime": ("wall_time_s", fmt.duration),
-    "TokensPerS": ("real_tokens_per_s", lambda x: fmt.num(x, 0)),
-    "Roof": ("roof_fraction", lambda x: fmt.pct(x, 0)),
-    "Trainable": ("params_trainable", fmt.params),
-    "TrainablePct": ("trainable_pct", lambda x: NOT_RUN if fmt.missing(x) else f"{x:.2f}\\%"),
-    "AdapterMB": ("adapter_mb", lambda x: fmt.num(x, 1)),
-    "Epochs": ("epochs", lambda x: fmt.num(x, 0)),
-    "Steps": ("steps", fmt.integer),
-    "LoraR": ("r", fmt.integer),
-    "NTrain": ("n_train_examples", fmt.integer),
-    "NTruncated": ("n_truncated", fmt.integer),
-    "Cores": ("cores", fmt.integer),
-    "CPU": ("cpu", lambda x: NOT_RUN if fmt.missing(x) else tex_escape(x)),
-}
+# Training numbers by macro suffix -> the train_metrics.json key they print (fmt.COLUMNS).
+TRAIN_METRICS = {
+    "WallTime": "wall_time_s", "TokensPerS": "real_tokens_per_s", "Roof": "roof_fraction",
+    "Trainable": "params_trainable", "TrainablePct": "trainable_pct", "AdapterMB": "adapter_mb",
+    "Epochs": "epochs", "Steps": "steps", "LoraR": "r", "NTrain": "n_train_examples",
+    "NTruncated": "n_truncated", "Cores": "cores", "CPU": "cpu",
+}  # fmt: skip
 
 
 def train_numbers(frames: Frames) -> list[Number]:
@@ -243,8 +235,10 @@ def train_numbers(frames: Frames) -> list[Number]:
         row = frames.run_row(run)
         src = cell(row, "source") or "missing"
         for suffix in QUOTED[role].train:
-            key, show = TRAIN_METRICS[suffix]
-            out.append(Number(f"{role}Train{suffix}", show(cell(row, key)), f"{src}: {key}"))
+            key = TRAIN_METRICS[suffix]
+            out.append(
+                Number(f"{role}Train{suffix}", fmt.column(key, cell(row, key)), f"{src}: {key}")
+            )
     return out
 
 
