@@ -25,6 +25,7 @@ from matplotlib.patches import Patch
 
 from maaza.io import atomic_path
 from maaza.report import figstyle as style
+from maaza.report import fmt
 from maaza.report.frames import Frames, cell, error_categories, tier_order
 
 FigureFn = Callable[[Frames, dict[str, Any]], Figure]
@@ -60,15 +61,14 @@ def _exact_against(frames: Frames, reference: dict[str, Any], x: str, scale: flo
     colors = style.model_colors(frames)
     fig, ax = plt.subplots(layout="constrained", figsize=(style.WIDTH, height))
     _scatter_evals(ax, rows, colors, x, scale)
-    for m in style.paper_models(reference):
-        if not m.get(paper_x):
-            continue
+    paper = [m for m in style.paper_models(reference) if m.get(paper_x)]
+    for m in paper:
         xy = (m[paper_x], m["overall"]["json_exact"])
         ax.plot(*xy, "D", color=style.PAPER_GREY, mfc="white", ms=5)
         if paper_x == "params_m":
             ax.annotate(f"{m['label']} ({m['kind']})", xy, fontsize=6, color=style.PAPER_GREY,
                         xytext=(4, -8), textcoords="offset points")  # fmt: skip
-    style.plain_log_x(ax)
+    style.model_ticks(ax, [*(rows[x] * scale), *(m[paper_x] for m in paper)])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_ylim(-2, 102)
@@ -89,7 +89,7 @@ def _pairs(rows: pd.DataFrame) -> list[tuple[Any, Any]]:
 
 def _scatter_evals(ax: plt.Axes, rows: pd.DataFrame, colors: dict, x: str, scale: float) -> None:
     """One point per eval with its 95% Wilson interval; zero-shot -> fine-tuned joined by a line
-    (one per fine-tuned style.series: the paper's recipe and ours start from the same zero-shot point)."""
+    (one per fine-tuned series: the paper's recipe and ours start from the same zero-shot point)."""
     xs = {
         i: r[x] * scale * (style.OURS_DODGE if style.is_ours(r) else 1.0)
         for i, r in rows.iterrows()
@@ -133,7 +133,9 @@ def by_tier(frames: Frames, reference: dict[str, Any]) -> Figure:
 
 @style.styled
 def finetune_gain(frames: Frames, reference: dict[str, Any]) -> Figure:
-    """Zero-shot vs fine-tuned JSONExact per model and decoding mode, gain factor on top."""
+    """Zero-shot vs fine-tuned JSONExact per model and decoding mode; on top the factor, from
+    counts, or the difference in points where the zero-shot model got fewer than fmt.MIN_BASE
+    examples right."""
     colors = style.model_colors(frames)
     ours = _gain_bars(frames.headline("test"), colors)
     bars = ours + _paper_gain(reference)
@@ -143,11 +145,18 @@ def finetune_gain(frames: Frames, reference: dict[str, Any]) -> Figure:
         )
     fig, ax = plt.subplots(layout="constrained", figsize=(style.WIDTH, 2.8))
     for i, (_, zs, ft, zs_color, ft_color, hatch) in enumerate(bars):
-        ax.bar(i - 0.2, zs, 0.38, facecolor="white", edgecolor=zs_color, hatch="////")
-        ax.bar(i + 0.2, ft, 0.38, color=ft_color, hatch=style.OURS_HATCH if hatch else None,
+        z, f = style.pct([zs["json_exact"], ft["json_exact"]])
+        ax.bar(i - 0.2, z, 0.38, facecolor="white", edgecolor=zs_color, hatch="////")
+        ax.bar(i + 0.2, f, 0.38, color=ft_color, hatch=style.OURS_HATCH if hatch else None,
                hatchcolor="white")  # fmt: skip
-        gain = f"×{ft / zs:.1f}" if zs > 0 else "from 0"
-        ax.text(i, max(zs, ft) + 2, gain, ha="center", fontsize=7.5)
+        x = fmt.gain_factor(ft, zs)
+        ax.text(
+            i,
+            max(z, f) + 2,
+            f"{f - z:+.0f} pp" if x is None else f"×{x}",
+            ha="center",
+            fontsize=7.5,
+        )
     labels = [b[0] for b in bars]
     ax.set_xticks(range(len(labels)), labels, fontsize=6.5 if len(labels) > 5 else 7.5)
     ax.set_ylabel("JSONExact (%)")
@@ -161,29 +170,30 @@ def finetune_gain(frames: Frames, reference: dict[str, Any]) -> Figure:
     return fig
 
 
-Bar = tuple[str, float, float, Any, Any, bool]  # label, zero-shot %, fine-tuned %, colours, ours
+Bar = tuple[str, Any, Any, Any, Any, bool]  # label, zero-shot row, fine-tuned row, colours, ours
 
 
 def _gain_bars(rows: pd.DataFrame, colors: dict[str, Any]) -> list[Bar]:
-    """A pair of bars per fine-tuned style.series and mode, beside its model's zero-shot eval."""
+    """A pair of bars per fine-tuned series and mode, beside its model's zero-shot eval."""
     out = []
     for z, f in _pairs(rows):
         zs, ft = rows.loc[z], rows.loc[f]
-        z_pct, f_pct = style.pct([zs["json_exact"], ft["json_exact"]])
         ours = f"\n{style.OURS_LABEL}" if style.is_ours(ft) else ""
         label = f"{style.short_model(ft['model'])}{ours}\n{ft['mode']}"
-        out.append((label, float(z_pct), float(f_pct), colors[style.series(zs)], colors[style.series(ft)],
-                    style.is_ours(ft)))  # fmt: skip
+        out.append(
+            (label, zs, ft, colors[style.series(zs)], colors[style.series(ft)], style.is_ours(ft))
+        )
     return out
 
 
 def _paper_gain(reference: dict[str, Any]) -> list[Bar]:
-    """The paper's zero-shot -> fine-tuned pairs (same params, non-estimated values only)."""
-    models = style.paper_models(reference)
+    """The paper's zero-shot -> fine-tuned pairs (same params, non-estimated values only), as
+    rows of its test split's n."""
+    models, n = style.paper_models(reference), reference["test_split"]["n"]
     zero = [m for m in models if m["kind"] == "zero-shot" and not m["overall"].get("estimated")]
+    rows = {m["id"]: {"json_exact": m["overall"]["json_exact"] / 100, "n": n} for m in models}
     return [
-        (f"paper {zs['params_m']}M\n(reported)", zs["overall"]["json_exact"],
-         ft["overall"]["json_exact"], style.PAPER_GREY, style.PAPER_GREY, False)
+        (f"paper {zs['params_m']}M\n(reported)", rows[zs["id"]], rows[ft["id"]], style.PAPER_GREY, style.PAPER_GREY, False)
         for zs in zero for ft in models if ft["kind"] == "fine-tuned" and ft["params_m"] == zs["params_m"]
     ]  # fmt: skip
 
@@ -347,26 +357,37 @@ def _error_tiers(ax: plt.Axes, frames: Frames, colors: dict[str, Any]) -> None:
     ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
 
 
+# Loss curves against optimizer steps (what a schedule is set in) and real tokens seen (what
+# the steps cost); epochs would hide that one epoch of one run is many times another's steps.
+LOSS_AXES = {"step": "optimizer step", "tokens": "real tokens seen (millions)"}
+
+
 @style.styled
 def loss_curves(frames: Frames, reference: dict[str, Any]) -> Figure:
-    """Training loss per run against epochs (comparable across data sizes); running runs dashed."""
+    """Training loss per run against optimizer steps and against real tokens seen; running runs
+    dashed. Runs trained on the full sequence's loss are left out, as the legend says: their loss
+    averages over prompt tokens too, another quantity than the response-only loss."""
     loss = frames.losses
     if loss.empty:
         return style.placeholder("Training loss", "not run: no runs/*/loss.csv found")
-    x = "epoch" if "epoch" in loss.columns and loss["epoch"].notna().all() else "step"
+    full = list(dict.fromkeys(loss.loc[loss["loss_type"] != "response", "run"]))
+    loss = loss[loss["loss_type"] == "response"]
     colors = style.run_colors(frames)
-    fig, ax = plt.subplots(layout="constrained", figsize=(style.WIDTH, 2.8))
-    for run, g in loss.groupby("run", sort=False):
-        role = g["role"].iloc[0]
-        done = bool(g["finished"].iloc[0])
-        tag = f" ({style.OURS_LABEL})" if role == "ours" else ""
-        lw = 1.8 if role in style.MAIN_ROLES else 0.9  # ablations: thin
-        ax.plot(g[x], g["loss"], color=colors[run], lw=lw, ls="-" if done else "--",
-                label=run + tag + ("" if done else " (running)"))  # fmt: skip
-    ax.set_yscale("log")
-    ax.set_xlabel(x)
-    ax.set_ylabel("training loss (log scale)")
-    fig.legend(ncol=3, fontsize=6.5, loc="outside lower center")
+    fig, axes = plt.subplots(1, 2, layout="constrained", figsize=(style.WIDTH, 2.8), sharey=True)
+    for ax, (x, xlabel) in zip(axes, LOSS_AXES.items(), strict=True):
+        for run, g in loss.groupby("run", sort=False):
+            role, done = g["role"].iloc[0], bool(g["finished"].iloc[0])
+            tag = f" ({style.OURS_LABEL})" if role == "ours" else ""
+            ax.plot(g[x] / (1e6 if x == "tokens" else 1), g["loss"], color=colors[run],
+                    lw=1.8 if role in style.MAIN_ROLES else 0.9, ls="-" if done else "--",  # ablations thin
+                    label=run + tag + ("" if done else " (running)"))  # fmt: skip
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+    axes[0].set_ylabel("training loss, response tokens\n(log scale)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    note = f"not shown (loss over the full sequence): {', '.join(full)}" if full else None
+    fig.legend(handles, labels, ncol=3, fontsize=6.5, loc="outside lower center", title=note,
+               title_fontsize=6.5)  # fmt: skip
     return fig
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 
 from maaza.metrics import METRICS
@@ -94,14 +96,58 @@ def ci(row: Any) -> str:
     return f"[{100 * row['json_exact_lo']:.1f}, {100 * row['json_exact_hi']:.1f}]"
 
 
-def times(x: float | None) -> str:
+def times(x: float | Decimal | None) -> str:
     return NOT_RUN if missing(x) else f"{x:.1f}$\\times$"
+
+
+def factor(a: float | Fraction, b: float | Fraction) -> Decimal:
+    """a / b computed exactly (pass counts, or rates as Fraction(hits, n), never rounded rates)
+    and rounded half up to one decimal: 38 of 158 over 8 of 158 is 4.8, not 4.7."""
+    q = Fraction(a) / Fraction(b)
+    return (Decimal(int(q.numerator)) / int(q.denominator)).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
 def ratio(a: float | None, b: float | None) -> str:
     if missing(a) or missing(b):
         return NOT_RUN
-    return r"$\infty$" if b == 0 else times(a / b)
+    return r"$\infty$" if b == 0 else times(factor(a, b))
+
+
+MIN_BASE = 5  # a factor is given only over a baseline with at least this many examples right
+
+
+def hits(row: Any) -> int:
+    """Examples an evaluation got right: its JSONExact times n (metrics files round the rate)."""
+    return round(row["json_exact"] * row["n"])
+
+
+def gain_factor(row: Any, base: Any) -> Decimal | None:
+    """JSONExact of `row` over `base` (eval rows: json_exact, n) from counts; None when the base
+    got fewer than MIN_BASE examples right (a factor over 1 of 158 says little)."""
+    k = hits(base)
+    return (
+        None
+        if k < MIN_BASE
+        else factor(Fraction(hits(row), int(row["n"])), Fraction(k, int(base["n"])))
+    )
+
+
+def gain(row: Any, base: Any) -> str:
+    """gain_factor in words for the text: 'a factor of 4.8x' or 'no factor (3 of 158 right at
+    the baseline)'."""
+    if (
+        row is None
+        or base is None
+        or missing(row.get("json_exact"))
+        or missing(base.get("json_exact"))
+    ):
+        return NOT_RUN
+    x = gain_factor(row, base)
+    return (
+        f"no factor ({hits(base)} of {int(base['n'])} right at the baseline)"
+        if x is None
+        else f"a factor of {times(x)}"
+    )
 
 
 def signed_pct(x: float | None) -> str:

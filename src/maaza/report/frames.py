@@ -240,7 +240,7 @@ def find_eval(
 _RUN_FIELDS = {
     "params_total", "params_trainable", "trainable_pct", "n_train_examples", "n_truncated",
     "epochs", "steps", "wall_time_s", "real_tokens_per_s", "roof_fraction", "final_loss",
-    "adapter_mb",
+    "adapter_mb", "base_dtype", "real_tokens", "flops_per_token",
 }  # fmt: skip
 
 
@@ -288,11 +288,23 @@ def ablation_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> p
     return pd.DataFrame(rows, columns=columns)  # the columns even without rows
 
 
+def _tokens_seen(loss: pd.DataFrame) -> pd.Series:
+    """Real tokens seen after each step: loss.csv logs each step's tokens/s and the cumulative
+    seconds, so their product per step, summed (NaN without those columns)."""
+    if not {"tokens_per_s", "elapsed_s"} <= set(loss.columns):
+        return pd.Series(math.nan, index=loss.index)
+    seconds = loss["elapsed_s"].diff().fillna(loss["elapsed_s"])
+    return (loss["tokens_per_s"] * seconds).cumsum()
+
+
 def loss_frame(results: Results, design: Design) -> pd.DataFrame:
-    """Long table of every loss.csv (finished or still running): run, role, step, epoch, loss."""
+    """Long table of every loss.csv (finished or still running): run, role, loss_type (response or
+    full), step, epoch, loss, tokens (real tokens seen so far)."""
     role = {name: design.role_of(name) for name in results.runs}
     parts = [
-        r.loss.assign(run=r.name, role=role[r.name], finished=r.metrics is not None)
+        r.loss.assign(run=r.name, role=role[r.name], finished=r.metrics is not None,
+                      loss_type=design.loss_of.get(r.name, "response"),
+                      tokens=_tokens_seen(r.loss))
         for r in sorted(results.runs.values(), key=lambda r: (_order(role[r.name], ROLE_ORDER), r.name))
         if r.loss is not None and not r.loss.empty
     ]  # fmt: skip

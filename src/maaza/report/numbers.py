@@ -207,7 +207,7 @@ def _exact(ev: dict[str, pd.Series | None], *slots: str) -> list[Any]:
 
 # Numbers derived from a role's evals (JSONExact ratios, differences, readings), by macro suffix.
 DERIVED: dict[str, Callable[[dict[str, pd.Series | None]], str]] = {
-    "Gain": lambda ev: fmt.ratio(*_exact(ev, "Ft", "Zs")),
+    "Gain": lambda ev: fmt.gain(ev["Ft"], ev["Zs"]),
     "GainPoints": lambda ev: fmt.points(*_exact(ev, "Ft", "Zs")),
     "GainPointsFree": lambda ev: fmt.points(*_exact(ev, "FtFree", "ZsFree")),
     "DecodeGain": lambda ev: fmt.points(*_exact(ev, "Ft", "FtFree")),
@@ -262,7 +262,8 @@ def ours_numbers(frames: Frames) -> list[Number]:
     for name, key in (("Time", "wall_time_s"), ("Steps", "steps")):
         ratio = fmt.ratio(cell(run_ours, key), cell(run_main, key))
         out.append(Number(f"OursTrain{name}Ratio", ratio, f"{src}: {key}"))
-    return out
+    compute = fmt.times(setting.compute_ratio(frames))  # the README quotes the same value
+    return [*out, Number("OursTrainComputeRatio", compute, f"{src}: real_tokens * flops_per_token")]
 
 
 def scale_numbers(frames: Frames) -> list[Number]:
