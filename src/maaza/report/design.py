@@ -54,6 +54,10 @@ class Design:
         return self.plan.runs_with("ours")
 
     @property
+    def scale_runs(self) -> tuple[str, ...]:
+        return self.plan.runs_with("scale")
+
+    @property
     def trial_runs(self) -> tuple[str, ...]:
         """Recipe-search trials (search.runs), evaluated on the validation split only."""
         return self.plan.runs_with("trial")
@@ -61,9 +65,7 @@ class Design:
     @property
     def train_runs(self) -> tuple[str, ...]:
         """The runs that are not ablations, in the order tables list them."""
-        return tuple(
-            r for r in (self.main_run, *self.ours_runs, *self.plan.runs_with("scale")) if r
-        )
+        return tuple(r for r in (self.main_run, *self.ours_runs, *self.scale_runs) if r)
 
     def run_model(self, run: str | None) -> str | None:
         return self.plan.run(run).model if run in self.plan.run_names else None
