@@ -241,8 +241,6 @@ def ablations(frames: Frames, reference: dict[str, Any]) -> str:
                              fmt.pct(p["json_exact"]), fmt.f1(p["field_f1"]), fmt.duration(p["wall_time_s"]),
                              fmt.paper_pct(ref.get("json_exact")), f"{ref['time_s']}\\,s" if ref else "--"]))  # fmt: skip
     body += _decoding_rows(frames)
-    if not body:
-        body.append(row([span(9, NOT_RUN)]))
     sections = [reference.get("ablations", {}).get(f, {}).get("section") for f in ("rank", "data")]
     return latex_table(
         name="ablations",
@@ -291,9 +289,8 @@ def _schema_rows(sub: pd.DataFrame) -> list[str]:
 def schema_best_worst(frames: Frames, reference: dict[str, Any], k: int = 5) -> str:
     name = frames.main_eval_name()
     data = frames.schemas[frames.schemas["name"] == name] if name else pd.DataFrame()
-    if data.empty:
-        body = [row([span(7, NOT_RUN)])]
-    else:
+    body = []
+    if not data.empty:
         keys = ["json_exact", "field_f1", "schema"]
         best = data.sort_values(keys, ascending=[False, False, True]).head(k)
         worst = data.drop(best.index).sort_values(keys, ascending=[True, True, True]).head(k)
@@ -335,8 +332,6 @@ def generalisation(frames: Frames, reference: dict[str, Any]) -> str:
         sizes |= {int(hits[0]["n"])} if hits[0] is not None else set()
         label = tt(run) + (f" ({OURS_LABEL})" if d.role_of(run) == "ours" else "")
         body.append(row([label, *(c for h in hits for c in _fit_cells(h))]))  # run names the model
-    if not body:
-        body.append(row([span(10, NOT_RUN)]))
     return latex_table(
         name="generalisation",
         caption="Each fine-tuned run on examples it was trained on (a sample of its training "
@@ -457,8 +452,6 @@ def dataset(frames: Frames, reference: dict[str, Any]) -> str:
         for c in checks:
             cells = [_check_cell(d.checks.get(s), c) for s in splits]
             body.append(row([tt(c), span(1 + len(tiers) + 1, " / ".join(cells), "l")]))
-    if not body:
-        body = [row([span(3 + len(tiers), NOT_RUN)])]
     return latex_table(
         name="dataset",
         caption="Generated data: examples per split and complexity tier, and the pass rate of each "
@@ -485,8 +478,6 @@ def search(frames: Frames, reference: dict[str, Any]) -> str:
              fmt.num(r["train_minutes"], 1)])
         for _, r in frames.search.iterrows()
     ]  # fmt: skip
-    if not body:
-        body.append(row([span(6, "no search trials declared (params.yaml search.runs)")]))
     ex = head("json_exact")
     return latex_table(
         name="search",
@@ -499,6 +490,7 @@ def search(frames: Frames, reference: dict[str, Any]) -> str:
         ],
         body=body,
         sources=[s for srcs in frames.search.get("sources", []) for s in srcs],
+        empty="no search trials declared (params.yaml search.runs)",
         note="Trials named \\texttt{screen-*} train a fraction of their planned optimizer steps "
         "(\\texttt{step\\_fraction} in params.yaml) as a cheap first screen.",
     )
