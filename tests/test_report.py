@@ -706,3 +706,8 @@ def test_search_trials_get_their_table_and_figure_without_test(tmp_path: Path) -
     assert "not looked at" in table and "Val JSONExact" in table and "Test" not in table
     assert "screen-a" not in report_tables.compute(frames, ref)
     report_figures.search(frames, ref)  # draws (placeholder only when nothing ran)
+
+
+def test_an_empty_table_says_so_across_its_columns(built: Path) -> None:
+    tex = (built / "paper" / "tables" / "search.tex").read_text()  # the fixture declares no trials
+    assert r"\multicolumn{6}{c}{no search trials declared (params.yaml search.runs)} \\" in tex

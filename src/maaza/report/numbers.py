@@ -236,9 +236,8 @@ def train_numbers(frames: Frames) -> list[Number]:
         src = cell(row, "source") or "missing"
         for suffix in QUOTED[role].train:
             key = TRAIN_METRICS[suffix]
-            out.append(
-                Number(f"{role}Train{suffix}", fmt.column(key, cell(row, key)), f"{src}: {key}")
-            )
+            value = fmt.column(key, cell(row, key))
+            out.append(Number(f"{role}Train{suffix}", value, f"{src}: {key}"))
     return out
 
 
