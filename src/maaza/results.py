@@ -92,9 +92,6 @@ class TrainMetrics(_Loose):
     final_loss: float
     adapter_mb: float
     hardware: dict[str, Any] = {}
-    base_dtype: str | None = None  # the frozen base's dtype as resolved (config "auto" -> this)
-    real_tokens: int | None = None  # non-padding tokens trained on, summed over every step
-    flops_per_token: int | None = None  # so real_tokens * flops_per_token is the training compute
 
 
 LOSS_COLUMNS = ("step", "epoch", "loss", "lr", "tokens_per_s", "elapsed_s")  # runs/<run>/loss.csv

@@ -240,7 +240,10 @@ def find_eval(
 _RUN_FIELDS = {
     "params_total", "params_trainable", "trainable_pct", "n_train_examples", "n_truncated",
     "epochs", "steps", "wall_time_s", "real_tokens_per_s", "roof_fraction", "final_loss",
-    "adapter_mb", "base_dtype", "real_tokens", "flops_per_token",
+    "adapter_mb",
+    # extra keys of train_metrics.json that TrainMetrics does not declare (it allows extras; a
+    # run without them gets NaN): the base's resolved dtype, and the counts the compute ratio uses
+    "base_dtype", "real_tokens", "flops_per_token",
 }  # fmt: skip
 
 
