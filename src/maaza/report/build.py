@@ -77,13 +77,10 @@ def build_report(paths: ReportPaths, progress: bool = True) -> Inventory:
 
     frames = load_frames(paths)
     reference = load_reference(paths.reference)
-    jobs = [("figure", n, f) for n, f in FIGURES.items()]
-    jobs += [("table", n, f) for n, f in (TABLES | ORIGINAL_TABLES).items()]
-    for kind, name, fn in tqdm(jobs, desc="report", disable=not progress):
-        if kind == "figure":
-            save(fn(frames, reference), paths.figures_dir / name)
-        else:
-            write_text(paths.tables_dir / f"{name}.tex", fn(frames, reference))
+    for name, fn in tqdm(FIGURES.items(), desc="figures", disable=not progress):
+        save(fn(frames, reference), paths.figures_dir / name)
+    for name, fn in (TABLES | ORIGINAL_TABLES).items():
+        write_text(paths.tables_dir / f"{name}.tex", fn(frames, reference))
     # only with an external dataset: the paper inputs this table if the file exists
     ext_table = paths.tables_dir / f"{EXTERNAL}.tex"
     if frames.external is not None:

@@ -39,6 +39,7 @@ class Design:
     main_values: dict[str, float | str] = field(default_factory=dict)  # main run's ablated knobs
     recipe: dict[str, tuple[Any, str]] = field(default_factory=dict)  # name -> (value, params key)
     ours_recipe: dict[str, tuple[Any, str]] = field(default_factory=dict)  # first ours run's
+    loss_of: dict[str, str] = field(default_factory=dict)  # run -> its loss: response | full
 
     def first(self, role: str) -> str | None:
         return next(iter(self.plan.runs_with(role)), None)
@@ -109,6 +110,7 @@ def design_from_params(params: Params) -> Design:
         main_values=main_knobs,
         recipe=recipe(params, params.train_run(main)) if main else {},
         ours_recipe=ours_recipe(params, ours[0]) if ours else {},
+        loss_of={n: params.train_run(n).loss for n in plan.run_names},
     )
 
 
@@ -130,7 +132,6 @@ def recipe(params: Params, main: TrainRun) -> dict[str, tuple[Any, str]]:
         "LoraAlpha": (main.lora.alpha, f"{t}.lora.alpha"),
         "LoraDropout": (main.lora.dropout, f"{t}.lora.dropout"),
         "LoraModules": (len(main.lora.target_modules), f"{t}.lora.target_modules"),
-        "BaseDtype": (main.base_dtype, f"{t}.base_dtype"),
         "PromptFormat": (main.prompt_format, f"{t}.prompt_format"),
         "Seed": (main.seed, f"{t}.seed"),
         "DataSeed": (data.seed, f"{d}.seed"),

@@ -128,26 +128,45 @@ def _marker(label: str, marker: str = "o", color: Any = "0.3", **kw: Any) -> Lin
 
 
 def style_legend(fig: Figure, colors: dict[str, Any]) -> None:
-    """Figure-level legend under the axes, inside the figure's width (constrained layout), the
-    original paper's grey diamonds last."""
-    handles = [Patch(color=c, label=series_label(m)) for m, c in colors.items()]
-    handles += [_marker("fine-tuned", color="k"), _marker("zero-shot", color="k", mfc="white"),
-                _marker("constrained", mfc="0.3"), _marker("free", "s", mfc="0.3")]  # fmt: skip
+    """Figure-level legend under the axes in titled columns, one per visual channel: colour =
+    model, fill = fine-tuned or zero-shot (and the original paper's grey diamonds), marker shape =
+    decoding mode."""
+    shapes = [_marker("constrained", mfc="0.3"), _marker("free", "s", mfc="0.3")]
     if any("|" in key for key in colors):
-        handles += [_marker(f"{OURS_LABEL}, {m}", OURS_MARKERS[m]) for m in ("constrained", "free")]
-    handles.append(_marker(PAPER_LABEL, "D", PAPER_GREY, mfc="white"))
-    fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=True)
+        shapes += [_marker(f"{OURS_LABEL}, {m}", OURS_MARKERS[m]) for m in ("constrained", "free")]
+    columns = {
+        "colour: model": [Patch(color=c, label=series_label(m)) for m, c in colors.items()],
+        "fill: setting": [_marker("fine-tuned", color="k"), _marker("zero-shot", color="k", mfc="white"),
+                          _marker(PAPER_LABEL, "D", PAPER_GREY, mfc="white")],
+        "shape: decoding": shapes,
+    }  # fmt: skip
+    rows = max(map(len, columns.values()))
+    handles = []  # legends fill column by column: a title, its entries, blanks to the same height
+    for title, entries in columns.items():
+        handles += [
+            _marker(title, "none"),
+            *entries,
+            *[_marker("", "none")] * (rows - len(entries)),
+        ]
+    legend = fig.legend(
+        handles=handles, loc="outside lower center", ncol=len(columns), frameon=True
+    )
+    for text in legend.get_texts():
+        text.set_fontweight("bold" if text.get_text() in columns else "normal")
 
 
-def plain_log_x(ax: plt.Axes) -> None:
-    """Log x axis labelled 100, 200, 500 rather than 2x10^2 (readable at paper size), with room
-    on the right for the point labels."""
+def model_ticks(ax: plt.Axes, values: Any) -> None:
+    """Log x axis ticked at the models' own values, one tick per cluster within 15% (135, 270,
+    360, ...), so every group of points is labelled; room on the right for the point labels."""
     ax.set_xscale("log")
+    ticks: list[float] = []
+    for v in sorted(values):
+        if not ticks or v > ticks[-1] * 1.15:
+            ticks.append(v)
+    ax.set_xticks(ticks, [str(int(v + 0.5)) for v in ticks])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     lo, hi = ax.get_xlim()
     ax.set_xlim(lo, hi * 1.5)
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.tick_params(axis="x", which="minor", labelsize=6.5)
 
 
 def pct(values: Any) -> Any:

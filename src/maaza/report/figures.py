@@ -24,38 +24,15 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from maaza.io import atomic_path
-from maaza.report.figstyle import (
-    MAIN_ROLES,
-    OURS_DODGE,
-    OURS_HATCH,
-    OURS_LABEL,
-    PALETTE,
-    PAPER_GREY,
-    PAPER_LABEL,
-    TIME_COLOR,
-    WIDTH,
-    bar_style,
-    error_colors,
-    is_ours,
-    model_colors,
-    paper_models,
-    pct,
-    placeholder,
-    plain_log_x,
-    point_style,
-    run_colors,
-    series,
-    short_model,
-    style_legend,
-    styled,
-)  # fmt: skip
+from maaza.report import figstyle as style
+from maaza.report import fmt
 from maaza.report.frames import Frames, cell, error_categories, tier_order
 
 FigureFn = Callable[[Frames, dict[str, Any]], Figure]
 
 
 # ----------------------------------------------------------------------------- figures
-@styled
+@style.styled
 def exact_vs_params(frames: Frames, reference: dict[str, Any]) -> Figure:
     """JSONExact vs parameter count: fine-tuned vs zero-shot, ours beside the paper's."""
     return _exact_against(
@@ -64,7 +41,7 @@ def exact_vs_params(frames: Frames, reference: dict[str, Any]) -> Figure:
     )  # fmt: skip
 
 
-@styled
+@style.styled
 def size_vs_accuracy(frames: Frames, reference: dict[str, Any]) -> Figure:
     """Disk size (bf16 weights + adapter) vs JSONExact, with the paper's reported sizes."""
     return _exact_against(
@@ -80,23 +57,22 @@ def _exact_against(frames: Frames, reference: dict[str, Any], x: str, scale: flo
     rows = frames.headline("test")
     rows = rows[rows[x].notna()] if not rows.empty else rows
     if rows.empty:
-        return placeholder(title, "not run: no test-split evaluation found")
-    colors = model_colors(frames)
-    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, height))
+        return style.placeholder(title, "not run: no test-split evaluation found")
+    colors = style.model_colors(frames)
+    fig, ax = plt.subplots(layout="constrained", figsize=(style.WIDTH, height))
     _scatter_evals(ax, rows, colors, x, scale)
-    for m in paper_models(reference):
-        if not m.get(paper_x):
-            continue
+    paper = [m for m in style.paper_models(reference) if m.get(paper_x)]
+    for m in paper:
         xy = (m[paper_x], m["overall"]["json_exact"])
-        ax.plot(*xy, "D", color=PAPER_GREY, mfc="white", ms=5)
+        ax.plot(*xy, "D", color=style.PAPER_GREY, mfc="white", ms=5)
         if paper_x == "params_m":
-            ax.annotate(f"{m['label']} ({m['kind']})", xy, fontsize=6, color=PAPER_GREY,
+            ax.annotate(f"{m['label']} ({m['kind']})", xy, fontsize=6, color=style.PAPER_GREY,
                         xytext=(4, -8), textcoords="offset points")  # fmt: skip
-    plain_log_x(ax)
+    style.model_ticks(ax, [*(rows[x] * scale), *(m[paper_x] for m in paper)])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_ylim(-2, 102)
-    style_legend(fig, colors)
+    style.style_legend(fig, colors)
     return fig
 
 
@@ -114,34 +90,39 @@ def _pairs(rows: pd.DataFrame) -> list[tuple[Any, Any]]:
 def _scatter_evals(ax: plt.Axes, rows: pd.DataFrame, colors: dict, x: str, scale: float) -> None:
     """One point per eval with its 95% Wilson interval; zero-shot -> fine-tuned joined by a line
     (one per fine-tuned series: the paper's recipe and ours start from the same zero-shot point)."""
-    xs = {i: r[x] * scale * (OURS_DODGE if is_ours(r) else 1.0) for i, r in rows.iterrows()}
+    xs = {
+        i: r[x] * scale * (style.OURS_DODGE if style.is_ours(r) else 1.0)
+        for i, r in rows.iterrows()
+    }
     for i, r in rows.iterrows():
-        y, lo, hi = pct([r["json_exact"], r["json_exact_lo"], r["json_exact_hi"]])
+        y, lo, hi = style.pct([r["json_exact"], r["json_exact_lo"], r["json_exact_hi"]])
         ax.errorbar(xs[i], y, yerr=[[y - lo], [hi - y]], elinewidth=0.8, capsize=2,
-                    **point_style(r, colors))  # fmt: skip
+                    **style.point_style(r, colors))  # fmt: skip
     for z, f in _pairs(rows):
         ft = rows.loc[f]
-        ax.plot([xs[z], xs[f]], pct([rows.loc[z, "json_exact"], ft["json_exact"]]),
-                color=colors[series(ft)], lw=0.7, alpha=0.5,
+        ax.plot([xs[z], xs[f]], style.pct([rows.loc[z, "json_exact"], ft["json_exact"]]),
+                color=colors[style.series(ft)], lw=0.7, alpha=0.5,
                 ls="-" if ft["mode"] == "constrained" else ":")  # fmt: skip
 
 
-@styled
+@style.styled
 def by_tier(frames: Frames, reference: dict[str, Any]) -> Figure:
     """JSONExact per complexity tier for every headline eval (grouped bars)."""
     rows = frames.headline("test")
     tiers = frames.tiers
     if rows.empty or tiers.empty:
-        return placeholder("JSONExact by tier", "not run: no test-split evaluation found")
+        return style.placeholder("JSONExact by tier", "not run: no test-split evaluation found")
     data = tiers[tiers["name"].isin(rows["name"])]
     order = tier_order(data["tier"])
-    colors = model_colors(frames)
-    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 3.0))
+    colors = style.model_colors(frames)
+    fig, ax = plt.subplots(layout="constrained", figsize=(style.WIDTH, 3.0))
     width = 0.8 / len(rows)
     for i, (_, r) in enumerate(rows.iterrows()):
         sub = data[data["name"] == r["name"]].set_index("tier").reindex(order)
         xs = np.arange(len(order)) + (i - (len(rows) - 1) / 2) * width
-        ax.bar(xs, pct(sub["json_exact"]), width, **bar_style(r, colors), label=r["label"])
+        ax.bar(
+            xs, style.pct(sub["json_exact"]), width, **style.bar_style(r, colors), label=r["label"]
+        )
     n = data.groupby("tier")["n"].max().reindex(order)
     ax.set_xticks(range(len(order)), [f"{t}\n(n={int(k)})" for t, k in zip(order, n, strict=True)])
     ax.set_ylabel("JSONExact (%)")
@@ -150,21 +131,32 @@ def by_tier(frames: Frames, reference: dict[str, Any]) -> Figure:
     return fig
 
 
-@styled
+@style.styled
 def finetune_gain(frames: Frames, reference: dict[str, Any]) -> Figure:
-    """Zero-shot vs fine-tuned JSONExact per model and decoding mode, gain factor on top."""
-    colors = model_colors(frames)
+    """Zero-shot vs fine-tuned JSONExact per model and decoding mode; on top the factor, from
+    counts, or the difference in points where the zero-shot model got fewer than fmt.MIN_BASE
+    examples right."""
+    colors = style.model_colors(frames)
     ours = _gain_bars(frames.headline("test"), colors)
     bars = ours + _paper_gain(reference)
     if not bars:
-        return placeholder("Fine-tuning gain", "not run: needs a zero-shot and a fine-tuned eval")
-    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 2.8))
+        return style.placeholder(
+            "Fine-tuning gain", "not run: needs a zero-shot and a fine-tuned eval"
+        )
+    fig, ax = plt.subplots(layout="constrained", figsize=(style.WIDTH, 2.8))
     for i, (_, zs, ft, zs_color, ft_color, hatch) in enumerate(bars):
-        ax.bar(i - 0.2, zs, 0.38, facecolor="white", edgecolor=zs_color, hatch="////")
-        ax.bar(i + 0.2, ft, 0.38, color=ft_color, hatch=OURS_HATCH if hatch else None,
+        z, f = style.pct([zs["json_exact"], ft["json_exact"]])
+        ax.bar(i - 0.2, z, 0.38, facecolor="white", edgecolor=zs_color, hatch="////")
+        ax.bar(i + 0.2, f, 0.38, color=ft_color, hatch=style.OURS_HATCH if hatch else None,
                hatchcolor="white")  # fmt: skip
-        gain = f"×{ft / zs:.1f}" if zs > 0 else "from 0"
-        ax.text(i, max(zs, ft) + 2, gain, ha="center", fontsize=7.5)
+        x = fmt.gain_factor(ft, zs)
+        ax.text(
+            i,
+            max(z, f) + 2,
+            f"{f - z:+.0f} pp" if x is None else f"×{x}",
+            ha="center",
+            fontsize=7.5,
+        )
     labels = [b[0] for b in bars]
     ax.set_xticks(range(len(labels)), labels, fontsize=6.5 if len(labels) > 5 else 7.5)
     ax.set_ylabel("JSONExact (%)")
@@ -172,13 +164,13 @@ def finetune_gain(frames: Frames, reference: dict[str, Any]) -> Figure:
     handles = [Patch(facecolor="white", edgecolor="k", hatch="////", label="zero-shot"),
                Patch(color="0.4", label="fine-tuned")]  # fmt: skip
     if any(b[-1] for b in ours):
-        handles.append(Patch(facecolor="0.4", hatch=OURS_HATCH, hatchcolor="white",
-                             label=f"fine-tuned, {OURS_LABEL}"))  # fmt: skip
+        handles.append(Patch(facecolor="0.4", hatch=style.OURS_HATCH, hatchcolor="white",
+                             label=f"fine-tuned, {style.OURS_LABEL}"))  # fmt: skip
     ax.legend(handles=handles, loc="upper left")
     return fig
 
 
-Bar = tuple[str, float, float, Any, Any, bool]  # label, zero-shot %, fine-tuned %, colours, ours
+Bar = tuple[str, Any, Any, Any, Any, bool]  # label, zero-shot row, fine-tuned row, colours, ours
 
 
 def _gain_bars(rows: pd.DataFrame, colors: dict[str, Any]) -> list[Bar]:
@@ -186,33 +178,36 @@ def _gain_bars(rows: pd.DataFrame, colors: dict[str, Any]) -> list[Bar]:
     out = []
     for z, f in _pairs(rows):
         zs, ft = rows.loc[z], rows.loc[f]
-        z_pct, f_pct = pct([zs["json_exact"], ft["json_exact"]])
-        ours = f"\n{OURS_LABEL}" if is_ours(ft) else ""
-        label = f"{short_model(ft['model'])}{ours}\n{ft['mode']}"
-        out.append((label, float(z_pct), float(f_pct), colors[series(zs)], colors[series(ft)],
-                    is_ours(ft)))  # fmt: skip
+        ours = f"\n{style.OURS_LABEL}" if style.is_ours(ft) else ""
+        label = f"{style.short_model(ft['model'])}{ours}\n{ft['mode']}"
+        out.append(
+            (label, zs, ft, colors[style.series(zs)], colors[style.series(ft)], style.is_ours(ft))
+        )
     return out
 
 
 def _paper_gain(reference: dict[str, Any]) -> list[Bar]:
-    """The paper's zero-shot -> fine-tuned pairs (same params, non-estimated values only)."""
-    models = paper_models(reference)
+    """The paper's zero-shot -> fine-tuned pairs (same params, non-estimated values only), as
+    rows of its test split's n."""
+    models, n = style.paper_models(reference), reference["test_split"]["n"]
     zero = [m for m in models if m["kind"] == "zero-shot" and not m["overall"].get("estimated")]
+    rows = {m["id"]: {"json_exact": m["overall"]["json_exact"] / 100, "n": n} for m in models}
     return [
-        (f"paper {zs['params_m']}M\n(reported)", zs["overall"]["json_exact"],
-         ft["overall"]["json_exact"], PAPER_GREY, PAPER_GREY, False)
+        (f"paper {zs['params_m']}M\n(reported)", rows[zs["id"]], rows[ft["id"]], style.PAPER_GREY, style.PAPER_GREY, False)
         for zs in zero for ft in models if ft["kind"] == "fine-tuned" and ft["params_m"] == zs["params_m"]
     ]  # fmt: skip
 
 
-@styled
+@style.styled
 def ablations(frames: Frames, reference: dict[str, Any]) -> Figure:
     """Rank and data-size curves (JSONExact, left; training time, right) + loss/decoding bars."""
     ab = frames.ablations
     if ab.empty or ab["json_exact"].notna().sum() == 0:
-        return placeholder("Ablations", "not run: no ablation run has been evaluated yet")
+        return style.placeholder("Ablations", "not run: no ablation run has been evaluated yet")
     ratios = {"width_ratios": [1, 1, 0.9]}
-    fig, axes = plt.subplots(1, 3, layout="constrained", figsize=(WIDTH, 2.5), gridspec_kw=ratios)
+    fig, axes = plt.subplots(
+        1, 3, layout="constrained", figsize=(style.WIDTH, 2.5), gridspec_kw=ratios
+    )
     ref = reference.get("ablations", {})
     _curve(axes[0], ab[ab["factor"] == "rank"], "LoRA rank r", ref.get("rank"), "r", log2=True)
     _curve(
@@ -221,9 +216,9 @@ def ablations(frames: Frames, reference: dict[str, Any]) -> Figure:
     _loss_decode_bars(axes[2], frames)
     axes[0].set_ylabel("JSONExact (%)")
     handles = [
-        Line2D([], [], marker="o", color=PALETTE[0], label="JSONExact (ours; band: 95% CI)"),
-        Line2D([], [], marker="^", color=TIME_COLOR, ls="--", label="training time (ours)"),
-        Line2D([], [], marker="D", color=PAPER_GREY, mfc="white", label=f"JSONExact, {PAPER_LABEL}"),
+        Line2D([], [], marker="o", color=style.PALETTE[0], label="JSONExact (ours; band: 95% CI)"),
+        Line2D([], [], marker="^", color=style.TIME_COLOR, ls="--", label="training time (ours)"),
+        Line2D([], [], marker="D", color=style.PAPER_GREY, mfc="white", label=f"JSONExact, {style.PAPER_LABEL}"),
     ]  # fmt: skip
     fig.legend(handles=handles, loc="outside lower center", ncol=3)
     return fig
@@ -237,20 +232,20 @@ def _curve(ax: plt.Axes, pts: pd.DataFrame, xlabel: str, ref: dict | None, key: 
     ax.set_ylim(0, 105)
     if ref:
         ref_x, ref_y = [p[key] for p in ref["points"]], [p["json_exact"] for p in ref["points"]]
-        ax.plot(ref_x, ref_y, "D-", color=PAPER_GREY, mfc="white", ms=4, lw=0.8)
+        ax.plot(ref_x, ref_y, "D-", color=style.PAPER_GREY, mfc="white", ms=4, lw=0.8)
     if pts.empty:
         ax.text(0.5, 0.5, "not run", transform=ax.transAxes, ha="center", style="italic")
         return
     xs = pts["value"].astype(float)
-    ax.plot(xs, pct(pts["json_exact"]), "o-", color=PALETTE[0])
+    ax.plot(xs, style.pct(pts["json_exact"]), "o-", color=style.PALETTE[0])
     # 95% Wilson band: with ~150 test examples it is several points wide, and the curve's steps
     # mean little where the bands overlap.
-    ax.fill_between(xs, pct(pts["json_exact_lo"]), pct(pts["json_exact_hi"]), color=PALETTE[0],
+    ax.fill_between(xs, style.pct(pts["json_exact_lo"]), style.pct(pts["json_exact_hi"]), color=style.PALETTE[0],
                     alpha=0.15, lw=0)  # fmt: skip
     minutes = pts["wall_time_s"] / 60
     if minutes.notna().any():
         twin = ax.twinx()
-        twin.plot(xs, minutes, "^--", color=TIME_COLOR, ms=4, lw=0.9)
+        twin.plot(xs, minutes, "^--", color=style.TIME_COLOR, ms=4, lw=0.9)
         twin.set_ylabel("training time (min)")
         twin.set_ylim(0, max(1.0, float(minutes.max()) * 1.2))
         twin.grid(False)
@@ -269,8 +264,12 @@ def _loss_decode_bars(ax: plt.Axes, frames: Frames) -> None:
         exact = cell(frames.find_eval(frames.design.main_run, mode), "json_exact")
         bars.append((f"{short}\ndecoding", math.nan if exact is None else exact))
     labels = [b[0] for b in bars]
-    values = pct([b[1] for b in bars])
-    ax.bar(range(len(bars)), np.nan_to_num(values), color=[PALETTE[2]] * 2 + [PALETTE[4]] * 2)
+    values = style.pct([b[1] for b in bars])
+    ax.bar(
+        range(len(bars)),
+        np.nan_to_num(values),
+        color=[style.PALETTE[2]] * 2 + [style.PALETTE[4]] * 2,
+    )
     for i, v in enumerate(values):
         ax.text(i, (0 if np.isnan(v) else v) + 2, "not run" if np.isnan(v) else f"{v:.0f}",
                 ha="center", fontsize=6.5, rotation=90 if np.isnan(v) else 0)  # fmt: skip
@@ -279,13 +278,13 @@ def _loss_decode_bars(ax: plt.Axes, frames: Frames) -> None:
     ax.set_title("loss masking / decoding", fontsize=8)
 
 
-@styled
+@style.styled
 def schema_heatmap(frames: Frames, reference: dict[str, Any]) -> Figure:
     """JSONExact per schema (rows, grouped by tier) x evaluation (columns)."""
     e = frames.evals
     data = frames.schemas
     if e.empty or data.empty:
-        return placeholder("Per-schema JSONExact", "not run: no evaluation found")
+        return style.placeholder("Per-schema JSONExact", "not run: no evaluation found")
     cols = frames.headline()
     data = data[data["name"].isin(cols["name"])]
     tiers = data.groupby("schema")["tier"].first()
@@ -294,7 +293,7 @@ def schema_heatmap(frames: Frames, reference: dict[str, Any]) -> Figure:
     grid = data.pivot_table(index="schema", columns="label", values="json_exact").reindex(
         index=order, columns=[lbl for lbl in cols["label"] if lbl in set(data["label"])]
     )
-    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 0.8 + 0.2 * len(order)))
+    fig, ax = plt.subplots(layout="constrained", figsize=(style.WIDTH, 0.8 + 0.2 * len(order)))
     sns.heatmap(grid * 100, ax=ax, cmap="cividis", vmin=0, vmax=100, annot=True, fmt=".0f",
                 annot_kws={"fontsize": 6}, cbar_kws={"label": "JSONExact (%)", "shrink": 0.6},
                 linewidths=0.3, linecolor="white", mask=grid.isna())  # fmt: skip
@@ -311,25 +310,25 @@ def schema_heatmap(frames: Frames, reference: dict[str, Any]) -> Figure:
     return fig
 
 
-@styled
+@style.styled
 def errors(frames: Frames, reference: dict[str, Any]) -> Figure:
     """Share of each error category per eval; right: the main eval's categories by tier."""
     err = frames.errors
     if err.empty:
-        return placeholder("Error categories", "not run: no evaluation found")
+        return style.placeholder("Error categories", "not run: no evaluation found")
     cats = error_categories(err["category"])
-    colors = error_colors(cats)
+    colors = style.error_colors(cats)
     labels = list(dict.fromkeys(err["label"]))
     share = err.pivot_table(index="label", columns="category", values="share").reindex(
         index=labels, columns=cats
     )
     has_tiers = not frames.error_tiers.empty
-    fig, axes = plt.subplots(1, 2 if has_tiers else 1, layout="constrained", figsize=(WIDTH, 0.9 + 0.22 * len(labels)),
+    fig, axes = plt.subplots(1, 2 if has_tiers else 1, layout="constrained", figsize=(style.WIDTH, 0.9 + 0.22 * len(labels)),
                              gridspec_kw={"width_ratios": [2.2, 1]} if has_tiers else None, squeeze=False)  # fmt: skip
     ax = axes[0, 0]
     left = np.zeros(len(labels))
     for c in cats:
-        vals = pct(share[c].fillna(0))
+        vals = style.pct(share[c].fillna(0))
         ax.barh(range(len(labels)), vals, left=left, color=colors[c], label=c.replace("_", " "))
         left += vals
     ax.set_yticks(range(len(labels)), labels, fontsize=6.5)
@@ -358,57 +357,62 @@ def _error_tiers(ax: plt.Axes, frames: Frames, colors: dict[str, Any]) -> None:
     ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
 
 
-@styled
+# Loss curves against optimizer steps (what a schedule is set in) and real tokens seen (what
+# the steps cost); epochs would hide that one epoch of one run is many times another's steps.
+LOSS_AXES = {"step": "optimizer step", "tokens": "real tokens seen (millions)"}
+
+
+@style.styled
 def loss_curves(frames: Frames, reference: dict[str, Any]) -> Figure:
-    """Training loss per run against epochs (comparable across data sizes); running runs dashed."""
+    """Training loss per run against optimizer steps and against real tokens seen; running runs
+    dashed. Runs trained on the full sequence's loss are left out, as the legend says: their loss
+    averages over prompt tokens too, another quantity than the response-only loss."""
     loss = frames.losses
     if loss.empty:
-        return placeholder("Training loss", "not run: no runs/*/loss.csv found")
-    x = "epoch" if "epoch" in loss.columns and loss["epoch"].notna().all() else "step"
-    colors = run_colors(frames)
-    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 2.8))
-    for run, g in loss.groupby("run", sort=False):
-        role = g["role"].iloc[0]
-        done = bool(g["finished"].iloc[0])
-        tag = f" ({OURS_LABEL})" if role == "ours" else ""
-        lw = 1.8 if role in MAIN_ROLES else 0.9  # ablations: thin
-        ax.plot(g[x], g["loss"], color=colors[run], lw=lw, ls="-" if done else "--",
-                label=run + tag + ("" if done else " (running)"))  # fmt: skip
-    ax.set_yscale("log")
-    ax.set_xlabel(x)
-    ax.set_ylabel("training loss (log scale)")
-    fig.legend(ncol=3, fontsize=6.5, loc="outside lower center")
+        return style.placeholder("Training loss", "not run: no runs/*/loss.csv found")
+    full = list(dict.fromkeys(loss.loc[loss["loss_type"] != "response", "run"]))
+    loss = loss[loss["loss_type"] == "response"]
+    colors = style.run_colors(frames)
+    fig, axes = plt.subplots(1, 2, layout="constrained", figsize=(style.WIDTH, 2.8), sharey=True)
+    for ax, (x, xlabel) in zip(axes, LOSS_AXES.items(), strict=True):
+        for run, g in loss.groupby("run", sort=False):
+            role, done = g["role"].iloc[0], bool(g["finished"].iloc[0])
+            tag = f" ({style.OURS_LABEL})" if role == "ours" else ""
+            ax.plot(g[x] / (1e6 if x == "tokens" else 1), g["loss"], color=colors[run],
+                    lw=1.8 if role in style.MAIN_ROLES else 0.9, ls="-" if done else "--",  # ablations thin
+                    label=run + tag + ("" if done else " (running)"))  # fmt: skip
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+    axes[0].set_ylabel("training loss, response tokens\n(log scale)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    note = f"not shown (loss over the full sequence): {', '.join(full)}" if full else None
+    fig.legend(handles, labels, ncol=3, fontsize=6.5, loc="outside lower center", title=note,
+               title_fontsize=6.5)  # fmt: skip
     return fig
 
 
-@styled
+@style.styled
 def search(frames: Frames, reference: dict[str, Any]) -> Figure:
     """Val JSONExact of every search trial with its 95% interval (constrained decoding)."""
     done = frames.search.dropna(subset=["json_exact"]) if not frames.search.empty else frames.search
     if done.empty:
-        return placeholder("Recipe search", "not run: no search trial has a val evaluation yet")
-    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 0.8 + 0.28 * len(done)))
+        return style.placeholder(
+            "Recipe search", "not run: no search trial has a val evaluation yet"
+        )
+    fig, ax = plt.subplots(layout="constrained", figsize=(style.WIDTH, 0.8 + 0.28 * len(done)))
     y = np.arange(len(done))[::-1]
-    x = pct(done["json_exact"])
-    err = [x - pct(done["json_exact_lo"]), pct(done["json_exact_hi"]) - x]
-    ax.errorbar(x, y, xerr=err, fmt="o", color=PALETTE[0], capsize=2, lw=1)
+    x = style.pct(done["json_exact"])
+    err = [x - style.pct(done["json_exact_lo"]), style.pct(done["json_exact_hi"]) - x]
+    ax.errorbar(x, y, xerr=err, fmt="o", color=style.PALETTE[0], capsize=2, lw=1)
     ax.set_yticks(y, done["trial"])
     ax.set_xlabel("val JSONExact, constrained (%), 95% interval")
     ax.set_xlim(0, 100)
     return fig
 
 
-FIGURES: dict[str, FigureFn] = {
-    "exact_vs_params": exact_vs_params,
-    "by_tier": by_tier,
-    "size_vs_accuracy": size_vs_accuracy,
-    "finetune_gain": finetune_gain,
-    "ablations": ablations,
-    "schema_heatmap": schema_heatmap,
-    "errors": errors,
-    "loss_curves": loss_curves,
-    "search": search,
-}
+FIGURES: dict[str, FigureFn] = {f.__name__: f for f in (  # in the paper's order
+    exact_vs_params, by_tier, size_vs_accuracy, finetune_gain, ablations,
+    schema_heatmap, errors, loss_curves, search)}  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- saving (I/O)

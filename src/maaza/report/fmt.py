@@ -1,11 +1,14 @@
-"""How the report prints a number in TeX, one function per kind of number (`fmt.pct(0.9123)` ->
-'91.2\\%'), `\\notrun{}` for a result that does not exist (never a guess); `Number`, one macro of
-numbers.tex. Pure."""
+"""How the report writes TeX: one function per kind of number (`fmt.pct(0.9123)` -> '91.2\\%'),
+`\\notrun{}` for a result that does not exist (never a guess); `Number`, one macro of numbers.tex;
+the booktabs layout every table shares (`latex_table`, `row`, `span`). Pure."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 
 from maaza.metrics import METRICS
@@ -72,19 +75,79 @@ def metric(name: str, x: float | None) -> str:
     return pct(x) if METRICS[name].aggregate == "rate" else f1(x)
 
 
+# How a run's or a benchmark's column prints wherever it appears (tables and numbers.tex alike).
+COLUMNS: dict[str, Any] = {
+    "wall_time_s": duration, "real_tokens_per_s": lambda x: num(x, 0),
+    "roof_fraction": lambda x: pct(x, 0), "params_trainable": params,
+    "trainable_pct": lambda x: NOT_RUN if missing(x) else f"{x:.2f}\\%",
+    "adapter_mb": lambda x: num(x, 1), "epochs": lambda x: num(x, 0), "steps": integer, "r": integer,
+    "n_train_examples": integer, "n_truncated": integer, "cores": integer,
+    "cpu": lambda x: NOT_RUN if missing(x) else tex_escape(x), "final_loss": lambda x: num(x, 3),
+}  # fmt: skip
+
+
+def column(key: str, x: Any) -> str:
+    """A result column in its format: COLUMNS, else a registry metric's unit."""
+    return COLUMNS[key](x) if key in COLUMNS else metric(key, x)
+
+
 def ci(row: Any) -> str:
     """An eval row's 95% Wilson interval of JSONExact, in percent: '[9.4, 20.2]'."""
     return f"[{100 * row['json_exact_lo']:.1f}, {100 * row['json_exact_hi']:.1f}]"
 
 
-def times(x: float | None) -> str:
+def times(x: float | Decimal | None) -> str:
     return NOT_RUN if missing(x) else f"{x:.1f}$\\times$"
+
+
+def factor(a: float | Fraction, b: float | Fraction) -> Decimal:
+    """a / b computed exactly (pass counts, or rates as Fraction(hits, n), never rounded rates)
+    and rounded half up to one decimal: 38 of 158 over 8 of 158 is 4.8, not 4.7."""
+    q = Fraction(a) / Fraction(b)
+    return (Decimal(int(q.numerator)) / int(q.denominator)).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
 def ratio(a: float | None, b: float | None) -> str:
     if missing(a) or missing(b):
         return NOT_RUN
-    return r"$\infty$" if b == 0 else times(a / b)
+    return r"$\infty$" if b == 0 else times(factor(a, b))
+
+
+MIN_BASE = 5  # a factor is given only over a baseline with at least this many examples right
+
+
+def hits(row: Any) -> int:
+    """Examples an evaluation got right: its JSONExact times n (metrics files round the rate)."""
+    return round(row["json_exact"] * row["n"])
+
+
+def gain_factor(row: Any, base: Any) -> Decimal | None:
+    """JSONExact of `row` over `base` (eval rows: json_exact, n) from counts; None when the base
+    got fewer than MIN_BASE examples right (a factor over 1 of 158 says little)."""
+    k = hits(base)
+    return (
+        None
+        if k < MIN_BASE
+        else factor(Fraction(hits(row), int(row["n"])), Fraction(k, int(base["n"])))
+    )
+
+
+def gain(row: Any, base: Any) -> str:
+    """gain_factor in words for the text: 'a factor of 4.8x' or 'no factor (3 of 158 right at
+    the baseline)'."""
+    if (
+        row is None
+        or base is None
+        or missing(row.get("json_exact"))
+        or missing(base.get("json_exact"))
+    ):
+        return NOT_RUN
+    x = gain_factor(row, base)
+    return (
+        f"no factor ({hits(base)} of {int(base['n'])} right at the baseline)"
+        if x is None
+        else f"a factor of {times(x)}"
+    )
 
 
 def signed_pct(x: float | None) -> str:
@@ -140,3 +203,51 @@ def tt(name: Any) -> str:
 
 def tt_or_not_run(x: Any) -> str:
     return NOT_RUN if missing(x) else tt(x)
+
+
+# ----------------------------------------------------------------------------- table layout
+def row(cells: Iterable[str]) -> str:
+    return " & ".join(cells) + r" \\"
+
+
+def span(n: int, text: str, align: str = "c") -> str:
+    return rf"\multicolumn{{{n}}}{{{align}}}{{{text}}}"
+
+
+def block_title(text: str, ncols: int, before: str = r"\midrule") -> str:
+    """A row in italics naming the block of rows below it, after a rule (or a little space)."""
+    return before + span(ncols, rf"\textit{{{text}}}", "@{}l") + r" \\"
+
+
+def head(metric: str) -> str:
+    """A registry metric's column header (compliance abbreviated: tables are narrow)."""
+    return "Compl." if metric == "compliance" else METRICS[metric].label
+
+
+def latex_table(*, name: str, caption: str, colspec: str, header: list[str], body: list[str],
+                sources: Iterable[str], note: str | None = None, size: str = r"\footnotesize",
+                colsep: str = "4pt", empty: str = NOT_RUN) -> str:  # fmt: skip
+    """A booktabs `table` float; `body` lines are finished TeX rows (or rules); without any, one
+    row that says `empty` across the header's last row."""
+    srcs = sorted({s for s in sources if s})
+    body = body or [row([span(header[-1].count(" & ") + 1, empty)])]
+    lines = [
+        f"% Generated by maaza.report.tables.{name} -- do not edit; rerun `dvc repro report`.",
+        *(f"% source: {s}" for s in srcs or ["(no result files found)"]),
+        r"\begin{table}[!tbp]",
+        r"\centering",
+        size,
+        rf"\setlength{{\tabcolsep}}{{{colsep}}}",
+        rf"\caption{{{caption}}}",
+        rf"\label{{tab:{name.replace('_', '-')}}}",
+        rf"\begin{{tabular}}{{{colspec}}}",
+        r"\toprule",
+        *header,
+        r"\midrule",
+        *body,
+        r"\bottomrule",
+        r"\end{tabular}",
+    ]
+    if note:
+        lines += [r"\par\smallskip", rf"\parbox{{\linewidth}}{{\footnotesize {note}}}"]
+    return "\n".join([*lines, r"\end{table}", ""])

@@ -77,6 +77,11 @@ def first_row(frame: pd.DataFrame) -> pd.Series | None:
     return frame.iloc[0] if len(frame) else None
 
 
+def pick(row: pd.Series | None, keys: Iterable[str]) -> dict[str, Any]:
+    """row's values of `keys`; NaN for each when there is no row."""
+    return {k: math.nan if row is None else row[k] for k in keys}
+
+
 def _sorted(rows: list[dict[str, Any]], key: Any, columns: list[str]) -> pd.DataFrame:
     """The rows sorted by key(row as a namedtuple); no rows: an empty frame with `columns`."""
     if not rows:
@@ -246,6 +251,9 @@ _RUN_FIELDS = {
     "params_total", "params_trainable", "trainable_pct", "n_train_examples", "n_truncated",
     "epochs", "steps", "wall_time_s", "real_tokens_per_s", "roof_fraction", "final_loss",
     "adapter_mb",
+    # extra keys of train_metrics.json that TrainMetrics does not declare (it allows extras; a
+    # run without them gets NaN): the base's resolved dtype, and the counts the compute ratio uses
+    "base_dtype", "real_tokens", "flops_per_token",
 }  # fmt: skip
 
 
@@ -282,12 +290,8 @@ def ablation_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> p
     rows = []
     for factor, value, run in points:
         ev, tr = find_eval(evals, run, "constrained"), first_row(runs[runs["run"] == run])
-        rows.append({
-            "factor": factor, "value": value, "run": run, "is_main": run == design.main_run,
-            **{k: math.nan if ev is None else ev[k] for k in _ABLATION_EVAL},
-            "eval": None if ev is None else ev["name"],
-            **{k: math.nan if tr is None else tr[k] for k in _ABLATION_RUN},
-        })  # fmt: skip
+        rows.append({"factor": factor, "value": value, "run": run, "is_main": run == design.main_run,
+                     **pick(ev, _ABLATION_EVAL), "eval": cell(ev, "name"), **pick(tr, _ABLATION_RUN)})  # fmt: skip
     # Within a factor values share a type (ranks, fractions, or loss names with the main run first).
     rows.sort(key=lambda r: (
         _order(r["factor"], FACTORS),
@@ -297,15 +301,30 @@ def ablation_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> p
     return pd.DataFrame(rows, columns=columns)  # the columns even without rows
 
 
+def _tokens_seen(loss: pd.DataFrame) -> pd.Series:
+    """Real tokens seen after each step: loss.csv logs each step's tokens/s and the cumulative
+    seconds, so their product per step, summed (NaN without those columns)."""
+    if not {"tokens_per_s", "elapsed_s"} <= set(loss.columns):
+        return pd.Series(math.nan, index=loss.index)
+    seconds = loss["elapsed_s"].diff().fillna(loss["elapsed_s"])
+    return (loss["tokens_per_s"] * seconds).cumsum()
+
+
 def loss_frame(results: Results, design: Design) -> pd.DataFrame:
-    """Long table of every loss.csv (finished or still running): run, role, step, epoch, loss."""
+    """Long table of every loss.csv (finished or still running): run, role, loss_type (response or
+    full), step, epoch, loss, tokens (real tokens seen so far)."""
     role = {name: design.role_of(name) for name in results.runs}
     parts = [
-        r.loss.assign(run=r.name, role=role[r.name], finished=r.metrics is not None)
+        r.loss.assign(run=r.name, role=role[r.name], finished=r.metrics is not None,
+                      loss_type=design.loss_of.get(r.name, "response"),
+                      tokens=_tokens_seen(r.loss))
         for r in sorted(results.runs.values(), key=lambda r: (_order(role[r.name], ROLE_ORDER), r.name))
         if r.loss is not None and not r.loss.empty
     ]  # fmt: skip
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+SEARCH_EVAL = ("json_exact", "json_exact_lo", "json_exact_hi", "n")
 
 
 def search_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> pd.DataFrame:
@@ -316,19 +335,16 @@ def search_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> pd.
     for trial in design.trial_runs:
         val = find_eval(evals, trial, "constrained", VAL_SPLIT)
         fit = find_eval(evals, trial, "constrained", FIT_SPLIT)
-        tr = runs[runs["run"] == trial] if "run" in runs else runs.iloc[0:0]
+        tr = first_row(runs[runs["run"] == trial])
         rows.append({
-            "trial": trial,
-            "model": design.run_model(trial),
-            **{k: math.nan if val is None else val[k]
-               for k in ("json_exact", "json_exact_lo", "json_exact_hi", "n")},
-            "fit_exact": math.nan if fit is None else fit["json_exact"],
-            "train_minutes": tr["wall_time_s"].iloc[0] / 60 if len(tr) else math.nan,
-            "sources": [x["source"] for x in (val, fit) if x is not None]
-            + ([tr["source"].iloc[0]] if len(tr) else []),
+            "trial": trial, "model": design.run_model(trial), **pick(val, SEARCH_EVAL),
+            "fit_exact": pick(fit, ["json_exact"])["json_exact"],
+            "train_minutes": pick(tr, ["wall_time_s"])["wall_time_s"] / 60,
+            "sources": [x["source"] for x in (val, fit, tr) if x is not None],
         })  # fmt: skip
-    return pd.DataFrame(rows, columns=["trial", "model", "json_exact", "json_exact_lo",
-                                       "json_exact_hi", "n", "fit_exact", "train_minutes", "sources"])  # fmt: skip
+    return pd.DataFrame(
+        rows, columns=["trial", "model", *SEARCH_EVAL, "fit_exact", "train_minutes", "sources"]
+    )
 
 
 # ----------------------------------------------------------------------------- all frames

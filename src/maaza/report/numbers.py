@@ -29,7 +29,7 @@ from maaza.plan import FIT_SPLIT
 from maaza.report import fmt
 from maaza.report import paper_numbers as paper
 from maaza.report import setting_numbers as setting
-from maaza.report.fmt import NOT_RUN, Number, tex_escape, tt
+from maaza.report.fmt import NOT_RUN, Number, tt
 from maaza.report.frames import Frames, cell, first_row
 
 
@@ -208,7 +208,7 @@ def _exact(ev: dict[str, pd.Series | None], *slots: str) -> list[Any]:
 
 # Numbers derived from a role's evals (JSONExact ratios, differences, readings), by macro suffix.
 DERIVED: dict[str, Callable[[dict[str, pd.Series | None]], str]] = {
-    "Gain": lambda ev: fmt.ratio(*_exact(ev, "Ft", "Zs")),
+    "Gain": lambda ev: fmt.gain(ev["Ft"], ev["Zs"]),
     "GainPoints": lambda ev: fmt.points(*_exact(ev, "Ft", "Zs")),
     "GainPointsFree": lambda ev: fmt.points(*_exact(ev, "FtFree", "ZsFree")),
     "DecodeGain": lambda ev: fmt.points(*_exact(ev, "Ft", "FtFree")),
@@ -219,21 +219,13 @@ DERIVED: dict[str, Callable[[dict[str, pd.Series | None]], str]] = {
 }
 DERIVED_SOURCE = "derived: JSONExact ratios/differences of the evals above"
 
-TRAIN_METRICS: dict[str, tuple[str, Callable[[Any], str]]] = {
-    "WallTime": ("wall_time_s", fmt.duration),
-    "TokensPerS": ("real_tokens_per_s", lambda x: fmt.num(x, 0)),
-    "Roof": ("roof_fraction", lambda x: fmt.pct(x, 0)),
-    "Trainable": ("params_trainable", fmt.params),
-    "TrainablePct": ("trainable_pct", lambda x: NOT_RUN if fmt.missing(x) else f"{x:.2f}\\%"),
-    "AdapterMB": ("adapter_mb", lambda x: fmt.num(x, 1)),
-    "Epochs": ("epochs", lambda x: fmt.num(x, 0)),
-    "Steps": ("steps", fmt.integer),
-    "LoraR": ("r", fmt.integer),
-    "NTrain": ("n_train_examples", fmt.integer),
-    "NTruncated": ("n_truncated", fmt.integer),
-    "Cores": ("cores", fmt.integer),
-    "CPU": ("cpu", lambda x: NOT_RUN if fmt.missing(x) else tex_escape(x)),
-}
+# Training numbers by macro suffix -> the train_metrics.json key they print (fmt.COLUMNS).
+TRAIN_METRICS = {
+    "WallTime": "wall_time_s", "TokensPerS": "real_tokens_per_s", "Roof": "roof_fraction",
+    "Trainable": "params_trainable", "TrainablePct": "trainable_pct", "AdapterMB": "adapter_mb",
+    "Epochs": "epochs", "Steps": "steps", "LoraR": "r", "NTrain": "n_train_examples",
+    "NTruncated": "n_truncated", "Cores": "cores", "CPU": "cpu",
+}  # fmt: skip
 
 
 def train_numbers(frames: Frames) -> list[Number]:
@@ -242,8 +234,9 @@ def train_numbers(frames: Frames) -> list[Number]:
         row = frames.run_row(run)
         src = cell(row, "source") or "missing"
         for suffix in QUOTED[role].train:
-            key, show = TRAIN_METRICS[suffix]
-            out.append(Number(f"{role}Train{suffix}", show(cell(row, key)), f"{src}: {key}"))
+            key = TRAIN_METRICS[suffix]
+            value = fmt.column(key, cell(row, key))
+            out.append(Number(f"{role}Train{suffix}", value, f"{src}: {key}"))
     return out
 
 
@@ -262,7 +255,8 @@ def ours_numbers(frames: Frames) -> list[Number]:
     for name, key in (("Time", "wall_time_s"), ("Steps", "steps")):
         ratio = fmt.ratio(cell(run_ours, key), cell(run_main, key))
         out.append(Number(f"OursTrain{name}Ratio", ratio, f"{src}: {key}"))
-    return out
+    compute = fmt.times(setting.compute_ratio(frames))  # the README quotes the same value
+    return [*out, Number("OursTrainComputeRatio", compute, f"{src}: real_tokens * flops_per_token")]
 
 
 def scale_numbers(frames: Frames) -> list[Number]:

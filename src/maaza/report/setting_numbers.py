@@ -5,6 +5,7 @@ benchmarks' results (results/bench/*.json, `Bench...` macros)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,21 @@ def completeness(frames: Frames) -> str:
 
 def status_numbers(frames: Frames) -> list[Number]:
     src = "derived: files found under runs/ and results/eval/ vs params.yaml"
-    return [Number("ReportCompleteness", completeness(frames), src)]
+    return [
+        Number("ReportCompleteness", completeness(frames), src),
+        Number("FactorMinBase", str(fmt.MIN_BASE), "maaza.report.fmt: MIN_BASE"),
+    ]
+
+
+def compute_ratio(frames: Frames) -> Decimal | None:
+    """Our recipe's training compute over the paper recipe's (the main run's), from counts: real
+    tokens trained times FLOPs per token (train_metrics.json); None without both."""
+    flops = []
+    for role in ("ours", "paper_recipe"):
+        run = frames.run_row(frames.design.first(role))
+        tokens, per_token = cell(run, "real_tokens"), cell(run, "flops_per_token")
+        flops.append(tokens * per_token if tokens and per_token else None)
+    return fmt.factor(*flops) if all(flops) else None
 
 
 def data_numbers(frames: Frames) -> list[Number]:
@@ -106,6 +121,13 @@ def recipe_numbers(frames: Frames) -> list[Number]:
         Number(f"Recipe{name}", _fmt_setting(name, value), f"params.yaml: {key}")
         for name, (value, key) in frames.design.recipe.items()
     ]
+    # the frozen base's dtype as training resolved it (params.yaml may say "auto")
+    main = frames.run_row(frames.design.main_run)
+    dtype, src = (
+        cell(main, "base_dtype"),
+        cell(main, "source") or "main run's train_metrics.json (missing)",
+    )
+    out.append(Number("RecipeBaseDtype", fmt.tt_or_not_run(dtype), f"{src}: base_dtype"))
     # Always defined (the text quotes them), "not run" when params.yaml has no run of our recipe.
     ours = frames.design.ours_recipe
     for name in dict.fromkeys([*OURS_SETTINGS, *ours]):
@@ -144,7 +166,6 @@ BENCH_NUMBERS: dict[str, tuple[str, str, Callable[[Any], str]]] = {
     "BenchEvalRefExPerS": (EVAL_BENCH, "reference.examples_per_s", fmt.sig),
     "BenchEvalFreeExPerS": (EVAL_BENCH, "free.examples_per_s", fmt.sig),
     "BenchEvalConstrainedExPerS": (EVAL_BENCH, "constrained.examples_per_s", fmt.sig),
-    "BenchEvalSpeedup": (EVAL_BENCH, "speedup_free_vs_reference", fmt.times),
     "BenchConstrainedOverhead": (EVAL_BENCH, "constrained_overhead_wall", fmt.signed_pct),
     "BenchConstrainedOverheadPerToken": (EVAL_BENCH, "constrained_overhead_per_token", fmt.signed_pct),
     "BenchTrainModel": (TRAIN_BENCH, "model", fmt.tt_or_not_run),
@@ -153,8 +174,6 @@ BENCH_NUMBERS: dict[str, tuple[str, str, Callable[[Any], str]]] = {
     "BenchTrainThreads": (TRAIN_BENCH, "threads", fmt.integer),
     "BenchTrainRefMaxLength": (TRAIN_BENCH, "reference_max_length", fmt.integer),
     "BenchTrainOursDtype": (TRAIN_BENCH, "ours.base_dtype", fmt.tt_or_not_run),
-    "BenchTrainSpeedup": (TRAIN_BENCH, "ratio", fmt.times),
-    "BenchTrainSpeedupCPU": (TRAIN_BENCH, "ratio_cpu", fmt.times),
     "BenchTrainRefTokS": (TRAIN_BENCH, "reference.tokens_per_s", lambda x: fmt.num(x, 0)),
     "BenchTrainOursTokS": (TRAIN_BENCH, "ours.tokens_per_s", lambda x: fmt.num(x, 0)),
     "BenchTrainRefTruncated": (TRAIN_BENCH, "reference.n_truncated", fmt.integer),
@@ -197,12 +216,27 @@ def bench_numbers(frames: Frames) -> list[Number]:
         # The reference never stops early, so this is its max_new_tokens as actually run.
         Number("BenchEvalRefNewTokens", fmt.integer(ref_tokens / n) if ref_tokens is not None and n else NOT_RUN,
                f"derived: {src[EVAL_BENCH]}: reference.tokens / n"),
+        Number("BenchEvalSpeedup", fmt.ratio(_dig(ev, "reference.seconds"), _dig(ev, "free.seconds")),
+               f"derived: {src[EVAL_BENCH]}: reference.seconds / free.seconds"),
         Number("BenchEvalConstrainedSpeedup",
                fmt.ratio(_dig(ev, "reference.seconds"), _dig(ev, "constrained.seconds")),
                f"derived: {src[EVAL_BENCH]}: reference.seconds / constrained.seconds"),
+        Number("BenchTrainSpeedup", _train_speedup(tr, "wall_s"),
+               f"derived: {src[TRAIN_BENCH]}: real_tokens / wall_s, ours over the reference's"),
+        Number("BenchTrainSpeedupCPU", _train_speedup(tr, "cpu_s"),
+               f"derived: {src[TRAIN_BENCH]}: real_tokens / cpu_s, ours over the reference's"),
         Number("BenchTrainRefPadding", fmt.pct(1 - real / padded) if real is not None and padded else NOT_RUN,
                f"derived: {src[TRAIN_BENCH]}: 1 - reference.real_tokens / reference.padded_tokens"),
     ]  # fmt: skip
+
+
+def _train_speedup(tr: dict[str, Any] | None, seconds: str) -> str:
+    """Our training's real tokens per second over the reference's, from the counts and times."""
+    ours, ref = (_dig(tr, f"{side}.real_tokens") for side in ("ours", "reference"))
+    t_ours, t_ref = (_dig(tr, f"{side}.{seconds}") for side in ("ours", "reference"))
+    if None in (ours, ref, t_ours, t_ref):
+        return NOT_RUN
+    return fmt.ratio(ours * t_ref, ref * t_ours)
 
 
 def _adapter_text(ev: dict[str, Any] | None) -> str:
