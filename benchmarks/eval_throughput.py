@@ -4,7 +4,7 @@ split and on long answers; and one decoder against another (e.g. an older commit
     .venv/bin/python benchmarks/eval_throughput.py --adapter runs/smollm2-135m-maaza/adapter \\
         --prompt-format compact --out results/bench/eval_throughput.json
     # an older decoder (same script, its code): export it, run it, then compare this one to it
-    git archive 881a4b3 src | tar -x -C /tmp/maaza-881a4b3
+    mkdir -p /tmp/maaza-881a4b3 && git archive 881a4b3 src params.yaml | tar -x -C /tmp/maaza-881a4b3
     .venv/bin/python benchmarks/eval_throughput.py --code-dir /tmp/maaza-881a4b3/src \\
         --adapter runs/smollm2-135m-maaza/adapter --prompt-format compact --no-reference \\
         --out results/bench/eval_throughput_881a4b3.json
@@ -146,6 +146,12 @@ def versus(result: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def params_for(code_dir: str | None) -> Path:
+    """params.yaml beside the decoder's src (an older checkout's config may not read today's)."""
+    beside = Path(code_dir).resolve().parent / "params.yaml" if code_dir else None
+    return beside if beside and beside.is_file() else Path("params.yaml")
+
+
 def main(args: argparse.Namespace) -> dict:
     if args.code_dir:  # the decoder under test: another checkout's src, before any maaza import
         sys.path.insert(0, str(Path(args.code_dir).resolve()))
@@ -160,7 +166,7 @@ def main(args: argparse.Namespace) -> dict:
     print(f"decoder: {maaza.__file__}", flush=True)
     if args.threads:
         torch.set_num_threads(args.threads)
-    params = load_params(args.params)
+    params = load_params(args.params or params_for(args.code_dir))
     cfg = params.evaluate.decode
     if args.batch_size:
         cfg = cfg.model_copy(update={"batch_size": args.batch_size})
@@ -269,7 +275,9 @@ if __name__ == "__main__":
     parser.add_argument("--long-min-tokens", type=int, default=LONG_MIN_TOKENS)
     parser.add_argument("--long-n", type=int, default=16, help="long examples (the first N)")
     parser.add_argument("--schemas", default="src/maaza/schemas")
-    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument(
+        "--params", default=None, help="default: params.yaml beside --code-dir's src, else ./"
+    )
     parser.add_argument("--n", type=int, default=32, help="test examples (the first N)")
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's)"

@@ -546,18 +546,18 @@ class _Forward:
 
     def __init__(self, model: Any, enc: dict[str, torch.Tensor], new_tokens: int) -> None:
         self.model = model
-        self.mask = enc["attention_mask"]  # (B, T): 0 on the left padding
-        # positions count real tokens only, so a padded row sees the positions it would alone
+        self.ids = enc["input_ids"]  # (B, T) for the prefill, then (B, 1): each row's last token
+        self.mask = enc["attention_mask"]  # (B, T + steps so far): 0 on the left padding
+        # positions count real tokens only, so a padded row sees the positions it would alone;
+        # (B, T) for the prefill, then (B, 1)
         self.positions = (self.mask.cumsum(-1) - 1).masked_fill(self.mask == 0, 0)
         self.cache = _kv_cache(model, self.mask.shape[1] + new_tokens)
-        self.ids = enc["input_ids"]
 
     def logits(self) -> torch.Tensor:
         """(B, vocab) float32 next-token logits of the current rows, after self.ids."""
         out = self.model(
-            input_ids=self.ids, attention_mask=self.mask, position_ids=self.positions[:, -1:]
-            if self.cache.get_seq_length() else self.positions, past_key_values=self.cache,
-            use_cache=True, logits_to_keep=1,
+            input_ids=self.ids, attention_mask=self.mask, position_ids=self.positions,
+            past_key_values=self.cache, use_cache=True, logits_to_keep=1,
         )  # fmt: skip
         return out.logits[:, -1].to(dtype=torch.float32, copy=True)
 
@@ -568,7 +568,7 @@ class _Forward:
             self.cache.batch_select_indices(idx)
             self.mask, self.positions = self.mask[idx], self.positions[idx]
         self.mask = torch.cat([self.mask, self.mask.new_ones((len(keep), 1))], dim=-1)
-        self.positions = torch.cat([self.positions, self.positions[:, -1:] + 1], dim=-1)
+        self.positions = self.positions[:, -1:] + 1
         self.ids = torch.tensor([[t] for t in tokens], device=self.mask.device)
 
 
@@ -630,9 +630,10 @@ def generate(
         if schemas is None or len(schemas) != len(prompts):
             raise ValueError("constrained decoding needs one schema per prompt")
         grammars = grammars or GrammarCache(tokenizer, vocab_size(model), cfg)
-    budgets = [min(b, cfg.max_new_tokens) for b in budgets or [cfg.max_new_tokens] * len(prompts)]
+    budgets = budgets or [cfg.max_new_tokens] * len(prompts)
     if len(budgets) != len(prompts):
         raise ValueError(f"{len(budgets)} budgets for {len(prompts)} prompts")
+    budgets = [min(b, cfg.max_new_tokens) for b in budgets]
     lengths = [len(ids) for ids in tokenizer(prompts)["input_ids"]]
     token_text = _token_text(tokenizer)
     grammar = _Grammar(grammars, cfg.batch_size, token_text) if constrained else None
@@ -641,8 +642,9 @@ def generate(
     for batch in _batches(batch_order(budgets, lengths), cfg.batch_size):
         start = time.perf_counter()
         rows = [_Row(budgets[i], RepeatTracker(cfg.repeat_span), start) for i in batch]
-        for i, row in zip(batch, rows, strict=True) if grammar else ():
-            grammar.attach(row, schemas[i], sources[i] if cfg.copy_spans else None)
+        if grammar is not None:
+            for i, row in zip(batch, rows, strict=True):
+                grammar.attach(row, schemas[i], sources[i] if cfg.copy_spans else None)
         _decode_batch(model, tokenizer, [prompts[i] for i in batch], rows, grammar, cfg, mode,
                       token_text)  # fmt: skip
         results.update((i, row.generation(tokenizer)) for i, row in zip(batch, rows, strict=True))
