@@ -41,6 +41,7 @@ from typing import Any
 
 TIME_LIMIT_S = 4 * 3600  # the reference loop is slow by design; give up rather than run forever
 LONG_MIN_TOKENS = 300  # "long output": reference answers over this many tokens
+MODES = ("free", "constrained")
 
 
 def reference_loop(model, tok, prompts: list[str], max_new_tokens: int, deadline: float) -> int:
@@ -128,9 +129,9 @@ def side(gens, records, row_schemas, seconds: float, policy: str) -> dict[str, A
 def versus(result: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
     """Per case and mode: examples/s over the baseline's, and outputs identical to it."""
     out = {}
-    for case, modes in result["cases"].items():
-        for mode, ours in modes.items():
-            theirs = baseline.get("cases", {}).get(case, {}).get(mode)
+    for case, numbers in result["cases"].items():
+        for mode in MODES:
+            ours, theirs = numbers[mode], baseline.get("cases", {}).get(case, {}).get(mode)
             if theirs is None or len(theirs["outputs_sha256"]) != len(ours["outputs_sha256"]):
                 continue
             same = sum(
@@ -202,7 +203,7 @@ def main(args: argparse.Namespace) -> dict:
         for s in row_schemas:  # compile before timing: a run compiles each schema once
             grammars.get(s)
         result["cases"][case] = {"n": len(records), "budget_max": max(budgets)}
-        for mode in ("free", "constrained"):
+        for mode in MODES:
             gens, seconds = timed(
                 f"{case}: ours, {mode}",
                 Path(f"{args.profile}.{case}.{mode}.prof") if args.profile else None,
