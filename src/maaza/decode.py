@@ -7,7 +7,8 @@
 Prompts are sorted by token budget, then length, and decoded `cfg.batch_size` at a time with
 left padding and a KV cache, by a small greedy loop that computes exactly what `model.generate`
 computes for a row (same positions, mask and logits) but drops a row from the batch and its cache
-as soon as it stops: a batch's long answers do not make its short ones run on. A row stops as soon
+as soon as it stops: a batch's long answers do not make its short ones run on (and the KV cache
+is written into room reserved at the prefill, not concatenated at every step). A row stops as soon
 as its top-level JSON value closes, at EOS, at its token budget, or (free mode) when its last
 tokens repeat a short period; the last two are truncations and are counted. In constrained mode
 every row carries its own compiled grammar, so rows with different schemas share a batch; a
