@@ -179,3 +179,11 @@ def test_search_trials_have_their_own_section_and_role():
     bad["search"]["runs"]["y"] = {"role": "ours", "extra_train": 10}
     with pytest.raises(ConfigError, match="search trials"):
         resolve(bad)
+
+
+def test_decode_dtype_per_subject():
+    params = resolve(_with("evaluate.dtypes", {"smollm2-135m-r16": "auto"}))
+    assert params.evaluate.dtype_of("smollm2-135m-r16") == "auto"
+    assert params.evaluate.dtype_of("smollm2-135m-instruct") == params.evaluate.dtype  # zero-shot
+    with pytest.raises(ConfigError, match=r"evaluate\.dtypes\.smollm2-135m-r61: neither"):
+        resolve(_with("evaluate.dtypes", {"smollm2-135m-r61": "auto"}))

@@ -12,8 +12,10 @@ from maaza.config import DecodeConfig
 from maaza.decode import (
     GrammarCache,
     JsonCloser,
+    RepeatTracker,
     TokenTable,
     _Loop,
+    batch_order,
     generate,
     grammar_schema,
     minimal_instance,
@@ -90,6 +92,30 @@ def test_repeating_period():
     assert repeating_period(item * 2, 24) == 30
     assert repeating_period([99] + list(range(10)) * 2, 24) is None  # a short one needs 3 copies
     assert repeating_period(list(range(10)) * 3, 24) == 10
+
+
+@pytest.mark.parametrize("min_span", [6, 12, 24])
+def test_repeat_tracker_equals_repeating_period(min_span):
+    """The incremental tracker gives repeating_period's answer after every token."""
+    import random
+
+    rng = random.Random(min_span)
+    for _ in range(40):
+        tokens: list[int] = []
+        tracker = RepeatTracker(min_span)
+        while len(tokens) < 400:  # free text, then loops of random periods, then free text...
+            if rng.random() < 0.5:
+                chunk = [rng.randrange(4) for _ in range(rng.randrange(1, 40))]
+            else:
+                period = [rng.randrange(50) for _ in range(rng.choice([1, 2, 5, 15, 16, 40, 90]))]
+                chunk = period * rng.randrange(1, 5)
+            for token in chunk:
+                tokens.append(token)
+                assert tracker.push(token) == repeating_period(tokens, min_span), len(tokens)
+
+
+def test_batch_order_groups_budgets_then_lengths():
+    assert batch_order([64, 200, 64, 200, 32], [10, 5, 3, 50, 7]) == [4, 2, 0, 1, 3]
 
 
 def test_grammar_schema_policy_and_bounds():

@@ -265,3 +265,20 @@ def test_dtype_auto_follows_native_bf16(monkeypatch):
     assert models.resolve_dtype("auto") == torch.float32
     assert models.resolve_dtype("bfloat16") == torch.bfloat16
     assert models.resolve_dtype("float32") == torch.float32
+
+
+def test_dtype_verdict_is_paired_and_keeps_fp32_when_bf16_loses():
+    from maaza.evaluate import dtype_verdict
+
+    fp32 = [1] * 80 + [0] * 20
+    same = dtype_verdict(fp32, list(fp32))
+    assert same["dtype"] == "auto" and same["diff"] == 0 and same["ci95"] == [0, 0]
+    swapped = fp32[:-1] + [1]  # one example flips each way: noise
+    swapped[0] = 0
+    assert dtype_verdict(fp32, swapped)["dtype"] == "auto"
+    worse = [0] * 5 + fp32[5:]  # five fewer right, none gained: 5 points and significant
+    verdict = dtype_verdict(fp32, worse)
+    assert verdict["dtype"] == "float32" and verdict["fp32_only_right"] == 5
+    assert verdict["ci95"][1] < 0
+    with pytest.raises(ValueError, match="same examples"):
+        dtype_verdict(fp32, fp32[:-1])

@@ -27,6 +27,8 @@ DecodeMode = Literal["free", "constrained"]
 # JSON Schema `format` (date-time, email, ...): an annotation (jsonschema's default, draft 2019+'s
 # too) or an assertion. One policy for the data checks, the metrics and the decoder's grammar.
 FormatPolicy = Literal["annotation", "assert"]
+# Weights dtype; auto = bf16 where the hardware multiplies bf16 natively (maaza.models.resolve_dtype).
+DType = Literal["auto", "float32", "bfloat16"]
 # What an import does with records that fail a data check (maaza.importer).
 OnInvalid = Literal["fail", "drop", "keep"]
 DEFAULT_MODE: DecodeMode = (
@@ -191,7 +193,7 @@ class TrainRun(Strict):
     extra_train: int = Field(
         0, ge=0, description="examples of train_extra.jsonl added (its first N); paper recipe: 0"
     )
-    base_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+    base_dtype: DType = Field(
         "auto", description="frozen base weights; auto = bf16 only where matmuls are native bf16"
     )
     checkpoint_every: int = Field(10, gt=0, description="optimizer steps between checkpoints")
@@ -299,9 +301,14 @@ class EvalConfig(Strict):
     )
     zeroshot_prompt_format: PromptFormat = "paper"
     limit: int | None = Field(None, gt=0, description="evaluate only the first N examples")
-    dtype: Literal["auto", "float32", "bfloat16"] = Field(
+    dtype: DType = Field(
         "float32", description="model weights while decoding; auto = bf16 where the CPU multiplies "
         "bf16 natively (faster, but zero-shot SmolLM2 degrades in bf16), else fp32",
+    )  # fmt: skip
+    dtypes: dict[str, DType] = Field(
+        default_factory=dict, description="per subject (a run or a zero-shot model): its decode "
+        "weights, overriding `dtype`; a run gets auto only at equal JSONExact on data/val.jsonl "
+        "(benchmarks/decode_dtype.py)",
     )  # fmt: skip
     threads: int | None = Field(
         None,
@@ -313,6 +320,10 @@ class EvalConfig(Strict):
         description="decode a subject's evaluations of one mode in shared batches (one generate "
         "call): fewer decode steps when evaluations are smaller than a batch (the quick profile)",
     )
+
+    def dtype_of(self, subject: str) -> DType:
+        """The decode dtype of a run or zero-shot model."""
+        return self.dtypes.get(subject, self.dtype)
 
 
 # ----------------------------------------------------------------------------- external data
@@ -468,6 +479,7 @@ def resolve(raw: dict[str, Any], profile: str | None = None) -> Params:
     _check_seeds(params)
     _check_external(params)
     _check_variety(params)
+    _check_dtypes(params)
     check_params(params)
     return params
 
@@ -559,6 +571,17 @@ def _check_variety(params: Params) -> None:
             "data.variety.naive_timestamps: offset-less date-times fail `format` under "
             "evaluate.decode.format_policy: assert (set it to 0, or the policy to annotation)"
         )
+
+
+def _check_dtypes(params: Params) -> None:
+    """evaluate.dtypes names subjects that exist (a typo would silently decode in `dtype`)."""
+    subjects = [*params.run_names(), *params.external_runs(), *params.evaluate.zeroshot_models]
+    for name in params.evaluate.dtypes:
+        if name not in subjects:
+            raise ConfigError(
+                f"evaluate.dtypes.{name}: neither a declared run nor a zero-shot model "
+                f"(known: {', '.join(subjects)})"
+            )
 
 
 def _check_common(params: Params) -> None:

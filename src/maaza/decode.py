@@ -4,13 +4,17 @@
     gens = generate(model, tokenizer, prompts, cfg, schemas=schemas, mode="constrained",
                     grammars=grammars, budgets=[160, ...])
 
-Prompts are sorted by length and decoded `cfg.batch_size` at a time with left padding and the KV
-cache (`model.generate`). A row stops as soon as its top-level JSON value closes, at EOS, at its
-token budget, or (free mode) when its last tokens repeat a short period; the last two are
-truncations and are counted. In constrained mode every row carries its own compiled grammar, so
-rows with different schemas share a batch; a looping row is not stopped but steered out of its
-loop (towards closing the string or container it loops in), and a row that nears its budget is
-steered to close its value (keeping room for the smallest valid answer), so it ends as valid JSON.
+Prompts are sorted by token budget, then length, and decoded `cfg.batch_size` at a time with
+left padding and a KV cache, by a small greedy loop that computes exactly what `model.generate`
+computes for a row (same positions, mask and logits) but drops a row from the batch and its cache
+as soon as it stops: a batch's long answers do not make its short ones run on (and the KV cache
+is written into room reserved at the prefill, not concatenated at every step). A row stops as soon
+as its top-level JSON value closes, at EOS, at its token budget, or (free mode) when its last
+tokens repeat a short period; the last two are truncations and are counted. In constrained mode
+every row carries its own compiled grammar, so rows with different schemas share a batch; a
+looping row is not stopped but steered out of its loop (towards closing the string or container
+it loops in), and a row that nears its budget is steered to close its value (keeping room for the
+smallest valid answer), so it ends as valid JSON.
 """
 
 from __future__ import annotations
@@ -23,15 +27,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import torch
 import xgrammar as xgr
 from tqdm.auto import tqdm
-from transformers import (
-    LogitsProcessor,
-    LogitsProcessorList,
-    StoppingCriteria,
-    StoppingCriteriaList,
-)
+from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
 
 from maaza.config import DecodeConfig, DecodeMode, FormatPolicy
 from maaza.copyspan import SpanRow
@@ -318,117 +319,113 @@ class _Loop:
         return keep
 
 
-# ----------------------------------------------------------------------------- per-batch state
-@dataclass
-class _Rows:
-    """What the stopping criterion and the grammar processor both need to know about a batch."""
+# ----------------------------------------------------------------------------- per-row state
+class RepeatTracker:
+    """repeating_period(tokens, min_span) of a growing row, updated per token in a few vector
+    operations instead of a Python scan of every period over the whole row at every step.
 
-    prompt_len: int
-    budgets: list[int]
-    token_text: Callable[[int], str]
-    stop_ids: set[int]
-    repeat_span: int
-    mode: DecodeMode
-    start: float = field(default_factory=time.perf_counter)
-
-    def __post_init__(self) -> None:
-        n = len(self.budgets)
-        self.closers = [JsonCloser() for _ in range(n)]
-        self.n_tokens: list[int | None] = [None] * n  # set when a row stops
-        self.stop: list[StopReason | None] = [None] * n
-        self.latency: list[float] = [0.0] * n
-        self.loop_breaks = [0] * n
-        self.states: list[list[tuple[bool, int]]] = [[] for _ in range(n)]  # (in_string, depth)
-        self.loops: list[_Loop | None] = [None] * n  # the loop a row is being steered out of
-        self.closing = [False] * n  # constrained: near the budget, steered to close the value
-        self.reserves = [0] * n  # constrained: tokens kept at the end of the budget to close
-
-    def finish(self, i: int, n: int, reason: StopReason) -> None:
-        self.n_tokens[i], self.stop[i] = n, reason
-        self.latency[i] = time.perf_counter() - self.start
-
-
-class _StopRows(StoppingCriteria):
-    """Per-row stop: JSON closed, EOS, token budget, or (free mode) a repetition loop."""
-
-    def __init__(self, rows: _Rows) -> None:
-        self.rows = rows
-
-    def __call__(
-        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
-    ) -> torch.BoolTensor:
-        rows, n = self.rows, input_ids.shape[1] - self.rows.prompt_len
-        for i in range(input_ids.shape[0]):
-            if rows.stop[i] is not None:
-                continue
-            token, closer = int(input_ids[i, -1]), rows.closers[i]
-            closed = token not in rows.stop_ids and closer.feed(rows.token_text(token))
-            rows.states[i].append((closer.in_string, closer.depth))
-            if token in rows.stop_ids:
-                rows.finish(i, n, "eos")
-            elif closed:
-                rows.finish(i, n, "json")
-            elif n >= rows.budgets[i]:
-                rows.finish(i, n, "budget")
-            elif rows.mode == "free" and repeating_period(
-                input_ids[i, rows.prompt_len :].tolist(), rows.repeat_span
-            ):
-                rows.finish(i, n, "repetition")
-        done = [s is not None for s in rows.stop]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-
-class _GrammarRows(LogitsProcessor):
-    """xgrammar masking, one matcher per row, aware of rows that stopped early.
-
-    xgr.contrib.hf.LogitsProcessor asserts that every row's last token is grammatical, which fails
-    for the pad tokens generate() appends to rows our criterion stopped; this one skips them.
+    run[p-1] counts how many of the latest positions i, in a row, have tokens[i] == tokens[i-p];
+    period p loops when run covers its span (less the first copy) and the row is that long.
     """
 
-    def __init__(
-        self,
-        rows: _Rows,
-        cache: GrammarCache,
-        schemas: list[dict[str, Any]],
-        sources: list[str] | None = None,
-    ) -> None:
-        self.rows = rows
-        # copy_spans: per row, the input text its free-text values must be spans of
-        self.spans = (
-            [SpanRow(s, t) for s, t in zip(schemas, sources, strict=True)] if sources else None
-        )
-        self.cache = cache  # its token_table is built on the first loop only
-        self.matchers = [xgr.GrammarMatcher(cache.get(s)) for s in schemas]
-        self.bitmask = xgr.allocate_token_bitmask(len(schemas), cache.vocab)
-        rows.reserves = [cache.reserve(s) for s in schemas]
+    _periods = np.arange(1, MAX_PERIOD + 1)
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        rows, n = self.rows, input_ids.shape[1] - self.rows.prompt_len
-        active = []
-        for i, matcher in enumerate(self.matchers):
-            stopped_at = rows.n_tokens[i]
-            if n > 0 and (stopped_at is None or stopped_at >= n) and not matcher.is_terminated():
-                token = int(input_ids[i, -1])
-                if not matcher.accept_token(token):
-                    raise RuntimeError(
-                        f"row {i}: token {token} rejected by its grammar at step {n}"
-                    )
-                if self.spans:
-                    self.spans[i].feed(rows.token_text(token))
-            if stopped_at is None and not matcher.is_terminated():
-                matcher.fill_next_token_bitmask(self.bitmask, i)
-                active.append(i)
-        if active:
-            idx = torch.tensor(active, device=scores.device)
-            # masks and loop breaking run on the CPU (a no-op there; one small copy on a GPU)
-            sub = scores[idx].float().cpu()
-            xgr.apply_token_bitmask_inplace(sub, self.bitmask[idx.cpu()])
-            for j, i in enumerate(active):
-                if self.spans and self.spans[i].copying:
-                    self._keep_span(sub[j], self.spans[i])
-                self._break_loop(sub[j], input_ids[i, rows.prompt_len :].tolist(), i)
-            scores[idx] = sub.to(scores.device, scores.dtype)
-        return scores
+    def __init__(self, min_span: int) -> None:
+        repeats = np.where(self._periods < LONG_PERIOD, MIN_PERIOD_REPEATS, 2)
+        self.span = np.maximum(min_span, repeats * self._periods)  # tokens a loop must cover
+        self.run = np.zeros(MAX_PERIOD, dtype=np.int64)
+        self.back = np.full(MAX_PERIOD, -1, dtype=np.int64)  # back[p-1]: the token p steps back
+        self.n = 0
+
+    def push(self, token: int) -> int | None:
+        """Append token; the smallest looping period now, or None (as repeating_period)."""
+        self.run = np.where(self.back == token, self.run + 1, 0)
+        self.back = np.roll(self.back, 1)
+        self.back[0] = token
+        self.n += 1
+        looping = (self.run >= self.span - self._periods) & (self.span <= self.n)
+        hits = np.flatnonzero(looping)
+        return int(hits[0]) + 1 if hits.size else None
+
+
+@dataclass
+class _Row:
+    """One example being decoded: its tokens so far and what decides how it goes on and stops."""
+
+    budget: int
+    repeats: RepeatTracker
+    start: float  # its batch's start (latency counts from there)
+    tokens: list[int] = field(default_factory=list)
+    closer: JsonCloser = field(default_factory=JsonCloser)
+    states: list[tuple[bool, int]] = field(default_factory=list)  # (in_string, depth) per token
+    period: int | None = None  # the loop its tail is in now, if any
+    stop: StopReason | None = None
+    latency: float = 0.0
+    # constrained mode only
+    matcher: xgr.GrammarMatcher | None = None
+    span: SpanRow | None = None  # copy_spans
+    reserve: int = 0  # tokens kept at the end of the budget to close the value
+    loop: _Loop | None = None  # the loop it is being steered out of
+    closing: bool = False  # near the budget: steered to close the value
+    loop_breaks: int = 0
+
+    def push(self, token: int, text: str, stop_ids: set[int], mode: DecodeMode) -> None:
+        """Append the chosen token; set `stop` if the row ends with it."""
+        closed = token not in stop_ids and self.closer.feed(text)
+        self.tokens.append(token)
+        self.states.append((self.closer.in_string, self.closer.depth))
+        self.period = self.repeats.push(token)
+        n = len(self.tokens)
+        if token in stop_ids:
+            self.stop = "eos"
+        elif closed:
+            self.stop = "json"
+        elif n >= self.budget:
+            self.stop = "budget"
+        elif mode == "free" and self.period:
+            self.stop = "repetition"
+        if self.stop is not None:
+            self.latency = time.perf_counter() - self.start
+        elif self.matcher is not None:
+            if not self.matcher.is_terminated() and not self.matcher.accept_token(token):
+                raise RuntimeError(f"token {token} rejected by its grammar at step {n}")
+            if self.span is not None:
+                self.span.feed(text)
+
+    def generation(self, tokenizer: Any) -> Generation:
+        text = tokenizer.decode(self.tokens, skip_special_tokens=True)
+        stop = self.stop or "budget"
+        return Generation(
+            text, len(self.tokens), self.latency, stop, self.loop_breaks, self.closing
+        )
+
+
+# ----------------------------------------------------------------------------- grammar steps
+class _Grammar:
+    """xgrammar masking of a batch's live rows, plus copy_spans and loop steering."""
+
+    def __init__(self, cache: GrammarCache, batch_size: int, token_text: Callable[[int], str]):
+        self.cache, self.token_text = cache, token_text
+        self.bitmask = xgr.allocate_token_bitmask(batch_size, cache.vocab)
+
+    def attach(self, row: _Row, schema: dict[str, Any], source: str | None) -> None:
+        row.matcher = xgr.GrammarMatcher(self.cache.get(schema))
+        row.reserve = self.cache.reserve(schema)
+        row.span = SpanRow(schema, source) if source is not None else None
+
+    def mask(self, scores: torch.Tensor, live: list[_Row], repeat_span: int) -> None:
+        """In place on scores (live rows, vocab), float32 on the CPU."""
+        active = [j for j, row in enumerate(live) if not row.matcher.is_terminated()]
+        for j in active:
+            live[j].matcher.fill_next_token_bitmask(self.bitmask, j)
+        if not active:
+            return
+        xgr.apply_token_bitmask_inplace(scores, self.bitmask[: len(live)], indices=active)
+        for j in active:
+            row = live[j]
+            if row.span is not None and row.span.copying:
+                self._keep_span(scores[j], row.span)
+            self._break_loop(scores[j], row, repeat_span)
 
     def _keep_span(self, row_scores: torch.Tensor, span: SpanRow, first: int = 32) -> None:
         """Greedy under the grammar and the span together: the best-scoring token the grammar
@@ -438,42 +435,40 @@ class _GrammarRows(LogitsProcessor):
         n_ok = int(torch.isfinite(row_scores).sum())
         for k in (min(first, n_ok), n_ok):
             for token in torch.topk(row_scores, k).indices.tolist():
-                if span.allows(self.rows.token_text(token)):
+                if span.allows(self.token_text(token)):
                     best = row_scores[token].clone()
                     row_scores.fill_(float("-inf"))
                     row_scores[token] = best
                     return
 
-    def _break_loop(self, row_scores: torch.Tensor, tokens: list[int], i: int) -> None:
+    def _break_loop(self, row_scores: torch.Tensor, row: _Row, repeat_span: int) -> None:
         """Steer a looping row out of its loop, within the grammar (see _Loop).
 
-        A row within its reserve (GrammarCache.reserve) of its budget is steered to close the whole value
-        (a container loop at depth 1): a runaway that loops without repeating exactly (counting
-        "item 7", "item 8", ...) still ends as valid JSON instead of being cut off.
+        A row within its reserve (GrammarCache.reserve) of its budget is steered to close the
+        whole value (a container loop at depth 1): a runaway that loops without repeating exactly
+        (counting "item 7", "item 8", ...) still ends as valid JSON instead of being cut off.
         """
-        rows, closer = self.rows, self.rows.closers[i]
-        if len(tokens) >= rows.budgets[i] - rows.reserves[i]:
-            rows.closing[i] = True
-        loop = rows.loops[i]
+        closer, tokens = row.closer, row.tokens
+        if len(tokens) >= row.budget - row.reserve:
+            row.closing = True
+        loop = row.loop
         if loop is not None and loop.left(closer):
             loop = None
-        if loop is None and rows.closing[i] and closer.depth >= 1:
+        if loop is None and row.closing and closer.depth >= 1:
             loop = _Loop("container", 1)
-        if loop is None:
-            period = repeating_period(tokens, rows.repeat_span)
-            if period is not None:
-                texts = [rows.token_text(t) for t in tokens[-period:]]
-                loop = _Loop.of(rows.states[i][-period:], texts)
-        rows.loops[i] = loop
+        if loop is None and row.period is not None:
+            texts = [self.token_text(t) for t in tokens[-row.period :]]
+            loop = _Loop.of(row.states[-row.period :], texts)
+        row.loop = loop
         if loop is None:
             return
         keep = loop.steer(torch.isfinite(row_scores), closer, self.cache.token_table)
         if keep is None:  # nothing that ends the value is allowed yet: ban the loop's tokens
             keep = torch.isfinite(row_scores)
-            keep[sorted(set(tokens[-rows.repeat_span :]))] = False
+            keep[sorted(set(tokens[-repeat_span:]))] = False
         if keep.any():
             row_scores[~keep] = float("-inf")
-            rows.loop_breaks[i] += 1
+            row.loop_breaks += 1
 
 
 # ----------------------------------------------------------------------------- generation
@@ -496,56 +491,117 @@ def _stop_ids(model: Any, tokenizer: Any) -> set[int]:
     return ids
 
 
+def batch_order(budgets: list[int], lengths: list[int]) -> list[int]:
+    """Rows by token budget, then prompt length: a batch's rows tend to end at similar steps
+    (the budget is per schema, and a schema's answers have similar lengths) and pad little."""
+    return sorted(range(len(budgets)), key=lambda i: (budgets[i], lengths[i]))
+
+
+class _ReservedLayer(DynamicLayer):
+    """A full-attention KV cache layer that writes each step's keys and values into room reserved
+    at the prefill. DynamicLayer concatenates instead, copying the layer's whole cache at every
+    step: with long prompts and answers, as much memory traffic as the attention itself."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = capacity  # tokens: the prompt plus the batch's largest budget
+        self.length = 0
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+            b, h, _, d = key_states.shape  # (B, kv heads, T, head dim)
+            self._k = key_states.new_empty((b, h, self.capacity, d))
+            self._v = value_states.new_empty((b, h, self.capacity, d))
+        end = self.length + key_states.shape[-2]
+        if end > self.capacity:
+            raise RuntimeError(f"KV cache reserved for {self.capacity} tokens, {end} needed")
+        self._k[:, :, self.length : end] = key_states
+        self._v[:, :, self.length : end] = value_states
+        self.length = end
+        self.keys, self.values = self._k[:, :, :end], self._v[:, :, :end]
+        return self.keys, self.values
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        if self.is_initialized:
+            self._k, self._v = self._k[indices], self._v[indices]
+            self.keys, self.values = self._k[:, :, : self.length], self._v[:, :, : self.length]
+
+
+def _kv_cache(model: Any, capacity: int) -> DynamicCache:
+    """model.generate's cache (full and sliding-window layers as the config says), its full
+    layers swapped for ones with reserved room (sliding ones stay within their window anyway)."""
+    cache = DynamicCache(config=model.config.get_text_config(decoder=True))
+    cache.layers = [
+        _ReservedLayer(capacity) if type(layer) is DynamicLayer else layer for layer in cache.layers
+    ]
+    return cache
+
+
+class _Forward:
+    """The model's forward pass over a left-padded batch with a KV cache, as model.generate
+    runs it (same position ids, mask and last-position logits: the same greedy tokens), except
+    that rows can leave the batch: a finished row is not computed again."""
+
+    def __init__(self, model: Any, enc: dict[str, torch.Tensor], new_tokens: int) -> None:
+        self.model = model
+        self.ids = enc["input_ids"]  # (B, T) for the prefill, then (B, 1): each row's last token
+        self.mask = enc["attention_mask"]  # (B, T + steps so far): 0 on the left padding
+        # positions count real tokens only, so a padded row sees the positions it would alone;
+        # (B, T) for the prefill, then (B, 1)
+        self.positions = (self.mask.cumsum(-1) - 1).masked_fill(self.mask == 0, 0)
+        self.cache = _kv_cache(model, self.mask.shape[1] + new_tokens)
+
+    def logits(self) -> torch.Tensor:
+        """(B, vocab) float32 next-token logits of the current rows, after self.ids."""
+        out = self.model(
+            input_ids=self.ids, attention_mask=self.mask, position_ids=self.positions,
+            past_key_values=self.cache, use_cache=True, logits_to_keep=1,
+        )  # fmt: skip
+        return out.logits[:, -1].to(dtype=torch.float32, copy=True)
+
+    def advance(self, keep: list[int], tokens: list[int]) -> None:
+        """Keep the rows at `keep` (cache included) and feed each its next token."""
+        if len(keep) < self.mask.shape[0]:
+            idx = torch.tensor(keep, device=self.mask.device)
+            self.cache.batch_select_indices(idx)
+            self.mask, self.positions = self.mask[idx], self.positions[idx]
+        self.mask = torch.cat([self.mask, self.mask.new_ones((len(keep), 1))], dim=-1)
+        self.positions = self.positions[:, -1:] + 1
+        self.ids = torch.tensor([[t] for t in tokens], device=self.mask.device)
+
+
 @torch.inference_mode()
-def _generate_batch(
+def _decode_batch(
     model: Any,
     tokenizer: Any,
     prompts: list[str],
-    budgets: list[int],
+    rows: list[_Row],
+    grammar: _Grammar | None,
     cfg: DecodeConfig,
     mode: DecodeMode,
-    constrained: tuple[GrammarCache, list[dict[str, Any]]] | None,  # grammars + a schema per row
     token_text: Callable[[int], str],
-    sources: list[str] | None = None,  # copy_spans: each row's input text
-) -> list[Generation]:
-    tokenizer.padding_side = "left"  # generation appends on the right: pads must be on the left
+) -> None:
+    """Greedy decoding of one batch until every row has stopped (each row's own state)."""
+    tokenizer.padding_side = "left"  # new tokens go on the right: pads must be on the left
     # The tokenizer's own special tokens (Gemma's <bos>), exactly as training tokenizes prompts.
     enc = tokenizer(prompts, return_tensors="pt", padding=True).to(model.device)
-    rows = _Rows(
-        prompt_len=enc["input_ids"].shape[1],
-        budgets=budgets,
-        token_text=token_text,
-        stop_ids=_stop_ids(model, tokenizer),
-        repeat_span=cfg.repeat_span,
-        mode=mode,
-    )
-    processors = LogitsProcessorList(
-        [_GrammarRows(rows, *constrained, sources=sources)] if constrained else []
-    )
-    out = model.generate(
-        **enc,
-        max_new_tokens=max(budgets),
-        do_sample=False,
-        num_beams=1,
-        temperature=None,
-        top_p=None,
-        top_k=None,
-        use_cache=True,
-        pad_token_id=tokenizer.pad_token_id,
-        logits_processor=processors,
-        stopping_criteria=StoppingCriteriaList([_StopRows(rows)]),
-    )
-    gens = []
-    for i in range(len(prompts)):
-        if rows.stop[i] is None:  # generate() ended without our criterion firing: the budget
-            rows.finish(i, out.shape[1] - rows.prompt_len, "budget")
-        n = rows.n_tokens[i]
-        ids = out[i, rows.prompt_len : rows.prompt_len + n]
-        text = tokenizer.decode(ids, skip_special_tokens=True)
-        gens.append(
-            Generation(text, n, rows.latency[i], rows.stop[i], rows.loop_breaks[i], rows.closing[i])
-        )
-    return gens
+    forward = _Forward(model, enc, max(row.budget for row in rows))
+    stop_ids = _stop_ids(model, tokenizer)
+    live = rows
+    while live:
+        scores = forward.logits().cpu()  # masks, loop steering and argmax on the CPU
+        if grammar is not None:
+            grammar.mask(scores, live, cfg.repeat_span)
+        chosen = scores.argmax(dim=-1).tolist()
+        for row, token in zip(live, chosen, strict=True):
+            row.push(token, token_text(token), stop_ids, mode)
+        keep = [j for j, row in enumerate(live) if row.stop is None]
+        live = [live[j] for j in keep]
+        if live:
+            forward.advance(keep, [row.tokens[-1] for row in live])
 
 
 def generate(
@@ -568,38 +624,31 @@ def generate(
     With cfg.copy_spans (constrained mode), `sources[i]` is row i's input text: its free-text
     string values must be spans of it (maaza.copyspan).
     """
-    if (
-        mode == "constrained"
-        and cfg.copy_spans
-        and (sources is None or len(sources) != len(prompts))
-    ):
+    constrained = mode == "constrained"
+    if constrained and cfg.copy_spans and (sources is None or len(sources) != len(prompts)):
         raise ValueError("copy_spans needs one input text per prompt (sources)")
-    if mode == "constrained":
+    if constrained:
         if schemas is None or len(schemas) != len(prompts):
             raise ValueError("constrained decoding needs one schema per prompt")
         grammars = grammars or GrammarCache(tokenizer, vocab_size(model), cfg)
     budgets = budgets or [cfg.max_new_tokens] * len(prompts)
     if len(budgets) != len(prompts):
         raise ValueError(f"{len(budgets)} budgets for {len(prompts)} prompts")
+    budgets = [min(b, cfg.max_new_tokens) for b in budgets]
     lengths = [len(ids) for ids in tokenizer(prompts)["input_ids"]]
-    order = sorted(range(len(prompts)), key=lambda i: lengths[i])  # similar lengths: little padding
     token_text = _token_text(tokenizer)
+    grammar = _Grammar(grammars, cfg.batch_size, token_text) if constrained else None
     results: dict[int, Generation] = {}
     bar = tqdm(total=len(prompts), desc=f"decode ({mode})", unit="ex", disable=not progress)
-    for batch in _batches(order, cfg.batch_size):
-        constrained = (grammars, [schemas[i] for i in batch]) if mode == "constrained" else None
-        outs = _generate_batch(
-            model,
-            tokenizer,
-            [prompts[i] for i in batch],
-            [min(budgets[i], cfg.max_new_tokens) for i in batch],
-            cfg,
-            mode,
-            constrained,
-            token_text,
-            [sources[i] for i in batch] if constrained and cfg.copy_spans and sources else None,
-        )
-        results.update(zip(batch, outs, strict=True))
+    for batch in _batches(batch_order(budgets, lengths), cfg.batch_size):
+        start = time.perf_counter()
+        rows = [_Row(budgets[i], RepeatTracker(cfg.repeat_span), start) for i in batch]
+        if grammar is not None:
+            for i, row in zip(batch, rows, strict=True):
+                grammar.attach(row, schemas[i], sources[i] if cfg.copy_spans else None)
+        _decode_batch(model, tokenizer, [prompts[i] for i in batch], rows, grammar, cfg, mode,
+                      token_text)  # fmt: skip
+        results.update((i, row.generation(tokenizer)) for i, row in zip(batch, rows, strict=True))
         bar.update(len(batch))
     bar.close()
     return [results[i] for i in range(len(prompts))]

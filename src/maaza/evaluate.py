@@ -96,7 +96,7 @@ def spec_from_params(
         adapter=adapter,
         limit=params.evaluate.limit,
         threads=params.evaluate.threads,
-        dtype=params.evaluate.dtype,
+        dtype=params.evaluate.dtype_of(run if run is not None else model),
     )
 
 
@@ -165,6 +165,36 @@ def _stderr(rows: list[dict[str, Any]], key: str) -> float:
         return 0.0
     mean = sum(xs) / n
     return round(math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1) / n), 6)
+
+
+MAX_BF16_DROP = 0.01  # JSONExact points (as a fraction) bf16 may lose and still count as equal
+
+
+def dtype_verdict(
+    fp32_exact: list[int], bf16_exact: list[int], max_drop: float = MAX_BF16_DROP
+) -> dict[str, Any]:
+    """Does decoding in bf16 keep JSONExact? Paired over the same examples: bf16 is `auto` (bf16
+    where native) when it loses at most `max_drop` and the 95% interval of the paired difference
+    reaches 0 (not significantly worse); else float32. Only the examples where the two differ
+    carry information (b: bf16 alone right, c: fp32 alone right)."""
+    if len(fp32_exact) != len(bf16_exact) or not fp32_exact:
+        raise ValueError("one JSONExact per example in each dtype, on the same examples")
+    n = len(fp32_exact)
+    b = sum(1 for f, h in zip(fp32_exact, bf16_exact, strict=True) if h and not f)
+    c = sum(1 for f, h in zip(fp32_exact, bf16_exact, strict=True) if f and not h)
+    diff = (b - c) / n
+    half = 1.96 * math.sqrt(max(b + c - (b - c) ** 2 / n, 0.0)) / n  # paired (McNemar) s.e.
+    equal = diff >= -max_drop and diff + half >= 0
+    return {
+        "n": n,
+        "json_exact_fp32": sum(fp32_exact) / n,
+        "json_exact_bf16": sum(bf16_exact) / n,
+        "diff": round(diff, 6),
+        "ci95": [round(diff - half, 6), round(diff + half, 6)],
+        "bf16_only_right": b,
+        "fp32_only_right": c,
+        "dtype": "auto" if equal else "float32",
+    }
 
 
 def _percentile(xs: list[float], q: float) -> float:

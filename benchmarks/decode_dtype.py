@@ -1,0 +1,80 @@
+"""Choose a run's decode dtype by accuracy, not by assumption: decode held-out generated examples
+(data/val.jsonl: no run trains on them) in fp32 and in bf16, and compare JSONExact pairwise.
+
+    .venv/bin/python benchmarks/decode_dtype.py --subject smollm2-135m-r16 \\
+        --out results/bench/decode_dtype-smollm2-135m-r16.json
+    .venv/bin/python benchmarks/decode_dtype.py --subject smollm2-135m-instruct   # zero-shot
+
+Prints the params.yaml line to set: `evaluate.dtypes.<subject>: auto` when bf16 loses at most
+1 JSONExact point and not significantly (maaza.evaluate.dtype_verdict), else float32. `auto` means
+bf16 only where the CPU multiplies bf16 natively (AMX / AVX512-BF16): elsewhere (AVX2, e.g. the
+EPYC the paper ran on) bf16 is emulated, slower than fp32, and auto decodes in fp32; the accuracy
+check itself runs anywhere (slowly where emulated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from maaza import io
+from maaza.config import load_params
+from maaza.evaluate import (
+    dtype_verdict,
+    load_model,
+    predict,
+    spec_from_params,
+    trained_settings,
+)
+from maaza.importer import import_edgejson
+from maaza.plan import plan_from_params
+
+
+def subject_spec(params, subject: str, mode: str, runs_dir: str):
+    """The evaluation spec of a run (its adapter, base model and prompt format) or a zero-shot model."""
+    if subject in params.evaluate.zeroshot_models:
+        return spec_from_params(
+            params, name=f"dtype-{subject}", mode=mode, split="val", model=subject
+        )
+    run_dir = plan_from_params(params).run(subject).dir(runs_dir)
+    model, fmt = trained_settings(run_dir)
+    return spec_from_params(
+        params, name=f"dtype-{subject}", mode=mode, split="val", run=subject, model=model,
+        prompt_format=fmt, adapter=str(run_dir / "adapter"),
+    )  # fmt: skip
+
+
+def main(args: argparse.Namespace) -> dict:
+    params = load_params(args.params)
+    spec = subject_spec(params, args.subject, args.mode, args.runs_dir)
+    records, schemas = import_edgejson(args.data, args.schemas)
+    records = records[: args.n] if args.n else records
+    exact = {}
+    for dtype in ("float32", "bfloat16"):
+        model, tok = load_model(spec.model, spec.adapter, dtype)
+        rows, wall = predict(model, tok, records, schemas, spec)
+        exact[dtype] = [int(r["json_exact"]) for r in rows]
+        print(f"{dtype}: JSONExact {sum(exact[dtype])}/{len(rows)} in {wall:.0f} s", flush=True)
+    verdict = dtype_verdict(exact["float32"], exact["bfloat16"])
+    result = {"subject": args.subject, "data": args.data, "mode": args.mode, **verdict}
+    print(json.dumps(result, indent=1))
+    print(f"\nparams.yaml, evaluate.dtypes:\n  {args.subject}: {verdict['dtype']}")
+    if args.out:
+        io.write_json(args.out, result, indent=1)
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--subject", required=True, help="a declared run or a zero-shot model")
+    parser.add_argument("--data", default="data/val.jsonl")
+    parser.add_argument("--schemas", default="src/maaza/schemas")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument("--mode", default="constrained", choices=["free", "constrained"])
+    parser.add_argument("--n", type=int, default=None, help="the first N examples only")
+    parser.add_argument("--out", type=Path, default=None)
+    main(parser.parse_args())
