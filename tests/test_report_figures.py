@@ -8,6 +8,7 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from test_report import FIXTURE, OURS, built, numbers_of, paths_for, train  # noqa: F401
 
@@ -79,6 +80,18 @@ def test_loss_is_plotted_against_steps_and_tokens_without_the_full_loss_run(fram
     assert any(label.startswith(OURS) for label in drawn)
     title = fig.legends[0].get_title().get_text()
     assert "full sequence" in title and "smollm2-135m-fullloss" in title
+
+
+def test_search_trials_stay_out_of_the_loss_figure(frames) -> None:
+    """A trial's loss curve belongs to the search (its own table and figure), not Figure 1."""
+    import dataclasses
+
+    trial = frames.losses[frames.losses["run"] == OURS].assign(run="screen-x", role="trial")
+    with_trial = dataclasses.replace(frames, losses=pd.concat([frames.losses, trial]))
+    fig = report_figures.loss_curves(with_trial, load_reference())
+    drawn = {line.get_label() for ax in fig.axes for line in ax.get_lines()}
+    assert any(label.startswith(OURS) for label in drawn)
+    assert not any(label.startswith("screen-x") for label in drawn)
 
 
 def test_the_size_axis_labels_every_model_and_the_legend_has_titled_columns(frames) -> None:

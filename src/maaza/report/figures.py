@@ -370,6 +370,7 @@ def loss_curves(frames: Frames, reference: dict[str, Any]) -> Figure:
     loss = frames.losses
     if loss.empty:
         return style.placeholder("Training loss", "not run: no runs/*/loss.csv found")
+    loss = loss[loss["role"] != "trial"]  # search trials: their own table and figure
     full = list(dict.fromkeys(loss.loc[loss["loss_type"] != "response", "run"]))
     loss = loss[loss["loss_type"] == "response"]
     colors = style.run_colors(frames)
