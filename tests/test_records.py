@@ -129,4 +129,5 @@ def test_extract_batch_reads_through_the_line_reader(tmp_path, monkeypatch):
         target = tmp_path if "folder" in message else src
         result = CliRunner().invoke(app, ["extract", "--schema", str(schema), "--input",
                                           str(target), "--output", str(tmp_path / "o.jsonl")])  # fmt: skip
-        _one_line_error(result, message)
+        assert message in _one_line_error(result, message)
+        assert not (tmp_path / "o.jsonl").exists()  # refused before anything is written
