@@ -5,11 +5,14 @@ the booktabs layout every table shares (`latex_table`, `row`, `span`). Pure."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from maaza.metrics import METRICS
 
@@ -73,22 +76,6 @@ def metric(name: str, x: float | None) -> str:
     if unit == "tokens/s":
         return num(x, 1)
     return pct(x) if METRICS[name].aggregate == "rate" else f1(x)
-
-
-# How a run's or a benchmark's column prints wherever it appears (tables and numbers.tex alike).
-COLUMNS: dict[str, Any] = {
-    "wall_time_s": duration, "real_tokens_per_s": lambda x: num(x, 0),
-    "roof_fraction": lambda x: pct(x, 0), "params_trainable": params,
-    "trainable_pct": lambda x: NOT_RUN if missing(x) else f"{x:.2f}\\%",
-    "adapter_mb": lambda x: num(x, 1), "epochs": lambda x: num(x, 0), "steps": integer, "r": integer,
-    "n_train_examples": integer, "n_truncated": integer, "cores": integer,
-    "cpu": lambda x: NOT_RUN if missing(x) else tex_escape(x), "final_loss": lambda x: num(x, 3),
-}  # fmt: skip
-
-
-def column(key: str, x: Any) -> str:
-    """A result column in its format: COLUMNS, else a registry metric's unit."""
-    return COLUMNS[key](x) if key in COLUMNS else metric(key, x)
 
 
 def ci(row: Any) -> str:
@@ -167,16 +154,6 @@ def points(a: float | None, b: float | None) -> str:
     return NOT_RUN if missing(a) or missing(b) else f"{100 * (a - b):+.1f}\\,pp"
 
 
-def gap(a: float | None, b: float | None) -> str:
-    """'12.3\\,pp below' / 'above' / 'equal to': a compared with b, in words the text can use."""
-    if missing(a) or missing(b):
-        return NOT_RUN
-    diff = 100 * (a - b)
-    if abs(diff) < 0.05:
-        return "equal to"
-    return f"{abs(diff):.1f}\\,pp {'above' if diff > 0 else 'below'}"
-
-
 def paper_pct(x: float | None, estimated: bool = False, absent: str = "--") -> str:
     """A percentage as the original paper printed it (already 0-100), daggered if estimated."""
     return absent if x is None else f"{x:.1f}\\%" + (DAGGER if estimated else "")
@@ -203,6 +180,33 @@ def tt(name: Any) -> str:
 
 def tt_or_not_run(x: Any) -> str:
     return NOT_RUN if missing(x) else tt(x)
+
+
+# Formats by name (numbers.yaml names them), and how a run's column prints wherever it appears.
+FORMATS: dict[str, Callable[[Any], str]] = {
+    "integer": integer, "params": params, "duration": duration, "pct": pct, "sig": sig,
+    "signed_pct": signed_pct, "tt": tt_or_not_run, "pct0": lambda x: pct(x, 0),
+    "num0": lambda x: num(x, 0), "num1": lambda x: num(x, 1), "num3": lambda x: num(x, 3),
+    "seconds1": lambda x: seconds(x, 1),
+    "pct_value": lambda x: NOT_RUN if missing(x) else f"{x:.2f}\\%",  # already in percent
+    "text": lambda x: NOT_RUN if missing(x) else tex_escape(x),
+}  # fmt: skip
+COLUMNS = {
+    "wall_time_s": "duration", "real_tokens_per_s": "num0", "roof_fraction": "pct0",
+    "params_trainable": "params", "trainable_pct": "pct_value", "adapter_mb": "num1",
+    "epochs": "num0", "steps": "integer", "r": "integer", "n_train_examples": "integer",
+    "n_truncated": "integer", "cores": "integer", "cpu": "text", "final_loss": "num3",
+}  # fmt: skip
+
+
+def column(key: str, x: Any) -> str:
+    """A result column in its format: COLUMNS, else a registry metric's unit."""
+    return FORMATS[COLUMNS[key]](x) if key in COLUMNS else metric(key, x)
+
+
+def load_spec(name: str) -> dict[str, Any]:
+    """A data file of this package (numbers.yaml): what the report quotes, as data."""
+    return yaml.safe_load(Path(__file__).with_name(f"{name}.yaml").read_text())
 
 
 # ----------------------------------------------------------------------------- table layout
