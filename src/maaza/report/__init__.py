@@ -16,7 +16,7 @@ A one-way chain, each module importing only those before it (tests/test_report_s
     design    what params.yaml declares, over maaza.plan
     frames    tidy pandas frames                        (pure)
     fmt       TeX number formatting                     (pure)
-    paper_numbers, setting_numbers -> numbers           (pure: frames in, TeX macros out)
+    original, setting_numbers -> numbers                (pure: frames in, TeX macros out)
     tables, figstyle -> figures, readme                 (pure: frames in, TeX / Figure / Markdown)
     build     writes every output atomically            (I/O out)
 """

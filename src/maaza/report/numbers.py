@@ -10,7 +10,7 @@ split; `Fit` a sample of the run's own training split. So `\\MainFtExact` is the
 with constrained decoding on the test split. `Ours` numbers are all fine-tuned and its zero-shot
 baseline is the main run's, so they drop `Ft`: `\\OursExact`, `\\OursFreeExact`; `\\OursLearningRate`
 etc. are our recipe's settings (params.yaml). `Paper...` macros are numbers reported by the
-original paper (paper_numbers.py); `Bench...` macros the benchmarks' results (results/bench/*.json;
+original paper (original.py); `Bench...` macros the benchmarks' results (results/bench/*.json;
 setting_numbers.py, with status, data and recipe numbers). A result that does not exist yet expands
 to `\\notrun` ("(not run)"), never to a guess. Each line ends with a comment naming its file and key.
 """
@@ -25,8 +25,7 @@ import pandas as pd
 
 from maaza import claims
 from maaza.plan import FIT_SPLIT
-from maaza.report import fmt
-from maaza.report import paper_numbers as paper
+from maaza.report import fmt, original
 from maaza.report import setting_numbers as setting
 from maaza.report.fmt import NOT_RUN, Number, tt
 from maaza.report.frames import Frames, cell, first_row
@@ -312,7 +311,7 @@ def collect(frames: Frames, reference: dict[str, Any]) -> list[Number]:
         *setting.bench_numbers(frames),
         *ablation_numbers(frames),
         *error_numbers(frames),
-        *paper.reference_numbers(reference),
+        *original.reference_numbers(reference),
         *claim_numbers(frames, reference),
     ]  # fmt: skip
     numbers = link_tests(numbers)

@@ -1,12 +1,12 @@
-"""The original paper's inconsistencies as a table: the value the paper prints, the same quantity
-elsewhere in the paper or in its model card, and what follows.
+"""The original paper, from src/maaza/paper_reference.yaml and always labelled as theirs: its
+reported numbers as numbers.tex macros named `Paper...`, and its inconsistencies as a table.
 
+    numbers = reference_numbers(reference)
     tex = ORIGINAL_TABLES["original_inconsistencies"](frames, reference)
 
-Rows are data: the `inconsistencies` list of src/maaza/paper_reference.yaml. A row either points
-at values stored in that file (`refs`, formatted here) or quotes text (`text`); a row with
-`derive: <name>` is computed by the function of that name in DERIVE from the numbers in the file
-(tier sums, step counts, LoRA parameter counts, ...), so no derived number is typed by hand.
+An inconsistency row (the file's `inconsistencies` list) points at stored values (`refs`) or
+quotes text (`text`); a row with `derive: <name>` is computed by DERIVE[name] from the numbers in
+the file (tier sums, step counts, LoRA parameter counts, ...), so no derived number is typed by hand.
 """
 
 from __future__ import annotations
@@ -15,17 +15,74 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from maaza.report.fmt import tex_escape
+from maaza.report import fmt
+from maaza.report.fmt import NOT_RUN, Number, tex_escape
 from maaza.report.frames import Frames
-from maaza.report.paper_numbers import SOURCE, achievable
 from maaza.results import ReportError
 
+SOURCE = "src/maaza/paper_reference.yaml"
 Cell = tuple[str, str]  # (value as TeX, where in the original it is printed)
 Derived = tuple[Cell, Cell, dict[str, str]]  # paper cell, elsewhere cell, values for `follows`
 PCT_KEYS = ("json_exact", "compliance")
 TIERS = ("simple", "medium", "complex")
-LORA_MODULES = 7  # q, k, v, o, gate, up, down: the paper's target modules (Sec. 4.2.1)
 BYTES_FP32 = 4
+
+
+# ----------------------------------------------------------------------------- reported numbers
+def _pct(v: float | None) -> str:
+    return fmt.paper_pct(v, absent=NOT_RUN)
+
+
+def reference_numbers(reference: dict[str, Any]) -> list[Number]:
+    split = reference["test_split"]
+    out = [
+        Number(name, str(split[key]), f"{SOURCE}: test_split.{key} (Section {split['section']})")
+        for name, key in (("PaperTestN", "n"), ("PaperTrainN", "n_train"), ("PaperNSchemas", "n_schemas"))
+    ]  # fmt: skip
+    models = {m["macro"]: m for m in reference.get("models", [])}
+    for k, m in models.items():
+        out.append(Number(f"Paper{k}Exact", _pct(m["overall"]["json_exact"]),
+                          f"{SOURCE}: {m['id']} (Section {m['overall']['section']})"))  # fmt: skip
+        if k == "MaazaSmall":  # the paper's recipe model: its trainable parameters
+            out.append(Number("PaperMaazaSmallTrainable", f"{m['trainable_m']}M",
+                              f"{SOURCE}: {m['id']} (Section 4.2.1)"))  # fmt: skip
+    out += _ablation_numbers(reference)
+    comp = reference.get("compute", {})
+    out += [
+        Number("PaperTrainTime", fmt.duration(comp.get("train_time_s")), f"{SOURCE}: compute"),
+        Number("PaperHardware", tex_escape(comp.get("hardware", "")), f"{SOURCE}: compute"),
+    ]
+    return out + _paper_gain(models, split["n"])
+
+
+def _ablation_numbers(reference: dict[str, Any]) -> list[Number]:
+    """The ends of the paper's rank and data-size ablations (ranks also by value)."""
+    out = []
+    for factor, name, key in (("rank", "Rank", "r"), ("data", "Data", "fraction")):
+        pts = sorted(
+            reference.get("ablations", {}).get(factor, {}).get("points", []), key=lambda p: p[key]
+        )
+        for pos, p in (("Min", pts[0]), ("Max", pts[-1])) if pts else ():
+            src = f"{SOURCE}: ablations.{factor}"
+            if factor == "rank":
+                out.append(Number(f"PaperAbl{name}{pos}Value", str(p[key]), src))
+            out.append(Number(f"PaperAbl{name}{pos}Exact", _pct(p["json_exact"]), src))
+    return out  # fmt: skip
+
+
+def _paper_gain(models: dict[str, dict[str, Any]], n: int) -> list[Number]:
+    base, ft = models.get("BaseSmall"), models.get("MaazaSmall")
+    if not base or not ft:
+        return []
+    # the paper gives rates of its n test examples: as eval rows, so the gain has counts
+    rows = [{"json_exact": m["overall"]["json_exact"] / 100, "n": n} for m in (ft, base)]
+    src = f"derived: {SOURCE} MaazaSmall/BaseSmall JSONExact of test_split.n"
+    return [Number("PaperGainSmall", fmt.gain(*rows), src)]
+
+
+def achievable(pct: float, n: int, digits: int = 1) -> bool:
+    """Can a percentage printed with `digits` decimals be k/n for some whole k?"""
+    return any(round(100 * k / n, digits) == round(pct, digits) for k in range(n + 1))
 
 
 # ----------------------------------------------------------------------------- values by path

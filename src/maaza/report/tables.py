@@ -21,11 +21,12 @@ from maaza.report import fmt
 from maaza.report.fmt import DAGGER, NOT_RUN, tt
 from maaza.report.fmt import tex_escape as esc
 from maaza.report.frames import OURS_LABEL, Frames, cell, error_categories, short_model, tier_order
+from maaza.report.original import SOURCE
 from maaza.schemas import TIERS
 
 TableFn = Callable[[Frames, dict[str, Any]], str]
 PAPER = "Reported by the original paper"
-REFERENCE_FILE = "src/maaza/paper_reference.yaml"
+
 SPEC = fmt.load_spec("tables")
 
 
@@ -155,7 +156,7 @@ def _results_table(name: str, frames: Frames, rows: pd.DataFrame, paper: list[st
                    **fields: Any) -> str:  # fmt: skip
     """The main results' layout, shared by our test split and an external dataset's."""
     return table(name, [RESULT_HEADER], _result_rows(rows, frames) + paper,
-                 [*sources_of(rows), *([REFERENCE_FILE] if paper else [])],
+                 [*sources_of(rows), *([SOURCE] if paper else [])],
                  note_end=ours_note(frames), **fields)  # fmt: skip
 
 
@@ -223,7 +224,7 @@ def tier_breakdown(frames: Frames, reference: dict[str, Any]) -> str:
                  for t in order for m in ("json_exact", "field_f1")]  # fmt: skip
         body.append(row([model_cell(r), setting(r), r["mode"], *cells]))
     body += _paper_tier_rows(reference, order, 3 + 2 * len(order))
-    return table("tier_breakdown", header, body, [*sources_of(rows), REFERENCE_FILE],
+    return table("tier_breakdown", header, body, [*sources_of(rows), SOURCE],
                  colspec="lll" + "rr" * len(order), note_end=ours_note(frames))  # fmt: skip
 
 
@@ -434,7 +435,7 @@ def compute(frames: Frames, reference: dict[str, Any]) -> str:
             ]
         )
     ]
-    return table("compute", header, body, [*runs["source"], REFERENCE_FILE],
+    return table("compute", header, body, [*runs["source"], SOURCE],
                  hardware=hardware_text(frames), note_end=ours_note(frames))  # fmt: skip
 
 
