@@ -13,6 +13,8 @@ from maaza.report import fmt
 from maaza.report.fmt import NOT_RUN, Number, tex_escape, tt
 from maaza.report.frames import Frames, cell, first_row
 
+SPEC = fmt.load_spec("numbers")  # its `bench` and `ours_settings` macros
+
 
 # ----------------------------------------------------------------------------- status + data
 def completeness(frames: Frames) -> str:
@@ -78,10 +80,11 @@ def data_numbers(frames: Frames) -> list[Number]:
 def dataset_numbers(frames: Frames) -> list[Number]:
     """What the data stage generated and checked (data/report.json)."""
     d, src = frames.data, frames.data_source or "data/report.json (missing)"
-    hold = d.counts.get("holdout") if d else None
-    styles = sorted({st for c in (d.counts.values() if d else []) for st in c.by_style})
-    checks = sorted({k for sc in (d.checks.values() if d else []) for k in sc.checks})
-    rates = [cc.pass_rate for sc in (d.checks.values() if d else []) for cc in sc.checks.values()]
+    counts, split_checks = (d.counts, d.checks) if d else ({}, {})
+    hold = counts.get("holdout")
+    styles = sorted({st for c in counts.values() for st in c.by_style})
+    checks = sorted({k for sc in split_checks.values() for k in sc.checks})
+    rates = [cc.pass_rate for sc in split_checks.values() for cc in sc.checks.values()]
     tok = (d.tokens.get("train") or {}).get("all", {}) if d else {}
     seq, target = tok.get("sequence", {}), tok.get("target", {})
     seq_src = f"{src}: tokens.train.all.sequence"
@@ -119,11 +122,9 @@ def recipe_numbers(frames: Frames) -> list[Number]:
     ]
     # the frozen base's dtype as training resolved it (params.yaml may say "auto")
     main = frames.run_row(frames.design.main_run)
-    dtype, src = (
-        cell(main, "base_dtype"),
-        cell(main, "source") or "main run's train_metrics.json (missing)",
-    )
-    out.append(Number("RecipeBaseDtype", fmt.tt_or_not_run(dtype), f"{src}: base_dtype"))
+    src = cell(main, "source") or "main run's train_metrics.json (missing)"
+    dtype = fmt.tt_or_not_run(cell(main, "base_dtype"))
+    out.append(Number("RecipeBaseDtype", dtype, f"{src}: base_dtype"))
     # Always defined (the text quotes them), "not run" when params.yaml has no run of our recipe.
     ours = frames.design.ours_recipe
     for name in dict.fromkeys([*SPEC["ours_settings"], *ours]):
@@ -150,7 +151,6 @@ def _fmt_setting(name: str, value: Any) -> str:
 # ----------------------------------------------------------------------------- benchmarks
 EVAL_BENCH, TRAIN_BENCH = "eval_throughput", "train_throughput"  # results/bench/<stem>.json
 UNSEEN_BENCH = "extract_unseen"  # benchmarks/extract_unseen.py: hand-written schemas
-SPEC = fmt.load_spec("numbers")  # its `bench` and `ours_settings` macros
 
 
 def _dig(data: Any, key: str) -> Any:
