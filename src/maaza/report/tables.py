@@ -17,7 +17,7 @@ from maaza import claims
 from maaza.metrics import ERROR_CATEGORIES
 from maaza.plan import FIT_SPLIT, MODES
 from maaza.report import fmt
-from maaza.report.fmt import DAGGER, NOT_RUN, block_title, head, row, span, table, tt
+from maaza.report.fmt import DAGGER, NOT_RUN, Prose, block_title, head, row, span, table, tt
 from maaza.report.fmt import tex_escape as esc
 from maaza.report.frames import OURS_LABEL, Frames, cell, error_categories, short_model, tier_order
 from maaza.report.original import SOURCE
@@ -120,12 +120,7 @@ def external_results(frames: Frames, reference: dict[str, Any]) -> str:
     name = str(ext.design.plan.external_name)
     paper = name == PAPER_DATASET
     runs = ", ".join(tt(r.name) for r in ext.design.plan.runs)
-    # the paper mentions the external dataset only here, so the text comes with the table
-    text = (
-        f"\\paragraph{{Trained and tested on {tt(name)}.}} \\Cref{{tab:external-results}} "
-        "repeats the protocol on an external labelled dataset: the runs are trained on its "
-        "training file and evaluated on its test file in both decoding modes.\n\n"
-    )
+    text = Prose(fmt.TABLES["external_results"]["intro"]).substitute(dataset=tt(name))
     beside = ", beside the numbers the original paper reported on the same test file."
     return text + _results_table(
         "external_results", ext, ext.headline_rows(), _paper_main_rows(reference) if paper else [],
