@@ -113,29 +113,20 @@ def gain_factor(row: Any, base: Any) -> Decimal | None:
     """JSONExact of `row` over `base` (eval rows: json_exact, n) from counts; None when the base
     got fewer than MIN_BASE examples right (a factor over 1 of 158 says little)."""
     k = hits(base)
-    return (
-        None
-        if k < MIN_BASE
-        else factor(Fraction(hits(row), int(row["n"])), Fraction(k, int(base["n"])))
-    )
+    if k < MIN_BASE:
+        return None
+    return factor(Fraction(hits(row), int(row["n"])), Fraction(k, int(base["n"])))
 
 
 def gain(row: Any, base: Any) -> str:
     """gain_factor in words for the text: 'a factor of 4.8x' or 'no factor (3 of 158 right at
     the baseline)'."""
-    if (
-        row is None
-        or base is None
-        or missing(row.get("json_exact"))
-        or missing(base.get("json_exact"))
-    ):
+    if any(r is None or missing(r.get("json_exact")) for r in (row, base)):
         return NOT_RUN
     x = gain_factor(row, base)
-    return (
-        f"no factor ({hits(base)} of {int(base['n'])} right at the baseline)"
-        if x is None
-        else f"a factor of {times(x)}"
-    )
+    if x is None:
+        return f"no factor ({hits(base)} of {int(base['n'])} right at the baseline)"
+    return f"a factor of {times(x)}"
 
 
 def signed_pct(x: float | None) -> str:
