@@ -120,11 +120,11 @@ def external_results(frames: Frames, reference: dict[str, Any]) -> str:
     name = str(ext.design.plan.external_name)
     paper = name == PAPER_DATASET
     runs = ", ".join(tt(r.name) for r in ext.design.plan.runs)
-    text = Prose(fmt.TABLES["external_results"]["intro"]).substitute(dataset=tt(name))
-    beside = ", beside the numbers the original paper reported on the same test file."
+    spec = fmt.TABLES["external_results"]
+    text = Prose(spec["intro"]).substitute(dataset=tt(name))
     return text + _results_table(
         "external_results", ext, ext.headline_rows(), _paper_main_rows(reference) if paper else [],
-        dataset=tt(name), beside=beside if paper else ".", runs=runs, key=esc(name),
+        dataset=tt(name), beside=spec["beside"] if paper else ".", runs=runs, key=esc(name),
     )  # fmt: skip
 
 
