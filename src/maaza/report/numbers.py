@@ -1,18 +1,9 @@
 """paper/generated/numbers.tex: one `\\newcommand` per number the paper's text quotes, and only
-those (tests/test_report_structure.py fails on a macro that nothing in paper/ or README.md uses).
+those (tests/test_report_structure.py fails on an unused macro); which ones, and how they are
+named, is data: numbers.yaml. A result that does not exist yet expands to `\\notrun`, never to a
+guess; each line ends with a comment naming its file and key.
 
     tex = render(frames, reference)      # frames from maaza.report.frames.build_frames
-
-The text refers to roles, not run names: `Main` is the paper-recipe run (params.yaml's role
-paper_recipe), `Ours` our recipe's run (role ours), `Scale` the larger base model's (role scale);
-`Ft`/`Zs` fine-tuned/zero-shot, constrained decoding unless `Free`; `Holdout` the held-out-schema
-split; `Fit` a sample of the run's own training split. So `\\MainFtExact` is the main run's JSONExact
-with constrained decoding on the test split. `Ours` numbers are all fine-tuned and its zero-shot
-baseline is the main run's, so they drop `Ft`: `\\OursExact`, `\\OursFreeExact`; `\\OursLearningRate`
-etc. are our recipe's settings (params.yaml). `Paper...` macros are numbers reported by the
-original paper (original.py); `Bench...` macros the benchmarks' results (results/bench/*.json;
-setting_numbers.py, with status, data and recipe numbers). A result that does not exist yet expands
-to `\\notrun` ("(not run)"), never to a guess. Each line ends with a comment naming its file and key.
 """
 
 from __future__ import annotations
