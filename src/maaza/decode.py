@@ -494,20 +494,20 @@ def batch_order(budgets: list[int], lengths: list[int]) -> list[int]:
     return sorted(range(len(budgets)), key=lambda i: (budgets[i], lengths[i]))
 
 
-def refill_count(live: int, pending: int, batch_size: int) -> int:
+REFILL_MIN = 2  # free slots; benchmarks/decode_steps.py counts the forward passes behind it
+
+
+def refill_count(live: int, pending: int, batch_size: int, at_least: int = REFILL_MIN) -> int:
     """How many pending prompts to prefill and merge into the running batch now (0: decode a step).
 
     A decode step costs about as much with 1 row as with 8 (it re-reads every weight), so free
-    slots are worth filling; but a refill is a forward of its own and copies the KV cache, so a
-    running batch waits until REFILL_MIN slots are free (an empty one refills at once).
+    slots are worth filling; but a refill is a forward pass of its own and copies the KV cache,
+    so a running batch waits until `at_least` slots are free (an empty one refills at once).
     """
     free = batch_size - live
-    if pending == 0 or (live and free < min(REFILL_MIN, batch_size)):
+    if pending == 0 or (live and free < min(at_least, batch_size)):
         return 0
     return min(free, pending)
-
-
-REFILL_MIN = 2  # free slots; see benchmarks/decode_steps.py for the step counts behind it
 
 
 def _right_aligned(x: torch.Tensor, width: int, dim: int = -2) -> torch.Tensor:
@@ -638,9 +638,11 @@ class _Forward:
 @dataclass
 class DecodeStats:
     """What a generate call computed, counted rather than timed: forward passes over new prompts
-    (prefills), one-token forward passes (steps) and the rows those carried (row_steps)."""
+    (prefills; merges: those joined to a running batch), one-token forward passes (steps) and the
+    rows those carried (row_steps)."""
 
     prefills: int = 0
+    merges: int = 0
     steps: int = 0
     row_steps: int = 0
 
@@ -698,6 +700,7 @@ def _decode(
             if going and live:
                 room = max(row.budget - len(row.tokens) for _, row in live + going)
                 batch.merge(fresh, room)
+                stats.merges += 1
             elif going:
                 batch = fresh
             live += going
