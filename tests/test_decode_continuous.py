@@ -80,6 +80,16 @@ def test_continuous_batches_equal_one_at_a_time(request, model_name, mode):
     assert batched == decoded(model, tok, PROMPTS, cfg, 1, **kwargs)
 
 
+def test_caches_that_cannot_merge_decode_batch_after_batch(tiny_model, monkeypatch):
+    model, tok = tiny_model
+    cfg = DecodeConfig(max_new_tokens=64, repeat_span=12)
+    merged = decoded(model, tok, PROMPTS, cfg, 3, budgets=BUDGETS)
+    monkeypatch.setattr("maaza.decode._mergeable", lambda cache: False)
+    stats = DecodeStats()
+    assert decoded(model, tok, PROMPTS, cfg, 3, stats, budgets=BUDGETS) == merged
+    assert stats.merges == 0 and stats.prefills == 3  # batches of 3, 3 and 2
+
+
 def test_the_step_count_simulation_counts_what_the_decoder_does(tiny_model):
     model, tok = tiny_model
     cfg = DecodeConfig(batch_size=3, max_new_tokens=64, repeat_span=12)

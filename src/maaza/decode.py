@@ -545,6 +545,11 @@ class _ReservedLayer(DynamicLayer):
         self.keys, self.values = self._k[:, :, :end], self._v[:, :, :end]
         return self.keys, self.values
 
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        if self.is_initialized:
+            self._k, self._v = self._k[indices], self._v[indices]
+            self.keys, self.values = self._k[:, :, : self.length], self._v[:, :, : self.length]
+
 
 def _kv_cache(model: Any, capacity: int) -> DynamicCache:
     """model.generate's cache (full and sliding-window layers as the config says), its full
@@ -557,7 +562,8 @@ def _kv_cache(model: Any, capacity: int) -> DynamicCache:
 
 
 def _mergeable(cache: DynamicCache) -> bool:
-    """Whether _restack knows every layer (else a batch is decoded to its end before the next)."""
+    """Whether _restack knows every layer. If not (e.g. linear-attention layers), each batch is
+    decoded to its end before the next starts, as before continuous batching."""
     return all(type(layer) in (_ReservedLayer, DynamicSlidingWindowLayer) for layer in cache.layers)
 
 
@@ -607,7 +613,11 @@ class _Forward:
         kept rows' largest remaining budget."""
         if len(keep) < self.mask.shape[0]:
             idx = torch.tensor(keep, device=self.mask.device)
-            self._restack([(self, idx)], room)
+            if _mergeable(self.cache):
+                self._restack([(self, idx)], room)
+            else:  # layers _restack does not know: transformers' own row selection
+                self.cache.batch_select_indices(idx)
+                self.mask, self.positions = self.mask[idx], self.positions[idx]
         self.mask = torch.cat([self.mask, self.mask.new_ones((len(keep), 1))], dim=-1)
         self.positions = self.positions[:, -1:] + 1
         self.ids = torch.tensor([[t] for t in tokens], device=self.mask.device)
