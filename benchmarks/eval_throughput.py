@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import hashlib
 import json
 import os
@@ -164,6 +165,10 @@ def main(args: argparse.Namespace) -> dict:
     from maaza.evaluate import load_model
     from maaza.prompts import build_prompt
 
+    try:  # decoders since continuous batching count their forward passes
+        from maaza.decode import DecodeStats
+    except ImportError:
+        DecodeStats = None
     print(f"decoder: {maaza.__file__}", flush=True)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -204,15 +209,23 @@ def main(args: argparse.Namespace) -> dict:
             grammars.get(s)
         result["cases"][case] = {"n": len(records), "budget_max": max(budgets)}
         for mode in MODES:
+            stats = {"stats": DecodeStats()} if DecodeStats else {}
             gens, seconds = timed(
                 f"{case}: ours, {mode}",
                 Path(f"{args.profile}.{case}.{mode}.prof") if args.profile else None,
                 generate, model, tok, prompts, cfg, mode=mode, schemas=row_schemas,
                 grammars=grammars, budgets=budgets, sources=[r["prompt"] for r in records],
+                **stats,
             )  # fmt: skip
             result["cases"][case][mode] = side(
                 gens, records, row_schemas, seconds, cfg.format_policy
             )
+            if stats:  # forward passes and rows per step: how full the batch ran
+                counts = stats["stats"]
+                result["cases"][case][mode]["forwards"] = {
+                    **dataclasses.asdict(counts),
+                    "rows_per_step": round(counts.rows_per_step, 3),
+                }
         free, con = result["cases"][case]["free"], result["cases"][case]["constrained"]
         result["cases"][case]["constrained_overhead_wall"] = round(
             con["seconds"] / free["seconds"] - 1, 4

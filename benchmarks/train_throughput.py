@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/train_throughput.py --threads 1          # on a CPU shared with other jobs
     .venv/bin/python benchmarks/train_throughput.py --variants           # one micro-batch, idea by idea
     .venv/bin/python benchmarks/train_throughput.py --model tiny-random  # smoke test
+    .venv/bin/python benchmarks/train_throughput.py --long               # long vs short examples, ours only
 
 (a) reference: Hugging Face Trainer + peft LoRA, every example padded to 512 tokens
     (`padding="max_length"`), loss over the full sequence, logits at every position;
@@ -12,6 +13,12 @@
 Both see the same 64 generated examples (the data generator, seeded) in the same prompt format.
 Real tokens are non-padding tokens; tokens/s is over the training loop's wall time. Prints each
 and the ratio (b)/(a) (the issue's goal: >= 3x), plus the fraction of the measured matmul roof.
+
+--long trains (b) twice, same recipe and steps: on the short examples above and on long ones
+(complex-tier records with long free text and long arrays, 800-1,000 tokens of prompt + answer);
+it prints both tokens/s, their ratio (the issue's goal: long within 20% of short) and the peak
+resident memory of each training (sampled every 50 ms; the model is loaded inside, so the
+difference between the two peaks is what longer micro-batches cost).
 
 --variants times one forward+backward of a typical micro-batch (4 examples near the mean length),
 adding one idea at a time, round-robin over a few repeats so that load from other processes
@@ -37,16 +44,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
 from maaza.collate import collate, encode_records  # noqa: E402
-from maaza.config import DataConfig, TrainRun, deep_merge, load_params  # noqa: E402
+from maaza.config import DataConfig, TrainRun, VarietyConfig, deep_merge, load_params  # noqa: E402
 from maaza.data import build_dataset  # noqa: E402
 from maaza.fastlora import patch_lora_layers  # noqa: E402
 from maaza.io import to_jsonl  # noqa: E402
-from maaza.models import load  # noqa: E402
+from maaza.models import load, load_tokenizer  # noqa: E402
 from maaza.prompts import build_prompt, render_target  # noqa: E402
 from maaza.schemas import load_schemas  # noqa: E402
 from maaza.train import LabelledLMLoss, add_lora, matmul_gflops, train  # noqa: E402
 
 REF_MAX_LENGTH = 512  # the reference recipe pads (and truncates) every example to this
+LONG_TOKENS = (800, 1000)  # the long-example case: prompt + answer tokens, in the run's format
 
 
 def examples(n: int, seed: int) -> list[dict[str, Any]]:
@@ -56,6 +64,46 @@ def examples(n: int, seed: int) -> list[dict[str, Any]]:
     if len(records) < n:
         raise SystemExit(f"generator gave {len(records)} train examples, need {n}")
     return records[:n]
+
+
+def long_examples(n: int, seed: int, run: TrainRun) -> list[dict[str, Any]]:
+    """n generated complex-tier records of LONG_TOKENS tokens (long free text and long arrays on;
+    about one in eight lands in the range), drawn in seeded rounds."""
+    tok = load_tokenizer(run.model)
+    lo, hi = LONG_TOKENS
+    keep: list[dict[str, Any]] = []
+    for round_ in range(50):
+        cfg = DataConfig(n_examples=400, seed=seed + round_, holdout_per_schema=0, val_factor=0,
+                         tier_mix={"simple": 0.0, "medium": 0.0, "complex": 1.0},
+                         variety=VarietyConfig(long_text=1.0, long_arrays=1.0))  # fmt: skip
+        records = build_dataset(cfg)["train"]
+        lengths = [len(tok(t)["input_ids"]) for t in texts(records, run, tok.eos_token)]
+        keep += [r for r, k in zip(records, lengths, strict=True) if lo <= k <= hi]
+        if len(keep) >= n:
+            return keep[:n]
+    raise SystemExit(f"only {len(keep)} generated examples of {lo}-{hi} tokens, need {n}")
+
+
+class PeakRSS:
+    """Peak resident memory (bytes) of this process while the block runs, sampled every 50 ms."""
+
+    def __enter__(self) -> PeakRSS:
+        import threading
+
+        import psutil
+
+        self.peak, self._proc, self._stop = 0, psutil.Process(), threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def texts(records: list[dict[str, Any]], run: TrainRun, eos: str) -> list[str]:
@@ -213,6 +261,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     ap.add_argument("--seed", type=int, default=7, help="generator seed for the examples")
     ap.add_argument("--variants", action="store_true", help="per-idea micro-benchmark instead")
+    ap.add_argument("--long", action="store_true", help="(b) on short vs long examples instead")
     ap.add_argument("--repeats", type=int, default=3, help="rounds for --variants")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
@@ -233,7 +282,22 @@ def main() -> int:
     result: dict[str, Any] = {"model": run.model, "run": args.run, "reference_max_length": REF_MAX_LENGTH,
                               "n_examples": len(records), "steps": args.steps,
                               "threads": torch.get_num_threads(), "matmul_roof_gflops": round(roof, 1)}  # fmt: skip
-    if args.variants:
+    if args.long:
+        result["long_tokens"] = list(LONG_TOKENS)
+        for case, recs in (("short", records), ("long", long_examples(args.n, args.seed, run))):
+            with PeakRSS() as mem:
+                side = ours(args.run, run, recs, args.steps)
+            result[case] = side | {"peak_rss_gb": round(mem.peak / 1e9, 2),
+                                   "micro_batch_size": run.micro_batch_size}  # fmt: skip
+            print(f"{case:6s} {side['real_tokens']:7d} real tokens {side['wall_s']:8.1f} s "
+                  f"{side['tokens_per_s']:7.1f} real tok/s  {100 * side['roof_fraction']:.0f}% of the "
+                  f"{side['base_dtype']} roof  peak RSS {mem.peak / 1e9:.2f} GB "
+                  f"(micro-batch {run.micro_batch_size})")  # fmt: skip
+        result["ratio_long_short"] = (
+            result["long"]["tokens_per_s"] / result["short"]["tokens_per_s"]
+        )
+        print(f"long / short tokens/s: {result['ratio_long_short']:.2f} (goal: at least 0.80)")
+    elif args.variants:
         rows = variants(run, records, args.repeats)
         result["variants"] = rows
         base = rows[0]["tokens_per_s"]

@@ -35,8 +35,7 @@ from maaza.report import (
 from maaza.report import figures as report_figures
 from maaza.report import numbers as report_numbers
 from maaza.report import tables as report_tables
-from maaza.report.original import ORIGINAL_TABLES
-from maaza.report.paper_numbers import achievable
+from maaza.report.original import ORIGINAL_TABLES, achievable
 from maaza.report.setting_numbers import completeness
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report"
@@ -517,9 +516,7 @@ def test_nothing_found_still_writes_everything(tmp_path: Path) -> None:
     design = load_design(FIXTURE / "params.yaml")
     # 4 zero-shot, 6 fine-tuned, 6 held-out (both modes), 3 train-sample, 3 val, 5 ablation
     # evals; 8 runs
-    assert (
-        len(inv.missing) == len(design.expected_evals()) + len(design.expected_runs()) == 27 + 8
-    )
+    assert len(inv.missing) == len(design.expected_evals()) + len(design.expected_runs()) == 27 + 8
     n = numbers_of(tmp_path / "out")
     assert n["MainFtExact"] == n["DataNHoldout"] == n["MainTrainWallTime"] == r"\notrun{}"
     assert n["BenchEvalSpeedup"] == n["BenchTrainSpeedup"] == r"\notrun{}"  # no results/bench

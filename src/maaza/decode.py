@@ -4,11 +4,14 @@
     gens = generate(model, tokenizer, prompts, cfg, schemas=schemas, mode="constrained",
                     grammars=grammars, budgets=[160, ...])
 
-Prompts are sorted by token budget, then length, and decoded `cfg.batch_size` at a time with
-left padding and a KV cache, by a small greedy loop that computes exactly what `model.generate`
-computes for a row (same positions, mask and logits) but drops a row from the batch and its cache
-as soon as it stops: a batch's long answers do not make its short ones run on (and the KV cache
-is written into room reserved at the prefill, not concatenated at every step). A row stops as soon
+Prompts are sorted by token budget, then length, and decoded up to `cfg.batch_size` at a time
+with left padding and a KV cache, by a small greedy loop that computes what `model.generate`
+computes for a row (same positions, mask and logits) but batches continuously: a row leaves the
+batch and its cache as soon as it stops, and the next prompts are prefilled and merged in, so the
+batch stays full (a step re-reads every weight, however few rows it carries; batches that ran
+until their longest answers ended carried 5.5 rows per step of 8 on the validation split, 7.2
+continuously: benchmarks/decode_steps.py). The KV cache is written into room reserved ahead,
+not concatenated at every step. A row stops as soon
 as its top-level JSON value closes, at EOS, at its token budget, or (free mode) when its last
 tokens repeat a short period; the last two are truncations and are counted. In constrained mode
 every row carries its own compiled grammar, so rows with different schemas share a batch; a
@@ -32,7 +35,7 @@ import torch
 import xgrammar as xgr
 from tqdm.auto import tqdm
 from transformers import DynamicCache
-from transformers.cache_utils import DynamicLayer
+from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
 
 from maaza.config import DecodeConfig, DecodeMode, FormatPolicy
 from maaza.copyspan import SpanRow
@@ -50,7 +53,7 @@ MAX_PERIOD = 160  # longest loop looked for, in tokens (a repeated item of a com
 class Generation:
     text: str  # the continuation, special tokens removed
     n_tokens: int  # generated tokens, the stop token included
-    latency_s: float  # batch start -> this row finished (what a caller of this batch waits)
+    latency_s: float  # its prefill started -> it finished (its own wait, queueing excluded)
     stop: StopReason
     loop_breaks: int = 0  # constrained mode: steps steered off a loop (or to close at the budget)
     budget_closed: bool = False  # constrained mode: forced to close as its token budget ran out
@@ -161,11 +164,6 @@ def grammar_schema(
 def vocab_size(model: Any) -> int:
     """Rows of the output layer (may exceed len(tokenizer): padded embeddings)."""
     return int(model.get_output_embeddings().weight.shape[0])
-
-
-def _batches(order: list[int], size: int) -> Iterator[list[int]]:
-    for start in range(0, len(order), size):
-        yield order[start : start + size]
 
 
 # ----------------------------------------------------------------------------- grammar cache
@@ -354,7 +352,7 @@ class _Row:
 
     budget: int
     repeats: RepeatTracker
-    start: float  # its batch's start (latency counts from there)
+    start: float  # when it joined the batch, before its prefill (latency counts from there)
     tokens: list[int] = field(default_factory=list)
     closer: JsonCloser = field(default_factory=JsonCloser)
     states: list[tuple[bool, int]] = field(default_factory=list)  # (in_string, depth) per token
@@ -497,14 +495,38 @@ def batch_order(budgets: list[int], lengths: list[int]) -> list[int]:
     return sorted(range(len(budgets)), key=lambda i: (budgets[i], lengths[i]))
 
 
+REFILL_MIN = 2  # free slots; benchmarks/decode_steps.py counts the forward passes behind it
+
+
+def refill_count(live: int, pending: int, batch_size: int, at_least: int = REFILL_MIN) -> int:
+    """How many pending prompts to prefill and merge into the running batch now (0: decode a step).
+
+    A decode step costs about as much with 1 row as with 8 (it re-reads every weight), so free
+    slots are worth filling; but a refill is a forward pass of its own and copies the KV cache,
+    so a running batch waits until `at_least` slots are free (an empty one refills at once).
+    """
+    free = batch_size - live
+    if pending == 0 or (live and free < min(at_least, batch_size)):
+        return 0
+    return min(free, pending)
+
+
+def _right_aligned(x: torch.Tensor, width: int, dim: int = -2) -> torch.Tensor:
+    """The last `width` positions of x along dim, left-padded with zeros if it has fewer.
+    Left padding is masked: zeros there change nothing (and are never NaN)."""
+    n = min(width, x.shape[dim])
+    x = x.narrow(dim, x.shape[dim] - n, n)
+    return torch.nn.functional.pad(x, [0, 0] * (-dim - 1) + [width - n, 0])
+
+
 class _ReservedLayer(DynamicLayer):
     """A full-attention KV cache layer that writes each step's keys and values into room reserved
-    at the prefill. DynamicLayer concatenates instead, copying the layer's whole cache at every
-    step: with long prompts and answers, as much memory traffic as the attention itself."""
+    ahead. DynamicLayer concatenates instead, copying the layer's whole cache at every step: with
+    long prompts and answers, as much memory traffic as the attention itself."""
 
     def __init__(self, capacity: int) -> None:
         super().__init__()
-        self.capacity = capacity  # tokens: the prompt plus the batch's largest budget
+        self.capacity = capacity  # tokens: the cached ones plus the rows' largest remaining budget
         self.length = 0
 
     def update(
@@ -540,15 +562,40 @@ def _kv_cache(model: Any, capacity: int) -> DynamicCache:
     return cache
 
 
+def _mergeable(cache: DynamicCache) -> bool:
+    """Whether _restack knows every layer. If not (e.g. linear-attention layers), each batch is
+    decoded to its end before the next starts, as before continuous batching."""
+    return all(type(layer) in (_ReservedLayer, DynamicSlidingWindowLayer) for layer in cache.layers)
+
+
+def _restack(parts: list[tuple[Any, torch.Tensor | slice]], length: int, room: int) -> Any:
+    """One cache layer holding parts' rows [(layer, rows), ...] in order, each right-aligned to
+    `length` cached positions (rows end together; the left is padding) and room for `room` more.
+    Only relative positions matter to attention (rotary embeddings come from each row's own
+    position ids; the sliding window compares query and key indices), so realigning is exact."""
+    first = parts[0][0]
+    width = length
+    if type(first) is DynamicSlidingWindowLayer:  # keeps its last window - 1 positions
+        width = min(length, first.sliding_window - 1)
+    keys = torch.cat([_right_aligned(layer.keys[rows], width) for layer, rows in parts])
+    values = torch.cat([_right_aligned(layer.values[rows], width) for layer, rows in parts])
+    if type(first) is DynamicSlidingWindowLayer:
+        first.keys, first.values, first.cumulative_length = keys, values, length
+        return first
+    layer = _ReservedLayer(length + room)
+    layer.update(keys, values)
+    return layer
+
+
 class _Forward:
     """The model's forward pass over a left-padded batch with a KV cache, as model.generate
     runs it (same position ids, mask and last-position logits: the same greedy tokens), except
-    that rows can leave the batch: a finished row is not computed again."""
+    that rows can leave the batch (a finished row is not computed again) and join it (merge)."""
 
     def __init__(self, model: Any, enc: dict[str, torch.Tensor], new_tokens: int) -> None:
         self.model = model
         self.ids = enc["input_ids"]  # (B, T) for the prefill, then (B, 1): each row's last token
-        self.mask = enc["attention_mask"]  # (B, T + steps so far): 0 on the left padding
+        self.mask = enc["attention_mask"]  # (B, cached + ids): 0 on the left padding
         # positions count real tokens only, so a padded row sees the positions it would alone;
         # (B, T) for the prefill, then (B, 1)
         self.positions = (self.mask.cumsum(-1) - 1).masked_fill(self.mask == 0, 0)
@@ -562,46 +609,119 @@ class _Forward:
         )  # fmt: skip
         return out.logits[:, -1].to(dtype=torch.float32, copy=True)
 
-    def advance(self, keep: list[int], tokens: list[int]) -> None:
-        """Keep the rows at `keep` (cache included) and feed each its next token."""
+    def advance(self, keep: list[int], tokens: list[int], room: int) -> None:
+        """Keep the rows at `keep` (cache included) and feed each its next token; `room`: the
+        kept rows' largest remaining budget."""
         if len(keep) < self.mask.shape[0]:
             idx = torch.tensor(keep, device=self.mask.device)
-            self.cache.batch_select_indices(idx)
-            self.mask, self.positions = self.mask[idx], self.positions[idx]
+            if _mergeable(self.cache):
+                self._restack([(self, idx)], room)
+            else:  # layers _restack does not know: transformers' own row selection
+                self.cache.batch_select_indices(idx)
+                self.mask, self.positions = self.mask[idx], self.positions[idx]
         self.mask = torch.cat([self.mask, self.mask.new_ones((len(keep), 1))], dim=-1)
         self.positions = self.positions[:, -1:] + 1
         self.ids = torch.tensor([[t] for t in tokens], device=self.mask.device)
 
+    def merge(self, other: _Forward, room: int) -> None:
+        """Append other's rows (both batches just advanced) after this batch's rows."""
+        everyone = slice(None)
+        self._restack([(self, everyone), (other, everyone)], room)
+        self.ids = torch.cat([self.ids, other.ids])
+
+    def _restack(self, parts: list[tuple[_Forward, torch.Tensor | slice]], room: int) -> None:
+        """Mask, positions and cache of parts' rows [(batch, rows), ...], right-aligned (rows end
+        together); positions that are padding in every row are dropped (they would cost
+        attention reads at every step). `room`: the rows' largest remaining budget."""
+        first = parts[0][0]
+        uncached = first.mask.shape[1] - first.cache.get_seq_length()  # merge: the fed tokens
+        width = max(f.mask.shape[1] for f, _ in parts)
+        mask = torch.cat([_right_aligned(f.mask[rows], width, dim=-1) for f, rows in parts])
+        self.mask = mask[:, int(mask.any(0).int().argmax()) :]  # from the first position in use
+        self.positions = torch.cat([f.positions[rows] for f, rows in parts])
+        length = self.mask.shape[1] - uncached
+        self.cache.layers = [
+            _restack([(f.cache.layers[i], rows) for f, rows in parts], length, room)
+            for i in range(len(self.cache.layers))
+        ]
+
+
+@dataclass
+class DecodeStats:
+    """What a generate call computed, counted rather than timed: forward passes over new prompts
+    (prefills; merges: those joined to a running batch), one-token forward passes (steps) and the
+    rows those carried (row_steps)."""
+
+    prefills: int = 0
+    merges: int = 0
+    steps: int = 0
+    row_steps: int = 0
+
+    @property
+    def rows_per_step(self) -> float:
+        return self.row_steps / self.steps if self.steps else 0.0
+
 
 @torch.inference_mode()
-def _decode_batch(
+def _decode(
     model: Any,
     tokenizer: Any,
     prompts: list[str],
-    rows: list[_Row],
+    order: list[int],
+    new_row: Callable[[int], _Row],
     grammar: _Grammar | None,
     cfg: DecodeConfig,
     mode: DecodeMode,
-    token_text: Callable[[int], str],
-) -> None:
-    """Greedy decoding of one batch until every row has stopped (each row's own state)."""
+    stats: DecodeStats,
+) -> Iterator[tuple[int, _Row]]:
+    """Greedy decoding of prompts[i] for i in order (new_row(i) sets row i up), continuously
+    batched: rows leave the running batch as they stop, and pending prompts are prefilled as a
+    batch of their own and merged in (refill_count says when). Yields (i, row) as rows stop."""
     tokenizer.padding_side = "left"  # new tokens go on the right: pads must be on the left
-    # The tokenizer's own special tokens (Gemma's <bos>), exactly as training tokenizes prompts.
-    enc = tokenizer(prompts, return_tensors="pt", padding=True).to(model.device)
-    forward = _Forward(model, enc, max(row.budget for row in rows))
-    stop_ids = _stop_ids(model, tokenizer)
-    live = rows
-    while live:
+    stop_ids, token_text = _stop_ids(model, tokenizer), _token_text(tokenizer)
+    pending = order[::-1]  # popped from the end
+    batch: _Forward | None = None  # the running batch: live[j] is its row j
+    live: list[tuple[int, _Row]] = []
+
+    def step(forward: _Forward, rows: list[tuple[int, _Row]]) -> list[tuple[int, _Row]]:
+        """One forward pass: every row takes its next token; the rows still going, advanced."""
         scores = forward.logits().cpu()  # masks, loop steering and argmax on the CPU
         if grammar is not None:
-            grammar.mask(scores, live, cfg.repeat_span)
-        chosen = scores.argmax(dim=-1).tolist()
-        for row, token in zip(live, chosen, strict=True):
+            grammar.mask(scores, [row for _, row in rows], cfg.repeat_span)
+        for (_, row), token in zip(rows, scores.argmax(dim=-1).tolist(), strict=True):
             row.push(token, token_text(token), stop_ids, mode)
-        keep = [j for j, row in enumerate(live) if row.stop is None]
-        live = [live[j] for j in keep]
-        if live:
-            forward.advance(keep, [row.tokens[-1] for row in live])
+        keep = [j for j, (_, row) in enumerate(rows) if row.stop is None]
+        if keep:
+            going = [rows[j][1] for j in keep]
+            room = max(row.budget - len(row.tokens) for row in going)
+            forward.advance(keep, [row.tokens[-1] for row in going], room)
+        return [rows[j] for j in keep]
+
+    while live or pending:
+        n = refill_count(len(live), len(pending), cfg.batch_size)
+        if n and live and not _mergeable(batch.cache):
+            n = 0  # a cache layer _restack does not know: finish this batch first
+        if n:
+            joining = [(i, new_row(i)) for i in (pending.pop() for _ in range(n))]
+            # The tokenizer's own special tokens (Gemma's <bos>), as training tokenizes prompts.
+            enc = tokenizer([prompts[i] for i, _ in joining], return_tensors="pt", padding=True)
+            fresh = _Forward(model, enc.to(model.device), max(row.budget for _, row in joining))
+            going = step(fresh, joining)
+            stats.prefills += 1
+            if going and live:
+                room = max(row.budget - len(row.tokens) for _, row in live + going)
+                batch.merge(fresh, room)
+                stats.merges += 1
+            elif going:
+                batch = fresh
+            live += going
+            yield from ((i, row) for i, row in joining if row.stop is not None)
+        else:
+            going = step(batch, live)
+            stats.steps += 1
+            stats.row_steps += len(live)
+            yield from ((i, row) for i, row in live if row.stop is not None)
+            live = going
 
 
 def generate(
@@ -616,13 +736,14 @@ def generate(
     budgets: list[int] | None = None,
     progress: bool = True,
     sources: list[str] | None = None,
+    stats: DecodeStats | None = None,
 ) -> list[Generation]:
     """Greedy continuations of `prompts`, in input order.
 
     budgets[i] caps row i's new tokens (default cfg.max_new_tokens). Constrained mode needs one
     schema per prompt; pass a shared GrammarCache to reuse compiled grammars across calls.
     With cfg.copy_spans (constrained mode), `sources[i]` is row i's input text: its free-text
-    string values must be spans of it (maaza.copyspan).
+    string values must be spans of it (maaza.copyspan). `stats`, if given, is filled in.
     """
     constrained = mode == "constrained"
     if constrained and cfg.copy_spans and (sources is None or len(sources) != len(prompts)):
@@ -636,19 +757,20 @@ def generate(
         raise ValueError(f"{len(budgets)} budgets for {len(prompts)} prompts")
     budgets = [min(b, cfg.max_new_tokens) for b in budgets]
     lengths = [len(ids) for ids in tokenizer(prompts)["input_ids"]]
-    token_text = _token_text(tokenizer)
-    grammar = _Grammar(grammars, cfg.batch_size, token_text) if constrained else None
-    results: dict[int, Generation] = {}
-    bar = tqdm(total=len(prompts), desc=f"decode ({mode})", unit="ex", disable=not progress)
-    for batch in _batches(batch_order(budgets, lengths), cfg.batch_size):
-        start = time.perf_counter()
-        rows = [_Row(budgets[i], RepeatTracker(cfg.repeat_span), start) for i in batch]
+    grammar = _Grammar(grammars, cfg.batch_size, _token_text(tokenizer)) if constrained else None
+
+    def new_row(i: int) -> _Row:
+        row = _Row(budgets[i], RepeatTracker(cfg.repeat_span), time.perf_counter())
         if grammar is not None:
-            for i, row in zip(batch, rows, strict=True):
-                grammar.attach(row, schemas[i], sources[i] if cfg.copy_spans else None)
-        _decode_batch(model, tokenizer, [prompts[i] for i in batch], rows, grammar, cfg, mode,
-                      token_text)  # fmt: skip
-        results.update((i, row.generation(tokenizer)) for i, row in zip(batch, rows, strict=True))
-        bar.update(len(batch))
+            grammar.attach(row, schemas[i], sources[i] if cfg.copy_spans else None)
+        return row
+
+    results: dict[int, Generation] = {}
+    order = batch_order(budgets, lengths)
+    bar = tqdm(total=len(prompts), desc=f"decode ({mode})", unit="ex", disable=not progress)
+    stats = stats if stats is not None else DecodeStats()
+    for i, row in _decode(model, tokenizer, prompts, order, new_row, grammar, cfg, mode, stats):
+        results[i] = row.generation(tokenizer)
+        bar.update(1)
     bar.close()
     return [results[i] for i in range(len(prompts))]

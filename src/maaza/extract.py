@@ -527,7 +527,7 @@ class Extraction:
     valid: bool
     errors: list[str]  # jsonschema messages or the parse error; empty when valid
     raw: str  # the model's continuation
-    latency_s: float  # decoding time of this answer's batch (grammar compile excluded)
+    latency_s: float  # from this answer's prefill to its last token (grammar compile excluded)
     n_tokens: int
     stop: str  # json | eos | budget | repetition (see maaza.decode)
 

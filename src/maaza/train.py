@@ -32,7 +32,7 @@ examples near the mean length unless noted; "tok/s" counts real, non-padding tok
 - torch.compile (inductor, dynamic shapes, plain peft): 16 min to compile, then 91 tok/CPU-s vs
   125 for the eager lean path: not used.
 - Threads under load (load average 3-6): 1 thread 74-77 tok/s; 2 threads with OpenMP spinning
-  15-33; 2 threads with OMP_WAIT_POLICY=PASSIVE 59-114. Hence the PASSIVE default below, and
+  15-33; 2 threads with OMP_WAIT_POLICY=PASSIVE 59-114. Hence the PASSIVE default (maaza/__init__.py), and
   `threads: 1` when the CPU is crowded.
 - 2026-11-30, method full vs lora (our recipe's batch: 4 x 2, data/train.jsonl + 2,400 extra,
   3 steps, 2 threads, shared CPU): seconds per step lora 19.1 / 23.1 / 11.0, full 21.1 / 26.0 /
@@ -42,20 +42,15 @@ examples near the mean length unless noted; "tok/s" counts real, non-padding tok
   269 MB (bf16) against lora's 19.6 MB adapter.
 """
 
-# ruff: noqa: E402  (the OpenMP setting must precede the imports that load torch)
+# Waiting OpenMP threads sleep rather than spin (OMP_WAIT_POLICY=PASSIVE): set for every entry
+# point in maaza/__init__.py, which Python runs before this module imports torch.
 from __future__ import annotations
-
-import os
-
-# Waiting OpenMP threads sleep instead of spinning, so on a shared CPU a waiting thread does not
-# take the core its partner needs. Read once when torch loads its OpenMP runtime (so no effect if
-# torch is already imported); an explicit OMP_WAIT_POLICY in the environment wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import hashlib
 import json
 import math
+import os
 import random
 import shutil
 import sys

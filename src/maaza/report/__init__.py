@@ -3,22 +3,10 @@
     maaza report                           # or `dvc repro report` (runs notebooks/04_report.ipynb)
     inventory = build_report(ReportPaths(...))   # -> what was found, what is missing
 
-Reads only result files -- runs/*/train_metrics.json, runs/*/loss.csv,
-results/eval/*/metrics.json and predictions.jsonl, data/report.json, results/bench/*.json --
-discovered by glob, never from a list. params.yaml (through maaza.plan) only says which runs and
-evaluations the pipeline is *meant* to produce and the role of each run, so a result that is not
-there yet is listed as missing and quoted as "not run" instead of being silently dropped. The
-original paper's numbers come from paper_reference.yaml and are always labelled as theirs.
-
-A one-way chain, each module importing only those before it (tests/test_report_structure.py):
-
-    results   result-file formats and loaders          (I/O in)
-    design    what params.yaml declares, over maaza.plan
-    frames    tidy pandas frames                        (pure)
-    fmt       TeX number formatting                     (pure)
-    paper_numbers, setting_numbers -> numbers           (pure: frames in, TeX macros out)
-    tables, figstyle -> figures, readme                 (pure: frames in, TeX / Figure / Markdown)
-    build     writes every output atomically            (I/O out)
+Reads only result files, found by glob; params.yaml (maaza.plan) says which runs and evaluations
+are meant to exist and each run's role, so a missing result reads "not run", never a guess. A
+one-way import chain (tests/test_report_structure.py): results -> design -> frames -> fmt ->
+original, setting_numbers, figstyle -> numbers, tables, figures, readme -> build (I/O out).
 """
 
 from maaza.report.build import ReportPaths, build_report, describe, load_frames

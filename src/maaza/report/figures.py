@@ -1,10 +1,7 @@
-"""The report's figures: pure functions `Frames, reference -> matplotlib Figure` in figstyle's
-shared style, and `save`, which writes each as PNG and PDF.
+"""The report's figures, each `Frames, reference -> Figure` in figstyle's style; `save` writes PNG
+and PDF without timestamps (same results, same bytes). Missing data gives a placeholder saying so.
 
     fig = FIGURES["exact_vs_params"](frames, reference); save(fig, Path("figures/exact_vs_params"))
-
-Files are written without timestamps, so a rerun on the same results gives the same bytes. A
-figure whose data is missing becomes a placeholder that says what is missing.
 """
 
 from __future__ import annotations
@@ -90,10 +87,8 @@ def _pairs(rows: pd.DataFrame) -> list[tuple[Any, Any]]:
 def _scatter_evals(ax: plt.Axes, rows: pd.DataFrame, colors: dict, x: str, scale: float) -> None:
     """One point per eval with its 95% Wilson interval; zero-shot -> fine-tuned joined by a line
     (one per fine-tuned series: the paper's recipe and ours start from the same zero-shot point)."""
-    xs = {
-        i: r[x] * scale * (style.OURS_DODGE if style.is_ours(r) else 1.0)
-        for i, r in rows.iterrows()
-    }
+    dodge = {i: style.OURS_DODGE if style.is_ours(r) else 1.0 for i, r in rows.iterrows()}
+    xs = {i: r[x] * scale * dodge[i] for i, r in rows.iterrows()}
     for i, r in rows.iterrows():
         y, lo, hi = style.pct([r["json_exact"], r["json_exact_lo"], r["json_exact_hi"]])
         ax.errorbar(xs[i], y, yerr=[[y - lo], [hi - y]], elinewidth=0.8, capsize=2,
@@ -120,9 +115,8 @@ def by_tier(frames: Frames, reference: dict[str, Any]) -> Figure:
     for i, (_, r) in enumerate(rows.iterrows()):
         sub = data[data["name"] == r["name"]].set_index("tier").reindex(order)
         xs = np.arange(len(order)) + (i - (len(rows) - 1) / 2) * width
-        ax.bar(
-            xs, style.pct(sub["json_exact"]), width, **style.bar_style(r, colors), label=r["label"]
-        )
+        bars = style.bar_style(r, colors)
+        ax.bar(xs, style.pct(sub["json_exact"]), width, **bars, label=r["label"])
     n = data.groupby("tier")["n"].max().reindex(order)
     ax.set_xticks(range(len(order)), [f"{t}\n(n={int(k)})" for t, k in zip(order, n, strict=True)])
     ax.set_ylabel("JSONExact (%)")
@@ -140,9 +134,8 @@ def finetune_gain(frames: Frames, reference: dict[str, Any]) -> Figure:
     ours = _gain_bars(frames.headline("test"), colors)
     bars = ours + _paper_gain(reference)
     if not bars:
-        return style.placeholder(
-            "Fine-tuning gain", "not run: needs a zero-shot and a fine-tuned eval"
-        )
+        msg = "not run: needs a zero-shot and a fine-tuned eval"
+        return style.placeholder("Fine-tuning gain", msg)
     fig, ax = plt.subplots(layout="constrained", figsize=(style.WIDTH, 2.8))
     for i, (_, zs, ft, zs_color, ft_color, hatch) in enumerate(bars):
         z, f = style.pct([zs["json_exact"], ft["json_exact"]])
@@ -150,13 +143,8 @@ def finetune_gain(frames: Frames, reference: dict[str, Any]) -> Figure:
         ax.bar(i + 0.2, f, 0.38, color=ft_color, hatch=style.OURS_HATCH if hatch else None,
                hatchcolor="white")  # fmt: skip
         x = fmt.gain_factor(ft, zs)
-        ax.text(
-            i,
-            max(z, f) + 2,
-            f"{f - z:+.0f} pp" if x is None else f"×{x}",
-            ha="center",
-            fontsize=7.5,
-        )
+        label = f"{f - z:+.0f} pp" if x is None else f"×{x}"
+        ax.text(i, max(z, f) + 2, label, ha="center", fontsize=7.5)
     labels = [b[0] for b in bars]
     ax.set_xticks(range(len(labels)), labels, fontsize=6.5 if len(labels) > 5 else 7.5)
     ax.set_ylabel("JSONExact (%)")
@@ -180,9 +168,8 @@ def _gain_bars(rows: pd.DataFrame, colors: dict[str, Any]) -> list[Bar]:
         zs, ft = rows.loc[z], rows.loc[f]
         ours = f"\n{style.OURS_LABEL}" if style.is_ours(ft) else ""
         label = f"{style.short_model(ft['model'])}{ours}\n{ft['mode']}"
-        out.append(
-            (label, zs, ft, colors[style.series(zs)], colors[style.series(ft)], style.is_ours(ft))
-        )
+        colour = colors[style.series(zs)], colors[style.series(ft)]
+        out.append((label, zs, ft, *colour, style.is_ours(ft)))
     return out
 
 
@@ -204,15 +191,11 @@ def ablations(frames: Frames, reference: dict[str, Any]) -> Figure:
     ab = frames.ablations
     if ab.empty or ab["json_exact"].notna().sum() == 0:
         return style.placeholder("Ablations", "not run: no ablation run has been evaluated yet")
-    ratios = {"width_ratios": [1, 1, 0.9]}
-    fig, axes = plt.subplots(
-        1, 3, layout="constrained", figsize=(style.WIDTH, 2.5), gridspec_kw=ratios
-    )
+    fig, axes = plt.subplots(1, 3, layout="constrained", figsize=(style.WIDTH, 2.5),
+                             gridspec_kw={"width_ratios": [1, 1, 0.9]})  # fmt: skip
     ref = reference.get("ablations", {})
     _curve(axes[0], ab[ab["factor"] == "rank"], "LoRA rank r", ref.get("rank"), "r", log2=True)
-    _curve(
-        axes[1], ab[ab["factor"] == "data"], "training data (fraction)", ref.get("data"), "fraction"
-    )
+    _curve(axes[1], ab[ab["factor"] == "data"], "training data (fraction)", ref.get("data"), "fraction")  # fmt: skip
     _loss_decode_bars(axes[2], frames)
     axes[0].set_ylabel("JSONExact (%)")
     handles = [
@@ -265,11 +248,8 @@ def _loss_decode_bars(ax: plt.Axes, frames: Frames) -> None:
         bars.append((f"{short}\ndecoding", math.nan if exact is None else exact))
     labels = [b[0] for b in bars]
     values = style.pct([b[1] for b in bars])
-    ax.bar(
-        range(len(bars)),
-        np.nan_to_num(values),
-        color=[style.PALETTE[2]] * 2 + [style.PALETTE[4]] * 2,
-    )
+    colors = [style.PALETTE[2]] * 2 + [style.PALETTE[4]] * 2  # loss bars, decoding bars
+    ax.bar(range(len(bars)), np.nan_to_num(values), color=colors)
     for i, v in enumerate(values):
         ax.text(i, (0 if np.isnan(v) else v) + 2, "not run" if np.isnan(v) else f"{v:.0f}",
                 ha="center", fontsize=6.5, rotation=90 if np.isnan(v) else 0)  # fmt: skip
@@ -299,12 +279,8 @@ def schema_heatmap(frames: Frames, reference: dict[str, Any]) -> Figure:
                 linewidths=0.3, linecolor="white", mask=grid.isna())  # fmt: skip
     ax.set_facecolor("0.9")  # NaN cells (schema not in that split) read as light grey
     ax.grid(False)
-    ax.set_yticks(
-        np.arange(len(order)) + 0.5, [f"{s} ({tiers[s][0]})" for s in order], fontsize=6.5
-    )
-    ax.set_xticks(
-        np.arange(grid.shape[1]) + 0.5, grid.columns, rotation=35, ha="right", fontsize=6.5
-    )
+    ax.set_yticks(np.arange(len(order)) + 0.5, [f"{s} ({tiers[s][0]})" for s in order], fontsize=6.5)  # fmt: skip
+    ax.set_xticks(np.arange(grid.shape[1]) + 0.5, grid.columns, rotation=35, ha="right", fontsize=6.5)  # fmt: skip
     ax.set_xlabel("")
     ax.set_ylabel("schema (tier: s/m/c)")
     return fig
@@ -319,9 +295,8 @@ def errors(frames: Frames, reference: dict[str, Any]) -> Figure:
     cats = error_categories(err["category"])
     colors = style.error_colors(cats)
     labels = list(dict.fromkeys(err["label"]))
-    share = err.pivot_table(index="label", columns="category", values="share").reindex(
-        index=labels, columns=cats
-    )
+    share = err.pivot_table(index="label", columns="category", values="share")
+    share = share.reindex(index=labels, columns=cats)
     has_tiers = not frames.error_tiers.empty
     fig, axes = plt.subplots(1, 2 if has_tiers else 1, layout="constrained", figsize=(style.WIDTH, 0.9 + 0.22 * len(labels)),
                              gridspec_kw={"width_ratios": [2.2, 1]} if has_tiers else None, squeeze=False)  # fmt: skip
@@ -349,9 +324,7 @@ def _error_tiers(ax: plt.Axes, frames: Frames, colors: dict[str, Any]) -> None:
         vals = table.loc[c].reindex(tiers).fillna(0).to_numpy(dtype=float)
         ax.bar(range(len(tiers)), vals, bottom=bottom, color=colors.get(c, "k"))
         bottom += vals
-    ax.set_xticks(
-        range(len(tiers)), tiers, fontsize=6.5, rotation=30, ha="right", rotation_mode="anchor"
-    )
+    ax.set_xticks(range(len(tiers)), tiers, fontsize=6.5, rotation=30, ha="right", rotation_mode="anchor")  # fmt: skip
     ax.set_ylabel("examples")
     ax.set_title("main model by tier", fontsize=7)
     ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
@@ -397,9 +370,8 @@ def search(frames: Frames, reference: dict[str, Any]) -> Figure:
     """Val JSONExact of every search trial with its 95% interval (constrained decoding)."""
     done = frames.search.dropna(subset=["json_exact"]) if not frames.search.empty else frames.search
     if done.empty:
-        return style.placeholder(
-            "Recipe search", "not run: no search trial has a val evaluation yet"
-        )
+        msg = "not run: no search trial has a val evaluation yet"
+        return style.placeholder("Recipe search", msg)
     fig, ax = plt.subplots(layout="constrained", figsize=(style.WIDTH, 0.8 + 0.28 * len(done)))
     y = np.arange(len(done))[::-1]
     x = style.pct(done["json_exact"])

@@ -1,15 +1,19 @@
 """How the report writes TeX: one function per kind of number (`fmt.pct(0.9123)` -> '91.2\\%'),
 `\\notrun{}` for a result that does not exist (never a guess); `Number`, one macro of numbers.tex;
-the booktabs layout every table shares (`latex_table`, `row`, `span`). Pure."""
+`table`, the booktabs layout every table shares, its captions and notes from tables.yaml. Pure."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from pathlib import Path
+from string import Template
 from typing import Any
+
+import yaml
 
 from maaza.metrics import METRICS
 
@@ -75,22 +79,6 @@ def metric(name: str, x: float | None) -> str:
     return pct(x) if METRICS[name].aggregate == "rate" else f1(x)
 
 
-# How a run's or a benchmark's column prints wherever it appears (tables and numbers.tex alike).
-COLUMNS: dict[str, Any] = {
-    "wall_time_s": duration, "real_tokens_per_s": lambda x: num(x, 0),
-    "roof_fraction": lambda x: pct(x, 0), "params_trainable": params,
-    "trainable_pct": lambda x: NOT_RUN if missing(x) else f"{x:.2f}\\%",
-    "adapter_mb": lambda x: num(x, 1), "epochs": lambda x: num(x, 0), "steps": integer, "r": integer,
-    "n_train_examples": integer, "n_truncated": integer, "cores": integer,
-    "cpu": lambda x: NOT_RUN if missing(x) else tex_escape(x), "final_loss": lambda x: num(x, 3),
-}  # fmt: skip
-
-
-def column(key: str, x: Any) -> str:
-    """A result column in its format: COLUMNS, else a registry metric's unit."""
-    return COLUMNS[key](x) if key in COLUMNS else metric(key, x)
-
-
 def ci(row: Any) -> str:
     """An eval row's 95% Wilson interval of JSONExact, in percent: '[9.4, 20.2]'."""
     return f"[{100 * row['json_exact_lo']:.1f}, {100 * row['json_exact_hi']:.1f}]"
@@ -125,29 +113,20 @@ def gain_factor(row: Any, base: Any) -> Decimal | None:
     """JSONExact of `row` over `base` (eval rows: json_exact, n) from counts; None when the base
     got fewer than MIN_BASE examples right (a factor over 1 of 158 says little)."""
     k = hits(base)
-    return (
-        None
-        if k < MIN_BASE
-        else factor(Fraction(hits(row), int(row["n"])), Fraction(k, int(base["n"])))
-    )
+    if k < MIN_BASE:
+        return None
+    return factor(Fraction(hits(row), int(row["n"])), Fraction(k, int(base["n"])))
 
 
 def gain(row: Any, base: Any) -> str:
     """gain_factor in words for the text: 'a factor of 4.8x' or 'no factor (3 of 158 right at
     the baseline)'."""
-    if (
-        row is None
-        or base is None
-        or missing(row.get("json_exact"))
-        or missing(base.get("json_exact"))
-    ):
+    if any(r is None or missing(r.get("json_exact")) for r in (row, base)):
         return NOT_RUN
     x = gain_factor(row, base)
-    return (
-        f"no factor ({hits(base)} of {int(base['n'])} right at the baseline)"
-        if x is None
-        else f"a factor of {times(x)}"
-    )
+    if x is None:
+        return f"no factor ({hits(base)} of {int(base['n'])} right at the baseline)"
+    return f"a factor of {times(x)}"
 
 
 def signed_pct(x: float | None) -> str:
@@ -165,16 +144,6 @@ def sig(x: float | None, digits: int = 3) -> str:
 def points(a: float | None, b: float | None) -> str:
     """a - b of two fractions, in signed percentage points."""
     return NOT_RUN if missing(a) or missing(b) else f"{100 * (a - b):+.1f}\\,pp"
-
-
-def gap(a: float | None, b: float | None) -> str:
-    """'12.3\\,pp below' / 'above' / 'equal to': a compared with b, in words the text can use."""
-    if missing(a) or missing(b):
-        return NOT_RUN
-    diff = 100 * (a - b)
-    if abs(diff) < 0.05:
-        return "equal to"
-    return f"{abs(diff):.1f}\\,pp {'above' if diff > 0 else 'below'}"
 
 
 def paper_pct(x: float | None, estimated: bool = False, absent: str = "--") -> str:
@@ -205,7 +174,41 @@ def tt_or_not_run(x: Any) -> str:
     return NOT_RUN if missing(x) else tt(x)
 
 
+# Formats by name (numbers.yaml names them), and how a run's column prints wherever it appears.
+FORMATS: dict[str, Callable[[Any], str]] = {
+    "integer": integer, "params": params, "duration": duration, "pct": pct, "sig": sig,
+    "signed_pct": signed_pct, "tt": tt_or_not_run, "pct0": lambda x: pct(x, 0),
+    "num0": lambda x: num(x, 0), "num1": lambda x: num(x, 1), "num3": lambda x: num(x, 3),
+    "seconds1": lambda x: seconds(x, 1),
+    "pct_value": lambda x: NOT_RUN if missing(x) else f"{x:.2f}\\%",  # already in percent
+    "text": lambda x: NOT_RUN if missing(x) else tex_escape(x),
+}  # fmt: skip
+COLUMNS = {
+    "wall_time_s": "duration", "real_tokens_per_s": "num0", "roof_fraction": "pct0",
+    "params_trainable": "params", "trainable_pct": "pct_value", "adapter_mb": "num1",
+    "epochs": "num0", "steps": "integer", "r": "integer", "n_train_examples": "integer",
+    "n_truncated": "integer", "cores": "integer", "cpu": "text", "final_loss": "num3",
+}  # fmt: skip
+
+
+def column(key: str, x: Any) -> str:
+    """A result column in its format: COLUMNS, else a registry metric's unit."""
+    return FORMATS[COLUMNS[key]](x) if key in COLUMNS else metric(key, x)
+
+
+def load_spec(name: str) -> dict[str, Any]:
+    """A data file of this package (numbers.yaml, tables.yaml): what the report quotes."""
+    return yaml.safe_load(Path(__file__).with_name(f"{name}.yaml").read_text())
+
+
 # ----------------------------------------------------------------------------- table layout
+TABLES = load_spec("tables")  # caption, note and layout of each table
+
+
+class Prose(Template):
+    delimiter = "@"  # TeX needs $ and braces
+
+
 def row(cells: Iterable[str]) -> str:
     return " & ".join(cells) + r" \\"
 
@@ -224,23 +227,26 @@ def head(metric: str) -> str:
     return "Compl." if metric == "compliance" else METRICS[metric].label
 
 
-def latex_table(*, name: str, caption: str, colspec: str, header: list[str], body: list[str],
-                sources: Iterable[str], note: str | None = None, size: str = r"\footnotesize",
-                colsep: str = "4pt", empty: str = NOT_RUN) -> str:  # fmt: skip
-    """A booktabs `table` float; `body` lines are finished TeX rows (or rules); without any, one
-    row that says `empty` across the header's last row."""
+def table(name: str, header: list[str], body: list[str], sources: Iterable[str], *,
+          note_end: str = "", colspec: str | None = None, **fields: Any) -> str:  # fmt: skip
+    """A booktabs `table` float with the caption, note and layout tables.yaml gives `name`
+    (`fields` fill in their @words; `colspec` where the data decides it). `body` lines are
+    finished TeX rows or rules; without any, one row says tables.yaml's `empty`."""
+    spec = TABLES[name]
+    caption, note = (Prose(spec.get(k, "")).substitute(fields) for k in ("caption", "note"))
+    note += note_end
     srcs = sorted({s for s in sources if s})
-    body = body or [row([span(header[-1].count(" & ") + 1, empty)])]
+    body = body or [row([span(header[-1].count(" & ") + 1, spec.get("empty", NOT_RUN))])]
     lines = [
         f"% Generated by maaza.report.tables.{name} -- do not edit; rerun `dvc repro report`.",
         *(f"% source: {s}" for s in srcs or ["(no result files found)"]),
         r"\begin{table}[!tbp]",
         r"\centering",
-        size,
-        rf"\setlength{{\tabcolsep}}{{{colsep}}}",
+        spec.get("size", r"\footnotesize"),
+        rf"\setlength{{\tabcolsep}}{{{spec.get('colsep', '4pt')}}}",
         rf"\caption{{{caption}}}",
         rf"\label{{tab:{name.replace('_', '-')}}}",
-        rf"\begin{{tabular}}{{{colspec}}}",
+        rf"\begin{{tabular}}{{{colspec or spec['colspec']}}}",
         r"\toprule",
         *header,
         r"\midrule",

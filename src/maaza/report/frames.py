@@ -1,11 +1,9 @@
 """Tidy pandas frames of the results, the one input of numbers, tables and figures (pure: no I/O).
 
-    frames = build_frames(results, design)       # results.py's Results, design.py's Design
-    frames.evals                                  # one row per evaluation, ordered for tables
+    frames = build_frames(results, design)       # frames.evals: one row per evaluation
 
-Each evaluation row carries its role (the plan's: paper_recipe, ours, scale, ablation; zero-shot;
-`other` for a run params.yaml does not declare) and kind (zero-shot, fine-tuned, ablation, fit, val:
-`maaza.plan.Eval.kind`), its label and its 95% Wilson interval of JSONExact.
+An evaluation row has its run's role (params.yaml's; zero-shot; `other` for an undeclared run),
+its kind (`maaza.plan.Eval.kind`), a label and its 95% Wilson interval of JSONExact.
 """
 
 from __future__ import annotations
@@ -113,11 +111,8 @@ class Inventory:
 
 def inventory(results: Results, design: Design) -> Inventory:
     finished = [n for n, r in results.runs.items() if r.metrics is not None]
-    progress = {
-        n: len(r.loss) if r.loss is not None else 0
-        for n, r in results.runs.items()
-        if r.metrics is None
-    }
+    unfinished = [r for r in results.runs.values() if r.metrics is None]
+    progress = {r.name: len(r.loss) if r.loss is not None else 0 for r in unfinished}
     expected_runs, expected_evals = design.expected_runs(), design.expected_evals()
     extra = [n for n in finished if n not in expected_runs]
     extra += [n for n in results.evals if n not in expected_evals]
@@ -138,11 +133,8 @@ def model_params(results: Results) -> dict[str, int]:
     model registry's (a fallback for a model no result has reported yet)."""
     out = dict(results.registry_params)
     out |= {r.metrics.model: r.metrics.params_total for r in results.runs.values() if r.metrics}
-    return out | {
-        e.metrics.model: e.metrics.params_total
-        for e in results.evals.values()
-        if e.metrics.params_total
-    }
+    evals = [e.metrics for e in results.evals.values() if e.metrics.params_total]
+    return out | {m.model: m.params_total for m in evals}
 
 
 # ----------------------------------------------------------------------------- evaluations
@@ -213,9 +205,8 @@ def error_frame(results: Results, evals: pd.DataFrame) -> pd.DataFrame:
             "share": count / total if total else math.nan,
             "share_of_errors": count / wrong if wrong and cat != "correct" else math.nan,
         } for cat, count in errors.items()]  # fmt: skip
-    return pd.DataFrame(
-        rows, columns=["name", "label", "category", "count", "share", "share_of_errors"]
-    )
+    columns = ["name", "label", "category", "count", "share", "share_of_errors"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def error_tier_frame(results: Results, name: str | None) -> pd.DataFrame:
@@ -241,9 +232,7 @@ def find_eval(
 ) -> pd.Series | None:
     """The eval row of a fine-tuned run (run given) or a zero-shot model, or None."""
     hit = evals[(evals["mode"] == mode) & (evals["split"] == split)]
-    return first_row(
-        hit[hit["run"] == run] if run else hit[hit["run"].isna() & (hit["model"] == model)]
-    )
+    return first_row(hit[hit["run"] == run] if run else hit[hit["run"].isna() & (hit["model"] == model)])  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- runs
@@ -342,9 +331,8 @@ def search_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> pd.
             "train_minutes": pick(tr, ["wall_time_s"])["wall_time_s"] / 60,
             "sources": [x["source"] for x in (val, fit, tr) if x is not None],
         })  # fmt: skip
-    return pd.DataFrame(
-        rows, columns=["trial", "model", *SEARCH_EVAL, "fit_exact", "train_minutes", "sources"]
-    )
+    columns = ["trial", "model", *SEARCH_EVAL, "fit_exact", "train_minutes", "sources"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 # ----------------------------------------------------------------------------- all frames

@@ -1,110 +1,36 @@
 """paper/generated/numbers.tex: one `\\newcommand` per number the paper's text quotes, and only
-those (tests/test_report_structure.py fails on a macro that nothing in paper/ or README.md uses).
+those (tests/test_report_structure.py fails on an unused macro); which ones, and how they are
+named, is data: numbers.yaml. A result that does not exist yet expands to `\\notrun`, never to a
+guess; each line ends with a comment naming its file and key.
 
     tex = render(frames, reference)      # frames from maaza.report.frames.build_frames
-
-The text refers to roles, not run names: `Main` is the paper-recipe run (params.yaml's role
-paper_recipe), `Ours` our recipe's run (role ours), `Scale` the larger base model's (role scale);
-`Ft`/`Zs` fine-tuned/zero-shot, constrained decoding unless `Free`; `Holdout` the held-out-schema
-split; `Fit` a sample of the run's own training split. So `\\MainFtExact` is the main run's JSONExact
-with constrained decoding on the test split. `Ours` numbers are all fine-tuned and its zero-shot
-baseline is the main run's, so they drop `Ft`: `\\OursExact`, `\\OursFreeExact`; `\\OursLearningRate`
-etc. are our recipe's settings (params.yaml). `Paper...` macros are numbers reported by the
-original paper (paper_numbers.py); `Bench...` macros the benchmarks' results (results/bench/*.json;
-setting_numbers.py, with status, data and recipe numbers). A result that does not exist yet expands
-to `\\notrun` ("(not run)"), never to a guess. Each line ends with a comment naming its file and key.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 
 from maaza import claims
 from maaza.plan import FIT_SPLIT
-from maaza.report import fmt
-from maaza.report import paper_numbers as paper
+from maaza.report import fmt, original
 from maaza.report import setting_numbers as setting
 from maaza.report.fmt import NOT_RUN, Number, tt
 from maaza.report.frames import Frames, cell, first_row
 
-
-# ----------------------------------------------------------------------------- what is quoted
-@dataclass(frozen=True)
-class Quoted:
-    """What the paper quotes of one role: macro name parts, in numbers.tex order."""
-
-    run: tuple[str, ...]  # Run, Model, Params
-    evals: dict[str, tuple[str, ...]]  # eval slot -> registry metrics, `n`, `ci` (of JSONExact)
-    derived: tuple[str, ...]  # DERIVED keys: gains and fit readings across the role's evals
-    train: tuple[str, ...]  # TRAIN_METRICS keys
-    errors: dict[str, tuple[str, ...]] = field(default_factory=dict)  # eval slot -> ERRORS keys
+SPEC = fmt.load_spec("numbers")  # which macros, per role, claim and benchmark
+QUOTED: dict[str, dict[str, Any]] = SPEC["roles"]
+FIT_READING, FIT_SHORT = SPEC["fit"]["reading"], SPEC["fit"]["short"]
+SLOTS = ("Ft", "FtFree", "Holdout", "Fit", "Zs", "ZsFree")
 
 
-ONLY_EXACT = ("json_exact",)
-QUOTED = {
-    "Main": Quoted(
-        run=("Model", "Params"),
-        evals={
-            "Ft": ("json_exact", "field_f1", "leaf_f1", "compliance", "latency_mean_s",
-                   "latency_p95_s", "tokens_per_s", "n", "ci"),
-            "FtFree": ("json_exact", "compliance"),
-            "Holdout": ("json_exact", "field_f1", "n", "ci"),
-            "Fit": ("json_exact", "ci"),
-            "Zs": ONLY_EXACT,
-            "ZsFree": ONLY_EXACT,
-        },
-        derived=("Gain", "GainPoints", "GainPointsFree", "DecodeGain", "ZsDecodeGain",
-                 "FitVerdict", "FitShort"),
-        train=("WallTime", "TokensPerS", "Roof", "Trainable", "TrainablePct", "AdapterMB", "Epochs",
-               "Steps", "LoraR", "NTrain", "NTruncated", "Cores", "CPU"),
-        errors={
-            "Ft": ("Errors", "ErrTop", "ErrTopShare", "ErrInvalid"),
-            "FtFree": ("Errors", "ErrTop", "ErrTopShare", "ErrInvalid"),
-            "ZsFree": ("Errors", "ErrTop", "ErrTopShare"),
-        },
-    ),
-    "Scale": Quoted(
-        run=("Model", "Params"),
-        evals={
-            "Ft": ("json_exact", "field_f1", "ci"),
-            "FtFree": ONLY_EXACT,
-            "Holdout": ONLY_EXACT,
-            "Fit": ONLY_EXACT,
-            "Zs": ONLY_EXACT,
-            "ZsFree": ONLY_EXACT,
-        },
-        derived=("FitVerdict", "FitShort"),
-        train=(),
-    ),
-    "Ours": Quoted(
-        run=("Run",),
-        evals={
-            "Ft": ("json_exact", "field_f1", "leaf_f1", "compliance", "n", "ci"),
-            "FtFree": ("json_exact", "compliance"),
-            "Holdout": ("json_exact", "ci"),
-            "Fit": ("json_exact", "n", "ci"),
-        },
-        derived=("Gain", "FitVerdict", "FitReading"),
-        train=("WallTime", "TokensPerS", "Steps", "NTrain"),
-        errors={"Ft": ("Errors", "ErrTop", "ErrTopShare"), "FtFree": ("Errors",)},
-    ),
-}  # fmt: skip
-# Eval slot -> its part of the macro name. Ours is always fine-tuned and shares the main run's
-# base model, whose zero-shot evals are already MainZs*: no `Ft`.
-SLOTS = {s: s for s in ("Ft", "FtFree", "Holdout", "Fit", "Zs", "ZsFree")}
-OURS_SLOTS = {"Ft": "", "FtFree": "Free", "Holdout": "Holdout", "Fit": "Fit"}
-SLOT_NAMES = {role: OURS_SLOTS if role == "Ours" else SLOTS for role in QUOTED}
-# Registry metric (maaza.metrics.METRICS) -> its part of a macro name (TeX names have no digits).
-METRIC_MACRO = {
-    "json_exact": "Exact", "field_f1": "FieldFOne", "leaf_f1": "LeafFOne",
-    "compliance": "Compliance", "latency_mean_s": "Latency", "latency_p95_s": "LatencyPNinetyFive",
-    "tokens_per_s": "TokensPerS",
-}  # fmt: skip
+def slot_name(role: str, slot: str) -> str:
+    """A slot's part of a macro name: the slot itself unless the role renames it (Ours)."""
+    return QUOTED[role].get("slots", {}).get(slot, slot)
 
 
 def roles(frames: Frames) -> dict[str, str | None]:
@@ -130,19 +56,17 @@ def role_evals(frames: Frames, run: str | None) -> dict[str, pd.Series | None]:
 def eval_numbers(frames: Frames) -> list[Number]:
     out = []
     for role, run in roles(frames).items():
-        quoted, names, ev = QUOTED[role], SLOT_NAMES[role], role_evals(frames, run)
-        out += _run_numbers(frames, role, run, quoted.run)
-        for slot, metrics in quoted.evals.items():
-            row, prefix = ev[slot], f"{role}{names[slot]}"
+        quoted, ev = QUOTED[role], role_evals(frames, run)
+        out += _run_numbers(frames, role, run, quoted["run"])
+        for slot, metrics in quoted["evals"].items():
+            row, prefix = ev[slot], f"{role}{slot_name(role, slot)}"
             src = cell(row, "source") or "missing"
             out += [_eval_number(prefix, m, row, src) for m in metrics]
-        out += [Number(f"{role}{k}", DERIVED[k](ev), DERIVED_SOURCE) for k in quoted.derived]
+        out += [Number(f"{role}{k}", DERIVED[k](ev), DERIVED_SOURCE) for k in quoted["derived"]]
     return out
 
 
-def _run_numbers(
-    frames: Frames, role: str, run: str | None, parts: tuple[str, ...]
-) -> list[Number]:
+def _run_numbers(frames: Frames, role: str, run: str | None, parts: list[str]) -> list[Number]:
     model = frames.design.run_model(run)
     n_params = frames.model_params.get(model) if model else None
     # A parameter count is a property of the model, not a result: unknown, not "not run".
@@ -161,9 +85,8 @@ def _eval_number(prefix: str, metric: str, row: pd.Series | None, src: str) -> N
         return Number(f"{prefix}ExactCI", ci, f"derived: Wilson 95% interval of {src}")
     if metric == "n":
         return Number(f"{prefix}N", fmt.integer(cell(row, "n")), f"{src}: n")
-    return Number(
-        f"{prefix}{METRIC_MACRO[metric]}", fmt.metric(metric, cell(row, metric)), f"{src}: {metric}"
-    )
+    name = f"{prefix}{SPEC['metric_macro'][metric]}"
+    return Number(name, fmt.metric(metric, cell(row, metric)), f"{src}: {metric}")
 
 
 def _side(ev: dict[str, pd.Series | None]) -> str | None:
@@ -174,28 +97,6 @@ def _side(ev: dict[str, pd.Series | None]) -> str | None:
     if test["json_exact"] < fit["json_exact_lo"]:
         return "below"
     return "above" if test["json_exact"] > fit["json_exact_hi"] else "inside"
-
-
-# What the test score's place against the training sample's interval means, as a clause the text
-# can use, so that the prose follows the numbers when they change.
-FIT_READING = {
-    "inside": "it does no better on examples it was trained on than on unseen ones of the same "
-    "schemas, so it has not fit its training data: more optimisation (epochs, rank, a larger base "
-    "model) should come before more data",
-    "below": "it does better on examples it was trained on than on unseen ones, so it has fit "
-    "its training data beyond what carries over: more varied data should help more than more "
-    "optimisation",
-    "above": "it does better on unseen examples than on ones it was trained on, which samples this "
-    "small can show by chance; it has not fit its training data",
-}
-# The same verdict in a few words, for a run mentioned in passing.
-FIT_SHORT = {
-    "inside": "it has not yet fit its training data",
-    "below": "it has fit its training data beyond what carries over to unseen examples",
-    "above": "no sign of fitting its training data",
-}
-# inside: the model scores no better on examples it was trained on than on unseen ones
-FIT_VERDICT = {"inside": "inside", "below": "outside", "above": "outside"}
 
 
 def _fit(words: dict[str, str]) -> Callable[[dict], str]:
@@ -213,19 +114,11 @@ DERIVED: dict[str, Callable[[dict[str, pd.Series | None]], str]] = {
     "GainPointsFree": lambda ev: fmt.points(*_exact(ev, "FtFree", "ZsFree")),
     "DecodeGain": lambda ev: fmt.points(*_exact(ev, "Ft", "FtFree")),
     "ZsDecodeGain": lambda ev: fmt.points(*_exact(ev, "Zs", "ZsFree")),
-    "FitVerdict": _fit(FIT_VERDICT),
+    "FitVerdict": _fit(SPEC["fit"]["verdict"]),
     "FitReading": _fit(FIT_READING),
     "FitShort": _fit(FIT_SHORT),
 }
 DERIVED_SOURCE = "derived: JSONExact ratios/differences of the evals above"
-
-# Training numbers by macro suffix -> the train_metrics.json key they print (fmt.COLUMNS).
-TRAIN_METRICS = {
-    "WallTime": "wall_time_s", "TokensPerS": "real_tokens_per_s", "Roof": "roof_fraction",
-    "Trainable": "params_trainable", "TrainablePct": "trainable_pct", "AdapterMB": "adapter_mb",
-    "Epochs": "epochs", "Steps": "steps", "LoraR": "r", "NTrain": "n_train_examples",
-    "NTruncated": "n_truncated", "Cores": "cores", "CPU": "cpu",
-}  # fmt: skip
 
 
 def train_numbers(frames: Frames) -> list[Number]:
@@ -233,8 +126,8 @@ def train_numbers(frames: Frames) -> list[Number]:
     for role, run in roles(frames).items():
         row = frames.run_row(run)
         src = cell(row, "source") or "missing"
-        for suffix in QUOTED[role].train:
-            key = TRAIN_METRICS[suffix]
+        for suffix in QUOTED[role]["train"]:
+            key = SPEC["train_metrics"][suffix]
             value = fmt.column(key, cell(row, key))
             out.append(Number(f"{role}Train{suffix}", value, f"{src}: {key}"))
     return out
@@ -248,7 +141,7 @@ def ours_numbers(frames: Frames) -> list[Number]:
     out = []
     for slot in ("Ft", "FtFree", "Holdout"):
         diff = fmt.points(cell(ours[slot], "json_exact"), cell(main[slot], "json_exact"))
-        name = OURS_SLOTS[slot]
+        name = slot_name("Ours", slot)
         out.append(Number(f"OursVsMain{name}", diff, f"{src}: Ours{name}Exact - Main{slot}Exact"))
     run_ours, run_main = frames.run_row(r["Ours"]), frames.run_row(r["Main"])
     src = "derived: train_metrics.json of our recipe's run / the main run's"
@@ -267,31 +160,10 @@ def scale_numbers(frames: Frames) -> list[Number]:
 
 
 # ----------------------------------------------------------------------------- tests (issue 21)
-# What the text quotes of each claim (maaza.claims): the words its test allows (Verdict), the
-# test and p-value (P), how the difference compares with the spread over seeds (Seed).
-QUOTED_CLAIMS: dict[str, tuple[str, ...]] = {
-    "OursVsMain": ("Verdict", "P", "Seed"), "OursVsMainFree": ("Verdict", "P"),
-    "OursVsMainHoldout": ("Verdict", "P"), "OursVsScale": ("Verdict", "P"),
-    "ScaleVsMain": ("Verdict", "P", "Seed"), "OursVsZs": ("P",), "MainFtVsZs": ("P",),
-    "MainFtVsZsFree": ("P",), "MainFtVsFree": ("P",), "MainZsVsFree": ("P",),
-    "MainHoldoutVsTest": ("Verdict", "P"), "MainTestVsFit": ("P",),
-    "OursTestVsFit": ("Verdict", "P"), "ScaleTestVsFit": ("P",),
-    "MainFtVsPaper": ("Verdict", "P"), "OursVsPaper": ("Verdict", "P"),
-    "AblRankMinVsMax": ("Verdict", "P"), "AblDataMinVsMax": ("Verdict", "P", "Seed"),
-    "AblFullLoss": ("Verdict", "P", "Seed"),
-}  # fmt: skip
-# Schema-clustered bootstrap intervals of the headline numbers: macro -> (role, mode, split).
-BOOTSTRAPPED = {
-    "MainFtExactBootCI": ("Main", "test"), "OursExactBootCI": ("Ours", "test"),
-    "ScaleFtExactBootCI": ("Scale", "test"), "MainHoldoutExactBootCI": ("Main", "holdout"),
-    "OursHoldoutExactBootCI": ("Ours", "holdout"),
-}  # fmt: skip
-
-
 def claim_numbers(frames: Frames, reference: dict[str, Any]) -> list[Number]:
     table = claims.for_report(frames, reference)
     out = []
-    for stem, parts in QUOTED_CLAIMS.items():
+    for stem, parts in SPEC["claims"].items():
         hit = table[table["stem"] == stem]
         r = hit.iloc[0] if len(hit) else None
         sides = " vs ".join(cell(r, k) or "(not run)" for k in ("a", "b"))
@@ -300,7 +172,7 @@ def claim_numbers(frames: Frames, reference: dict[str, Any]) -> list[Number]:
                 "Seed": claims.seed_text(r)}  # fmt: skip
         out += [Number(f"{stem}{p}", made[p] or NOT_RUN, f"{src}; test: \\{stem}P") for p in parts]
     r = roles(frames)
-    for name, (role, split) in BOOTSTRAPPED.items():
+    for name, (role, split) in SPEC["bootstrapped"].items():
         row = frames.find_eval(r[role], "constrained", split)
         lo, hi = claims.bootstrap_interval(frames.outcomes, cell(row, "name"))
         value = NOT_RUN if fmt.missing(lo) else f"[{100 * lo:.1f}, {100 * hi:.1f}]\\%"
@@ -328,10 +200,9 @@ def seed_numbers(frames: Frames) -> list[Number]:
 def link_tests(numbers: list[Number]) -> list[Number]:
     """Name, in the source comment of each comparative macro written elsewhere, the test behind
     it (maaza.claims.TESTED_BY), so numbers.tex shows every comparison beside its test."""
+    tested = claims.TESTED_BY
     return [
-        Number(n.name, n.value, f"{n.source}; test: \\{claims.TESTED_BY[n.name]}P")
-        if n.name in claims.TESTED_BY
-        else n
+        replace(n, source=f"{n.source}; test: \\{tested[n.name]}P") if n.name in tested else n
         for n in numbers
     ]
 
@@ -404,12 +275,12 @@ def _error_values(err: pd.DataFrame | None) -> dict[str, str]:
 def error_numbers(frames: Frames) -> list[Number]:
     out, errors = [], frames.errors
     for role, run in roles(frames).items():
-        names, ev = SLOT_NAMES[role], role_evals(frames, run)
-        for slot, keys in QUOTED[role].errors.items():
+        ev = role_evals(frames, run)
+        for slot, keys in QUOTED[role].get("errors", {}).items():
             name, src = cell(ev[slot], "name"), cell(ev[slot], "source") or "missing"
             err = errors[errors["name"] == name] if name and not errors.empty else None
             values = _error_values(err)
-            out += [Number(f"{role}{names[slot]}{k}", values[k], f"{src}: {ERRORS_KEY.get(k, 'errors')}")
+            out += [Number(f"{role}{slot_name(role, slot)}{k}", values[k], f"{src}: {ERRORS_KEY.get(k, 'errors')}")
                     for k in keys]  # fmt: skip
     return out
 
@@ -428,7 +299,7 @@ def collect(frames: Frames, reference: dict[str, Any]) -> list[Number]:
         *setting.bench_numbers(frames),
         *ablation_numbers(frames),
         *error_numbers(frames),
-        *paper.reference_numbers(reference),
+        *original.reference_numbers(reference),
         *claim_numbers(frames, reference),
     ]  # fmt: skip
     numbers = link_tests(numbers)
@@ -452,15 +323,14 @@ def _check(numbers: Iterable[Number]) -> None:
 
 
 def render(frames: Frames, reference: dict[str, Any]) -> str:
-    lines = [
+    macros = collect(frames, reference)
+    return "\n".join([
         "% Generated by maaza.report.numbers -- do not edit; rerun `dvc repro report`.",
         "% One macro per number quoted in the paper; the comment after each names its source.",
         r"\providecommand{\notrun}{\textit{not run}}",
-    ]
-    lines += [
-        f"\\newcommand{{\\{n.name}}}{{{n.value}}}% {n.source}" for n in collect(frames, reference)
-    ]
-    return "\n".join(lines) + "\n"
+        *(f"\\newcommand{{\\{n.name}}}{{{n.value}}}% {n.source}" for n in macros),
+        "",
+    ])  # fmt: skip
 
 
 LINE = re.compile(r"^\\newcommand\{\\([A-Za-z]+)\}\{(.*)\}% (.*)$")

@@ -1,12 +1,12 @@
-"""The original paper's inconsistencies as a table: the value the paper prints, the same quantity
-elsewhere in the paper or in its model card, and what follows.
+"""The original paper, from src/maaza/paper_reference.yaml and always labelled as theirs: its
+reported numbers as numbers.tex macros named `Paper...`, and its inconsistencies as a table.
 
+    numbers = reference_numbers(reference)
     tex = ORIGINAL_TABLES["original_inconsistencies"](frames, reference)
 
-Rows are data: the `inconsistencies` list of src/maaza/paper_reference.yaml. A row either points
-at values stored in that file (`refs`, formatted here) or quotes text (`text`); a row with
-`derive: <name>` is computed by the function of that name in DERIVE from the numbers in the file
-(tier sums, step counts, LoRA parameter counts, ...), so no derived number is typed by hand.
+An inconsistency row (the file's `inconsistencies` list) points at stored values (`refs`) or
+quotes text (`text`); a row with `derive: <name>` is computed by DERIVE[name] from the numbers in
+the file (tier sums, step counts, LoRA parameter counts, ...), so no derived number is typed by hand.
 """
 
 from __future__ import annotations
@@ -15,17 +15,74 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from maaza.report.fmt import tex_escape
+from maaza.report import fmt
+from maaza.report.fmt import NOT_RUN, Number, tex_escape
 from maaza.report.frames import Frames
-from maaza.report.paper_numbers import SOURCE, achievable
 from maaza.results import ReportError
 
+SOURCE = "src/maaza/paper_reference.yaml"
 Cell = tuple[str, str]  # (value as TeX, where in the original it is printed)
 Derived = tuple[Cell, Cell, dict[str, str]]  # paper cell, elsewhere cell, values for `follows`
 PCT_KEYS = ("json_exact", "compliance")
 TIERS = ("simple", "medium", "complex")
-LORA_MODULES = 7  # q, k, v, o, gate, up, down: the paper's target modules (Sec. 4.2.1)
 BYTES_FP32 = 4
+
+
+# ----------------------------------------------------------------------------- reported numbers
+def _pct(v: float | None) -> str:
+    return fmt.paper_pct(v, absent=NOT_RUN)
+
+
+def reference_numbers(reference: dict[str, Any]) -> list[Number]:
+    split = reference["test_split"]
+    out = [
+        Number(name, str(split[key]), f"{SOURCE}: test_split.{key} (Section {split['section']})")
+        for name, key in (("PaperTestN", "n"), ("PaperTrainN", "n_train"), ("PaperNSchemas", "n_schemas"))
+    ]  # fmt: skip
+    models = {m["macro"]: m for m in reference.get("models", [])}
+    for k, m in models.items():
+        out.append(Number(f"Paper{k}Exact", _pct(m["overall"]["json_exact"]),
+                          f"{SOURCE}: {m['id']} (Section {m['overall']['section']})"))  # fmt: skip
+        if k == "MaazaSmall":  # the paper's recipe model: its trainable parameters
+            out.append(Number("PaperMaazaSmallTrainable", f"{m['trainable_m']}M",
+                              f"{SOURCE}: {m['id']} (Section 4.2.1)"))  # fmt: skip
+    out += _ablation_numbers(reference)
+    comp = reference.get("compute", {})
+    out += [
+        Number("PaperTrainTime", fmt.duration(comp.get("train_time_s")), f"{SOURCE}: compute"),
+        Number("PaperHardware", tex_escape(comp.get("hardware", "")), f"{SOURCE}: compute"),
+    ]
+    return out + _paper_gain(models, split["n"])
+
+
+def _ablation_numbers(reference: dict[str, Any]) -> list[Number]:
+    """The ends of the paper's rank and data-size ablations (ranks also by value)."""
+    out = []
+    for factor, name, key in (("rank", "Rank", "r"), ("data", "Data", "fraction")):
+        pts = sorted(
+            reference.get("ablations", {}).get(factor, {}).get("points", []), key=lambda p: p[key]
+        )
+        for pos, p in (("Min", pts[0]), ("Max", pts[-1])) if pts else ():
+            src = f"{SOURCE}: ablations.{factor}"
+            if factor == "rank":
+                out.append(Number(f"PaperAbl{name}{pos}Value", str(p[key]), src))
+            out.append(Number(f"PaperAbl{name}{pos}Exact", _pct(p["json_exact"]), src))
+    return out  # fmt: skip
+
+
+def _paper_gain(models: dict[str, dict[str, Any]], n: int) -> list[Number]:
+    base, ft = models.get("BaseSmall"), models.get("MaazaSmall")
+    if not base or not ft:
+        return []
+    # the paper gives rates of its n test examples: as eval rows, so the gain has counts
+    rows = [{"json_exact": m["overall"]["json_exact"] / 100, "n": n} for m in (ft, base)]
+    src = f"derived: {SOURCE} MaazaSmall/BaseSmall JSONExact of test_split.n"
+    return [Number("PaperGainSmall", fmt.gain(*rows), src)]
+
+
+def achievable(pct: float, n: int, digits: int = 1) -> bool:
+    """Can a percentage printed with `digits` decimals be k/n for some whole k?"""
+    return any(round(100 * k / n, digits) == round(pct, digits) for k in range(n + 1))
 
 
 # ----------------------------------------------------------------------------- values by path
@@ -72,22 +129,15 @@ def cell(ref: dict[str, Any], spec: dict[str, Any]) -> Cell:
 
 
 # ----------------------------------------------------------------------------- derived rows
-def _times(x: float) -> str:
-    return f"{x:.1f}$\\times$"
-
-
 def gain_360m(ref: dict[str, Any]) -> Derived:
     base, ft = model(ref, "smollm2-360m-base"), model(ref, "maaza-slm-360m")
     exact = ft["overall"]["json_exact"]
     est, alt = base["overall"]["json_exact"], base["alt_overall"]["json_exact"]
     claim, card = ref["claims"]["gain_360m"], ref["model_card"]["gain"]
-    paper = (
-        f"{claim['value']}$\\times$ ({exact:.1f} / $\\sim${est:.1f})",
-        f"Sec. {claim['section']}",
-    )
-    other = (f"{_times(exact / alt)} ({exact:.1f} / {alt:.1f}); card {card}$\\times$",
+    paper = (f"{claim['value']}$\\times$ ({exact:.1f} / $\\sim${est:.1f})", f"Sec. {claim['section']}")  # fmt: skip
+    other = (f"{fmt.times(exact / alt)} ({exact:.1f} / {alt:.1f}); card {card}$\\times$",
              "closing Table 1; model card")  # fmt: skip
-    return paper, other, {"paper_gain": _times(exact / est), "alt_gain": _times(exact / alt)}
+    return paper, other, {"paper_gain": fmt.times(exact / est), "alt_gain": fmt.times(exact / alt)}
 
 
 def _tier_rows(ref: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
@@ -110,19 +160,11 @@ def tier_percentages(ref: dict[str, Any]) -> Derived:
     paper = ("; ".join(f"{tex_escape(m['label'])} {t} {v:.1f}\\% of {sizes[t]}" for m, t, v in bad),
              "Table 3 (Sec. 5.3)")  # fmt: skip
     other = (" / ".join(str(sizes[t]) for t in TIERS) + " examples", "Sec. 3.3")
-    return (
-        paper,
-        other,
-        {
-            "n_bad": str(len(bad)),
-            "n_checked": str(len(checked)),
-            "n_nonzero": str(len(nonzero)),
-            "n_fit": str(sum(achievable(v, card[t]) for t, v in nonzero)),
-            "n_fit_stated": str(sum(achievable(v, sizes[t]) for t, v in nonzero)),
-            "card_simple": str(card["simple"]),
-            "card_medium": str(card["medium"]),
-        },
-    )
+    values = {"n_bad": len(bad), "n_checked": len(checked), "n_nonzero": len(nonzero),
+              "n_fit": sum(achievable(v, card[t]) for t, v in nonzero),
+              "n_fit_stated": sum(achievable(v, sizes[t]) for t, v in nonzero),
+              "card_simple": card["simple"], "card_medium": card["medium"]}  # fmt: skip
+    return paper, other, {k: str(v) for k, v in values.items()}
 
 
 def correct_by_tiers(bt: dict[str, Any], sizes: dict[str, int]) -> float:
@@ -181,10 +223,8 @@ def trainable(ref: dict[str, Any]) -> Derived:
     mb = ref["claims"]["adapter_mb"]
     fit = "; ".join(f"{mb[i]} MB for {real[i]:.1f}M $\\times$ {BYTES_FP32} B = "
                     f"{real[i] * BYTES_FP32:.1f} MB" for i in ids)  # fmt: skip
-    other = (
-        f"{ref['model_card']['trainable_m']}M for the 360M; the shapes give {computed}",
-        "model card; config.json shapes",
-    )
+    other = (f"{ref['model_card']['trainable_m']}M for the 360M; the shapes give {computed}",
+             "model card; config.json shapes")  # fmt: skip
     return (stated, "Sec. 4.2.1, 4.5.1"), other, {"adapter_fit": fit}
 
 
@@ -213,30 +253,19 @@ def latency(ref: dict[str, Any]) -> Derived:
     card_tps = ref["model_card"]["tokens_per_s"]["maaza-mlm-135m"]
     other = (f"CPU {pair('latency_cpu_ms', 'tokens_per_s_cpu')}; "
              f"GPU {pair('latency_gpu_ms', 'tokens_per_s_gpu')}", "Sec. 4.4.2")  # fmt: skip
-    return (
-        (table, "Table 2 (Sec. 5.2)"),
-        other,
-        {
-            "tokens": f"{min(tokens):.2f}--{max(tokens):.2f}",
-            "card_tps": str(card_tps),
-            "answer_s": f"{c['output_tokens']['low'] / card_tps:.1f}",
-            "answer_tokens": f"{c['output_tokens']['low']}--{c['output_tokens']['high']}",
-        },
-    )
+    low, high = c["output_tokens"]["low"], c["output_tokens"]["high"]
+    return (table, "Table 2 (Sec. 5.2)"), other, {
+        "tokens": f"{min(tokens):.2f}--{max(tokens):.2f}", "card_tps": str(card_tps),
+        "answer_s": f"{low / card_tps:.1f}", "answer_tokens": f"{low}--{high}"}  # fmt: skip
 
 
 def size_ratio(ref: dict[str, Any]) -> Derived:
     c, small, qwen = ref["claims"], model(ref, "maaza-mlm-135m"), model(ref, "qwen2.5-0.5b")
-    return (
-        (f"{c['smaller_params']['value']}$\\times$ smaller", c["smaller_params"]["section"]),
-        (f"{c['smaller_size']['value']}$\\times$ smaller size", c["smaller_size"]["section"]),
-        {
-            "param_ratio": f"{qwen['params_m']} / {small['params_m']} = "
-            + _times(qwen["params_m"] / small["params_m"]),
-            "size_ratio": f"{qwen['size_mb']} / {small['size_mb']} = "
-            + _times(qwen["size_mb"] / small["size_mb"]),
-        },
-    )
+    paper = (f"{c['smaller_params']['value']}$\\times$ smaller", c["smaller_params"]["section"])
+    other = (f"{c['smaller_size']['value']}$\\times$ smaller size", c["smaller_size"]["section"])
+    ratios = {name: f"{qwen[k]} / {small[k]} = {fmt.times(qwen[k] / small[k])}"
+              for name, k in (("param_ratio", "params_m"), ("size_ratio", "size_mb"))}  # fmt: skip
+    return paper, other, ratios
 
 
 def model_size(ref: dict[str, Any]) -> Derived:
@@ -244,14 +273,8 @@ def model_size(ref: dict[str, Any]) -> Derived:
     params = [model(ref, i)["params_m"] for i in ids]
     paper = (" / ".join(str(c[i]) for i in ids) + " MB (FP32)", f"Sec. {c['section']}")
     other = (f"$\\sim${c['maaza-slm-360m']} MB (FP16) for the 360M", "model card")
-    return (
-        paper,
-        other,
-        {
-            "fp32": " / ".join(f"{p * BYTES_FP32} MB" for p in params),
-            "fp16": " / ".join(f"{p * 2} MB" for p in params),
-        },
-    )
+    sizes = {"fp32": BYTES_FP32, "fp16": 2}  # bytes per parameter
+    return paper, other, {k: " / ".join(f"{p * b} MB" for p in params) for k, b in sizes.items()}
 
 
 DERIVE: dict[str, Callable[[dict[str, Any]], Derived]] = {
@@ -266,25 +289,17 @@ def inconsistency_rows(ref: dict[str, Any]) -> list[tuple[str, Cell, Cell, str]]
     """(what, paper cell, elsewhere cell, what follows) for each row of the data file."""
     out = []
     for i, row in enumerate(ref.get("inconsistencies", [])):
-        where = f"{SOURCE}: inconsistencies[{i}]"
-        if "derive" in row:
-            if row["derive"] not in DERIVE:
-                raise ReportError(
-                    f"{where}: unknown derive {row['derive']!r} (one of {sorted(DERIVE)})"
-                )
-            paper, other, values = DERIVE[row["derive"]](ref)
-            try:
-                follows = row["follows"].format(**values)
-            except KeyError as e:
-                raise ReportError(
-                    f"{where}: follows names {e}, not computed by {row['derive']}"
-                ) from e
-        else:
-            paper, other, follows = (
-                cell(ref, row["paper"]),
-                cell(ref, row["elsewhere"]),
-                row["follows"],
-            )
+        where, derive = f"{SOURCE}: inconsistencies[{i}]", row.get("derive")
+        if derive is None:
+            out.append((row["what"], cell(ref, row["paper"]), cell(ref, row["elsewhere"]), row["follows"]))  # fmt: skip
+            continue
+        if derive not in DERIVE:
+            raise ReportError(f"{where}: unknown derive {derive!r} (one of {sorted(DERIVE)})")
+        paper, other, values = DERIVE[derive](ref)
+        try:
+            follows = row["follows"].format(**values)
+        except KeyError as e:
+            raise ReportError(f"{where}: follows names {e}, not computed by {derive}") from e
         out.append((row["what"], paper, other, follows))
     return out
 
@@ -321,6 +336,5 @@ def inconsistency_table(frames: Frames, reference: dict[str, Any]) -> str:
     ])  # fmt: skip
 
 
-ORIGINAL_TABLES: dict[str, Callable[[Frames, dict[str, Any]], str]] = {
-    "original_inconsistencies": inconsistency_table,
-}
+TableFn = Callable[[Frames, dict[str, Any]], str]
+ORIGINAL_TABLES: dict[str, TableFn] = {"original_inconsistencies": inconsistency_table}

@@ -13,6 +13,8 @@ from maaza.report import fmt
 from maaza.report.fmt import NOT_RUN, Number, tex_escape, tt
 from maaza.report.frames import Frames, cell, first_row
 
+SPEC = fmt.load_spec("numbers")  # its `bench` and `ours_settings` macros
+
 
 # ----------------------------------------------------------------------------- status + data
 def completeness(frames: Frames) -> str:
@@ -78,10 +80,11 @@ def data_numbers(frames: Frames) -> list[Number]:
 def dataset_numbers(frames: Frames) -> list[Number]:
     """What the data stage generated and checked (data/report.json)."""
     d, src = frames.data, frames.data_source or "data/report.json (missing)"
-    hold = d.counts.get("holdout") if d else None
-    styles = sorted({st for c in (d.counts.values() if d else []) for st in c.by_style})
-    checks = sorted({k for sc in (d.checks.values() if d else []) for k in sc.checks})
-    rates = [cc.pass_rate for sc in (d.checks.values() if d else []) for cc in sc.checks.values()]
+    counts, split_checks = (d.counts, d.checks) if d else ({}, {})
+    hold = counts.get("holdout")
+    styles = sorted({st for c in counts.values() for st in c.by_style})
+    checks = sorted({k for sc in split_checks.values() for k in sc.checks})
+    rates = [cc.pass_rate for sc in split_checks.values() for cc in sc.checks.values()]
     tok = (d.tokens.get("train") or {}).get("all", {}) if d else {}
     seq, target = tok.get("sequence", {}), tok.get("target", {})
     seq_src = f"{src}: tokens.train.all.sequence"
@@ -111,10 +114,6 @@ def dataset_numbers(frames: Frames) -> list[Number]:
     ]  # fmt: skip
 
 
-OURS_SETTINGS = ("ExtraTrain", "ExtraDropRate", "ExtraLocales", "LearningRate", "Epochs",
-                 "MicroBatch", "GradAccum", "Batch")  # fmt: skip
-
-
 def recipe_numbers(frames: Frames) -> list[Number]:
     """Settings quoted in the method section, from params.yaml (so the text cannot drift)."""
     out = [
@@ -123,14 +122,12 @@ def recipe_numbers(frames: Frames) -> list[Number]:
     ]
     # the frozen base's dtype as training resolved it (params.yaml may say "auto")
     main = frames.run_row(frames.design.main_run)
-    dtype, src = (
-        cell(main, "base_dtype"),
-        cell(main, "source") or "main run's train_metrics.json (missing)",
-    )
-    out.append(Number("RecipeBaseDtype", fmt.tt_or_not_run(dtype), f"{src}: base_dtype"))
+    src = cell(main, "source") or "main run's train_metrics.json (missing)"
+    dtype = fmt.tt_or_not_run(cell(main, "base_dtype"))
+    out.append(Number("RecipeBaseDtype", dtype, f"{src}: base_dtype"))
     # Always defined (the text quotes them), "not run" when params.yaml has no run of our recipe.
     ours = frames.design.ours_recipe
-    for name in dict.fromkeys([*OURS_SETTINGS, *ours]):
+    for name in dict.fromkeys([*SPEC["ours_settings"], *ours]):
         value, key = ours.get(name, (None, "train.runs (no run of our recipe)"))
         out.append(Number(f"Ours{name}", _fmt_setting(name, value), f"params.yaml: {key}"))
     return out
@@ -155,40 +152,6 @@ def _fmt_setting(name: str, value: Any) -> str:
 EVAL_BENCH, TRAIN_BENCH = "eval_throughput", "train_throughput"  # results/bench/<stem>.json
 UNSEEN_BENCH = "extract_unseen"  # benchmarks/extract_unseen.py: hand-written schemas
 
-# Macro -> (benchmark file stem, dotted key in it, format). Eval: the reference harness's loop
-# (one example at a time, no early stop) vs ours, free and constrained. Train: the reference recipe
-# (HF Trainer, padding to a fixed length, full-sequence loss) vs maaza.train, same examples/steps.
-BENCH_NUMBERS: dict[str, tuple[str, str, Callable[[Any], str]]] = {
-    "BenchEvalN": (EVAL_BENCH, "n", fmt.integer),
-    "BenchEvalModel": (EVAL_BENCH, "model", fmt.tt_or_not_run),
-    "BenchEvalDtype": (EVAL_BENCH, "dtype", fmt.tt_or_not_run),
-    "BenchEvalThreads": (EVAL_BENCH, "threads", fmt.integer),
-    "BenchEvalRefExPerS": (EVAL_BENCH, "reference.examples_per_s", fmt.sig),
-    "BenchEvalFreeExPerS": (EVAL_BENCH, "free.examples_per_s", fmt.sig),
-    "BenchEvalConstrainedExPerS": (EVAL_BENCH, "constrained.examples_per_s", fmt.sig),
-    "BenchConstrainedOverhead": (EVAL_BENCH, "constrained_overhead_wall", fmt.signed_pct),
-    "BenchConstrainedOverheadPerToken": (EVAL_BENCH, "constrained_overhead_per_token", fmt.signed_pct),
-    "BenchTrainModel": (TRAIN_BENCH, "model", fmt.tt_or_not_run),
-    "BenchTrainN": (TRAIN_BENCH, "n_examples", fmt.integer),
-    "BenchTrainSteps": (TRAIN_BENCH, "steps", fmt.integer),
-    "BenchTrainThreads": (TRAIN_BENCH, "threads", fmt.integer),
-    "BenchTrainRefMaxLength": (TRAIN_BENCH, "reference_max_length", fmt.integer),
-    "BenchTrainOursDtype": (TRAIN_BENCH, "ours.base_dtype", fmt.tt_or_not_run),
-    "BenchTrainRefTokS": (TRAIN_BENCH, "reference.tokens_per_s", lambda x: fmt.num(x, 0)),
-    "BenchTrainOursTokS": (TRAIN_BENCH, "ours.tokens_per_s", lambda x: fmt.num(x, 0)),
-    "BenchTrainRefTruncated": (TRAIN_BENCH, "reference.n_truncated", fmt.integer),
-    "BenchTrainRefRoof": (TRAIN_BENCH, "reference.roof_fraction", fmt.pct),
-    "BenchTrainOursRoof": (TRAIN_BENCH, "ours.roof_fraction", fmt.pct),
-    "BenchUnseenRun": (UNSEEN_BENCH, "run", fmt.tt_or_not_run),
-    "BenchUnseenModel": (UNSEEN_BENCH, "model", fmt.tt_or_not_run),
-    "BenchUnseenN": (UNSEEN_BENCH, "n", fmt.integer),
-    "BenchUnseenValid": (UNSEEN_BENCH, "n_valid", fmt.integer),
-    "BenchUnseenExact": (UNSEEN_BENCH, "n_exact", fmt.integer),
-    "BenchUnseenLeavesRight": (UNSEEN_BENCH, "leaves_right", fmt.integer),
-    "BenchUnseenLeaves": (UNSEEN_BENCH, "leaves", fmt.integer),
-    "BenchUnseenLatency": (UNSEEN_BENCH, "mean_latency_s", lambda x: fmt.seconds(x, 1)),
-}  # fmt: skip
-
 
 def _dig(data: Any, key: str) -> Any:
     """data["a"]["b"] for key "a.b"; None when a part is absent (or the value is NaN)."""
@@ -205,8 +168,8 @@ def bench_numbers(frames: Frames) -> list[Number]:
         for stem in (EVAL_BENCH, TRAIN_BENCH, UNSEEN_BENCH)
     }
     out = [
-        Number(name, show(_dig(data.get(stem), key)), f"{src[stem]}: {key}")
-        for name, (stem, key, show) in BENCH_NUMBERS.items()
+        Number(name, fmt.FORMATS[show](_dig(data.get(stem), key)), f"{src[stem]}: {key}")
+        for name, (stem, key, show) in SPEC["bench"].items()
     ]
     ev, tr = data.get(EVAL_BENCH), data.get(TRAIN_BENCH)
     ref_tokens, n = _dig(ev, "reference.tokens"), _dig(ev, "n")
