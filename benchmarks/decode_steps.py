@@ -24,6 +24,7 @@ from maaza.config import load_params
 from maaza.decode import batch_order, refill_count
 from maaza.evaluate import schema_budgets
 from maaza.importer import import_edgejson
+from maaza.io import read_jsonl
 from maaza.models import load_tokenizer
 from maaza.prompts import build_prompt
 
@@ -92,10 +93,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         build_prompt(r["prompt"], schemas[r["schema_id"]], args.prompt_format) for r in records
     ]
     prompt = [len(ids) for ids in tok(prompts)["input_ids"]]  # as generate counts them
-    answers = {}
-    for line in Path(args.predictions).read_text().splitlines():
-        row = json.loads(line)
-        answers[row["id"]] = row["n_tokens"]
+    answers = {row["id"]: row["n_tokens"] for row in read_jsonl(args.predictions)}
     n = [answers[r["id"]] for r in records]
     order = batch_order([min(budget[r["schema_id"]], cfg.max_new_tokens) for r in records], prompt)
     result = {
