@@ -514,9 +514,9 @@ def test_nothing_found_still_writes_everything(tmp_path: Path) -> None:
     inv = build_report(paths_for(empty, tmp_path / "out"), progress=False)
     assert inv.found_runs == [] and inv.found_evals == []
     design = load_design(FIXTURE / "params.yaml")
-    # 4 zero-shot, 6 fine-tuned, 6 held-out (both modes), 3 train-sample, 3 val, 5 ablation
-    # evals; 8 runs
-    assert len(inv.missing) == len(design.expected_evals()) + len(design.expected_runs()) == 27 + 8
+    # 4 zero-shot, 6 fine-tuned, 6 held-out (both modes), 3 train-sample, 1 val (ours only),
+    # 5 ablation evals; 8 runs
+    assert len(inv.missing) == len(design.expected_evals()) + len(design.expected_runs()) == 25 + 8
     n = numbers_of(tmp_path / "out")
     assert n["MainFtExact"] == n["DataNHoldout"] == n["MainTrainWallTime"] == r"\notrun{}"
     assert n["BenchEvalSpeedup"] == n["BenchTrainSpeedup"] == r"\notrun{}"  # no results/bench
