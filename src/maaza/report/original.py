@@ -112,13 +112,10 @@ def lookup(ref: dict[str, Any], path: str) -> tuple[Any, bool]:
 def show(path: str, value: Any, estimated: bool = False) -> str:
     """A stored value as the paper prints it: percentages with %, F1 with three decimals."""
     key = path.rsplit(".", 1)[-1]
-    text = (
-        f"{value:.1f}\\%"
-        if key in PCT_KEYS
-        else f"{value:.3f}"
-        if key == "field_f1"
-        else tex_escape(value)
-    )
+    if key in PCT_KEYS:
+        text = f"{value:.1f}\\%"
+    else:
+        text = f"{value:.3f}" if key == "field_f1" else tex_escape(value)
     return f"$\\sim${text}" if estimated else text
 
 
