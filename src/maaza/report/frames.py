@@ -303,8 +303,7 @@ def search_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> pd.
     split has no column: it is not looked at while choosing."""
     rows = []
     for trial in design.trial_runs:
-        val = find_eval(evals, trial, "constrained", VAL_SPLIT)
-        fit = find_eval(evals, trial, "constrained", FIT_SPLIT)
+        val, fit = (find_eval(evals, trial, "constrained", s) for s in (VAL_SPLIT, FIT_SPLIT))
         tr = first_row(runs[runs["run"] == trial])
         rows.append({
             "trial": trial, "model": design.run_model(trial), **pick(val, SEARCH_EVAL),
