@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from maaza.config import ConfigError, Params, TrainRun, load_params
 from maaza.io import InputError
-from maaza.plan import Eval, Plan, plan_from_params
+from maaza.plan import Plan, plan_from_params
 
 AblationFactor = Literal["rank", "data", "loss", "other"]
 FACTORS: tuple[str, ...] = ("rank", "data", "loss", "other")
@@ -80,10 +80,6 @@ class Design:
 
     def expected_evals(self) -> list[str]:
         return [e.name for e in self.plan.evals]
-
-    def headline_evals(self) -> list[Eval]:
-        """The zero-shot and fine-tuned evaluations the plan declares (not ablation, not fit)."""
-        return [e for e in self.plan.evals if e.kind in ("zero-shot", "fine-tuned")]
 
 
 def _knobs(run: TrainRun) -> dict[str, float | str]:

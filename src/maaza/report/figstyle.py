@@ -34,19 +34,12 @@ OURS_HATCH = "...."  # our recipe's fine-tuned bars (zero-shot bars are hatched 
 OURS_DODGE = 1.08  # our recipe's points sit at the main run's x: shift them right (log axis)
 WIDTH = 6.3  # inches: the text width of the paper's one-column layout
 RC = {
-    **sns.axes_style("whitegrid"),
-    **sns.plotting_context("paper", font_scale=1.0),
-    "font.family": "DejaVu Sans",
-    "axes.titlesize": 9,
-    "axes.labelsize": 8.5,
-    "legend.fontsize": 7,
-    "legend.title_fontsize": 7.5,
-    "xtick.labelsize": 7.5,
-    "ytick.labelsize": 7.5,
-    "axes.titleweight": "bold",
-    "grid.linewidth": 0.5,
-    "svg.hashsalt": "maaza",
-}
+    **sns.axes_style("whitegrid"), **sns.plotting_context("paper", font_scale=1.0),
+    "font.family": "DejaVu Sans", "axes.titlesize": 9, "axes.labelsize": 8.5,
+    "legend.fontsize": 7, "legend.title_fontsize": 7.5, "xtick.labelsize": 7.5,
+    "ytick.labelsize": 7.5, "axes.titleweight": "bold", "grid.linewidth": 0.5,
+    "svg.hashsalt": "maaza",  # fixed ids in vector output: same results, same bytes
+}  # fmt: skip
 PAPER_LABEL = "reported by the original paper"
 MAIN_ROLES = ("paper_recipe", "ours", "scale")  # drawn in their model's colour, thick
 
@@ -72,11 +65,6 @@ def series(row: pd.Series) -> str:
     return f"{row['model']}|ours" if is_ours(row) else row["model"]
 
 
-def series_label(key: str) -> str:
-    model, _, ours = key.partition("|")
-    return short_model(model) + (f", {OURS_LABEL}" if ours else "")
-
-
 def model_colors(frames: Frames) -> dict[str, Any]:
     """A fixed colour per model, in model-size order, then one per model trained with our recipe,
     so a series looks the same everywhere (keys: `series`)."""
@@ -88,17 +76,15 @@ def model_colors(frames: Frames) -> dict[str, Any]:
 
 def run_colors(frames: Frames) -> dict[str, Any]:
     """Main, ours and larger-model runs take their series' colour; ablations the next colours."""
-    colors = model_colors(frames)
-    runs = list(dict.fromkeys(frames.losses.get("run", [])))
-    out, spare = {}, len(colors)
-    for run in runs:
+    colors, out = model_colors(frames), {}
+    spare = len(colors)
+    for run in dict.fromkeys(frames.losses.get("run", [])):
         role = frames.design.role_of(run)
         key = series(pd.Series({"model": frames.design.run_model(run), "role": role}))
         if role in MAIN_ROLES and key in colors:
             out[run] = colors[key]
         else:
-            out[run] = PALETTE[spare % len(PALETTE)]
-            spare += 1
+            out[run], spare = PALETTE[spare % len(PALETTE)], spare + 1
     return out
 
 
@@ -112,15 +98,21 @@ def placeholder(title: str, message: str) -> Figure:
 
 def point_style(row: pd.Series, colors: dict[str, Any]) -> dict[str, Any]:
     color = colors.get(series(row), PAPER_GREY)
-    filled = row["kind"] != "zero-shot"
+    marker = (OURS_MARKERS if is_ours(row) else MARKERS).get(row["mode"], "^")
+    face = color if row["kind"] != "zero-shot" else "white"  # zero-shot points are hollow
+    return dict(marker=marker, color=color, markerfacecolor=face, markeredgecolor=color,
+                markersize=6, linestyle="none")  # fmt: skip
+
+
+def bar_style(row: pd.Series, colors: dict[str, Any]) -> dict[str, Any]:
+    color = colors.get(series(row), PAPER_GREY)
+    zero = row["kind"] == "zero-shot"
     return {
-        "marker": (OURS_MARKERS if is_ours(row) else MARKERS).get(row["mode"], "^"),
-        "color": color,
-        "markerfacecolor": color if filled else "white",
-        "markeredgecolor": color,
-        "markersize": 6,
-        "linestyle": "none",
-    }
+        "facecolor": "white" if zero else color, "edgecolor": color,
+        "hatch": "////" if zero else OURS_HATCH if is_ours(row) else None,
+        "hatchcolor": color if zero else "white",  # white dots on our recipe's filled bars
+        "alpha": 1.0 if row["mode"] == "constrained" else 0.6, "linewidth": 0.8,
+    }  # fmt: skip
 
 
 def _marker(label: str, marker: str = "o", color: Any = "0.3", **kw: Any) -> Line2D:
@@ -134,8 +126,10 @@ def style_legend(fig: Figure, colors: dict[str, Any]) -> None:
     shapes = [_marker("constrained", mfc="0.3"), _marker("free", "s", mfc="0.3")]
     if any("|" in key for key in colors):
         shapes += [_marker(f"{OURS_LABEL}, {m}", OURS_MARKERS[m]) for m in ("constrained", "free")]
+    labels = {key: short_model(key.partition("|")[0]) + (f", {OURS_LABEL}" if "|" in key else "")
+              for key in colors}  # fmt: skip
     columns = {
-        "colour: model": [Patch(color=c, label=series_label(m)) for m, c in colors.items()],
+        "colour: model": [Patch(color=c, label=labels[m]) for m, c in colors.items()],
         "fill: setting": [_marker("fine-tuned", color="k"), _marker("zero-shot", color="k", mfc="white"),
                           _marker(PAPER_LABEL, "D", PAPER_GREY, mfc="white")],
         "shape: decoding": shapes,
@@ -175,22 +169,3 @@ def pct(values: Any) -> Any:
 
 def paper_models(reference: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for m in reference.get("models", []) if m.get("overall")]
-
-
-def bar_style(row: pd.Series, colors: dict[str, Any]) -> dict[str, Any]:
-    color = colors.get(series(row), PAPER_GREY)
-    zero = row["kind"] == "zero-shot"
-    return {
-        "facecolor": "white" if zero else color,
-        "edgecolor": color,
-        "hatch": "////" if zero else OURS_HATCH if is_ours(row) else None,
-        "hatchcolor": color if zero else "white",  # white dots on our recipe's filled bars
-        "alpha": 1.0 if row["mode"] == "constrained" else 0.6,
-        "linewidth": 0.8,
-    }
-
-
-def error_colors(categories: list[str]) -> dict[str, Any]:
-    errs = [c for c in categories if c != "correct"]
-    out = {c: PALETTE[(i + 1) % len(PALETTE)] for i, c in enumerate(errs)}
-    return {"correct": "0.82", **out}

@@ -49,15 +49,27 @@ def size_vs_accuracy(frames: Frames, reference: dict[str, Any]) -> Figure:
 
 def _exact_against(frames: Frames, reference: dict[str, Any], x: str, scale: float, paper_x: str,
                    title: str, height: float, xlabel: str, ylabel: str) -> Figure:  # fmt: skip
-    """Test-split JSONExact of every headline eval against `x` (times `scale`) on a log axis,
-    with the paper's models at their `paper_x` (those that report it; named on the params axis)."""
+    """Test-split JSONExact of every headline eval against `x` (times `scale`) on a log axis, with
+    its 95% Wilson interval; zero-shot -> fine-tuned joined by a line (the paper's recipe and ours
+    start from the same zero-shot point). The paper's models sit at their `paper_x` (those that
+    report it; named on the params axis)."""
     rows = frames.headline("test")
     rows = rows[rows[x].notna()] if not rows.empty else rows
     if rows.empty:
         return style.placeholder(title, "not run: no test-split evaluation found")
     colors = style.model_colors(frames)
     fig, ax = plt.subplots(layout="constrained", figsize=(style.WIDTH, height))
-    _scatter_evals(ax, rows, colors, x, scale)
+    dodge = {i: style.OURS_DODGE if style.is_ours(r) else 1.0 for i, r in rows.iterrows()}
+    xs = {i: r[x] * scale * dodge[i] for i, r in rows.iterrows()}
+    for i, r in rows.iterrows():
+        y, lo, hi = style.pct([r["json_exact"], r["json_exact_lo"], r["json_exact_hi"]])
+        ax.errorbar(xs[i], y, yerr=[[y - lo], [hi - y]], elinewidth=0.8, capsize=2,
+                    **style.point_style(r, colors))  # fmt: skip
+    for z, f in _pairs(rows):
+        ft = rows.loc[f]
+        ax.plot([xs[z], xs[f]], style.pct([rows.loc[z, "json_exact"], ft["json_exact"]]),
+                color=colors[style.series(ft)], lw=0.7, alpha=0.5,
+                ls="-" if ft["mode"] == "constrained" else ":")  # fmt: skip
     paper = [m for m in style.paper_models(reference) if m.get(paper_x)]
     for m in paper:
         xy = (m[paper_x], m["overall"]["json_exact"])
@@ -82,22 +94,6 @@ def _pairs(rows: pd.DataFrame) -> list[tuple[Any, Any]]:
         if len(zs):
             out.append((zs.index[0], i))
     return out
-
-
-def _scatter_evals(ax: plt.Axes, rows: pd.DataFrame, colors: dict, x: str, scale: float) -> None:
-    """One point per eval with its 95% Wilson interval; zero-shot -> fine-tuned joined by a line
-    (one per fine-tuned series: the paper's recipe and ours start from the same zero-shot point)."""
-    dodge = {i: style.OURS_DODGE if style.is_ours(r) else 1.0 for i, r in rows.iterrows()}
-    xs = {i: r[x] * scale * dodge[i] for i, r in rows.iterrows()}
-    for i, r in rows.iterrows():
-        y, lo, hi = style.pct([r["json_exact"], r["json_exact_lo"], r["json_exact_hi"]])
-        ax.errorbar(xs[i], y, yerr=[[y - lo], [hi - y]], elinewidth=0.8, capsize=2,
-                    **style.point_style(r, colors))  # fmt: skip
-    for z, f in _pairs(rows):
-        ft = rows.loc[f]
-        ax.plot([xs[z], xs[f]], style.pct([rows.loc[z, "json_exact"], ft["json_exact"]]),
-                color=colors[style.series(ft)], lw=0.7, alpha=0.5,
-                ls="-" if ft["mode"] == "constrained" else ":")  # fmt: skip
 
 
 @style.styled
@@ -293,7 +289,9 @@ def errors(frames: Frames, reference: dict[str, Any]) -> Figure:
     if err.empty:
         return style.placeholder("Error categories", "not run: no evaluation found")
     cats = error_categories(err["category"])
-    colors = style.error_colors(cats)
+    wrong = [c for c in cats if c != "correct"]
+    colors = {c: style.PALETTE[(i + 1) % len(style.PALETTE)] for i, c in enumerate(wrong)}
+    colors["correct"] = "0.82"
     labels = list(dict.fromkeys(err["label"]))
     share = err.pivot_table(index="label", columns="category", values="share")
     share = share.reindex(index=labels, columns=cats)
@@ -311,13 +309,9 @@ def errors(frames: Frames, reference: dict[str, Any]) -> Figure:
     ax.set_xlabel("share of examples (%)")
     ax.set_xlim(0, 100)
     fig.legend(ncol=6, loc="outside lower center", fontsize=6.5)
-    if has_tiers:
-        _error_tiers(axes[0, 1], frames, colors)
-    return fig
-
-
-def _error_tiers(ax: plt.Axes, frames: Frames, colors: dict[str, Any]) -> None:
-    table = frames.error_tiers
+    if not has_tiers:
+        return fig
+    ax, table = axes[0, 1], frames.error_tiers  # the main eval's categories by tier
     tiers = tier_order(table.columns)
     bottom = np.zeros(len(tiers))
     for c in error_categories(table.index):
@@ -328,6 +322,7 @@ def _error_tiers(ax: plt.Axes, frames: Frames, colors: dict[str, Any]) -> None:
     ax.set_ylabel("examples")
     ax.set_title("main model by tier", fontsize=7)
     ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    return fig
 
 
 # Loss curves against optimizer steps (what a schedule is set in) and real tokens seen (what

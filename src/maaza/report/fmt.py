@@ -1,4 +1,4 @@
-"""How the report writes TeX: one function per kind of number (`fmt.pct(0.9123)` -> '91.2\\%'),
+"""How the report writes TeX: one function per kind of number (`pct(0.9123)` -> '91.2\\%'),
 `\\notrun{}` for a result that does not exist (never a guess); `Number`, one macro of numbers.tex;
 `table`, the booktabs layout every table shares, its captions and notes from tables.yaml. Pure."""
 
@@ -19,6 +19,7 @@ from maaza.metrics import METRICS
 
 NOT_RUN = r"\notrun{}"  # defined in numbers.tex; the paper's word for a missing result
 DAGGER = r"$^\dagger$"  # the original paper's estimated values
+MIN_BASE = 5  # a factor is given only over a baseline with at least this many examples right
 
 
 @dataclass(frozen=True)
@@ -101,9 +102,6 @@ def ratio(a: float | None, b: float | None) -> str:
     return r"$\infty$" if b == 0 else times(factor(a, b))
 
 
-MIN_BASE = 5  # a factor is given only over a baseline with at least this many examples right
-
-
 def hits(row: Any) -> int:
     """Examples an evaluation got right: its JSONExact times n (metrics files round the rate)."""
     return round(row["json_exact"] * row["n"])
@@ -119,19 +117,13 @@ def gain_factor(row: Any, base: Any) -> Decimal | None:
 
 
 def gain(row: Any, base: Any) -> str:
-    """gain_factor in words for the text: 'a factor of 4.8x' or 'no factor (3 of 158 right at
-    the baseline)'."""
+    """gain_factor in words: 'a factor of 4.8x' or 'no factor (3 of 158 right at the baseline)'."""
     if any(r is None or missing(r.get("json_exact")) for r in (row, base)):
         return NOT_RUN
     x = gain_factor(row, base)
     if x is None:
         return f"no factor ({hits(base)} of {int(base['n'])} right at the baseline)"
     return f"a factor of {times(x)}"
-
-
-def signed_pct(x: float | None) -> str:
-    """A relative change: '+11.2\\%'."""
-    return NOT_RUN if missing(x) else f"{100 * x:+.1f}\\%"
 
 
 def sig(x: float | None, digits: int = 3) -> str:
@@ -155,14 +147,14 @@ def paper_f1(x: float | None, estimated: bool = False) -> str:
     return "--" if x is None else f"{x:.3f}" + (DAGGER if estimated else "")
 
 
-_TEX_SPECIALS = {
+_TEX_SPECIALS = str.maketrans({
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-}  # fmt: skip
+})  # fmt: skip
 
 
 def tex_escape(text: Any) -> str:
-    return "".join(_TEX_SPECIALS.get(ch, ch) for ch in str(text))
+    return str(text).translate(_TEX_SPECIALS)
 
 
 def tt(name: Any) -> str:
@@ -170,14 +162,11 @@ def tt(name: Any) -> str:
     return r"\texttt{" + tex_escape(name) + "}"
 
 
-def tt_or_not_run(x: Any) -> str:
-    return NOT_RUN if missing(x) else tt(x)
-
-
 # Formats by name (numbers.yaml names them), and how a run's column prints wherever it appears.
 FORMATS: dict[str, Callable[[Any], str]] = {
     "integer": integer, "params": params, "duration": duration, "pct": pct, "sig": sig,
-    "signed_pct": signed_pct, "tt": tt_or_not_run, "pct0": lambda x: pct(x, 0),
+    "signed_pct": lambda x: NOT_RUN if missing(x) else f"{100 * x:+.1f}\\%",
+    "tt": lambda x: NOT_RUN if missing(x) else tt(x), "pct0": lambda x: pct(x, 0),
     "num0": lambda x: num(x, 0), "num1": lambda x: num(x, 1), "num3": lambda x: num(x, 3),
     "seconds1": lambda x: seconds(x, 1),
     "pct_value": lambda x: NOT_RUN if missing(x) else f"{x:.2f}\\%",  # already in percent

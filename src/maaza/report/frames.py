@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -106,7 +106,7 @@ class Inventory:
         return [*self.missing_runs, *self.missing_evals]
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"missing": self.missing}
+        return asdict(self) | {"missing": self.missing}
 
 
 def inventory(results: Results, design: Design) -> Inventory:
@@ -148,23 +148,13 @@ def _eval_row(e: EvalResult, results: Results, design: Design, params: dict[str,
     adapter = run.metrics.adapter_mb if run and run.metrics else 0.0
     lo, hi = wilson(m.overall.json_exact, m.n)
     return {
-        "name": e.name,
-        "label": eval_label(m.model, role, m.run, m.mode, m.split),
-        "model": m.model,
-        "run": m.run,
-        "role": role,
-        "kind": kind,
-        "mode": m.mode,
-        "split": m.split,
-        "prompt_format": m.prompt_format,
-        "n": m.n,
-        "params_total": n_params,
+        "name": e.name, "label": eval_label(m.model, role, m.run, m.mode, m.split),
+        "model": m.model, "run": m.run, "role": role, "kind": kind, "mode": m.mode,
+        "split": m.split, "prompt_format": m.prompt_format, "n": m.n, "params_total": n_params,
         "disk_mb": n_params * BF16_BYTES / 1e6 + adapter if n_params else math.nan,
         **m.overall.model_dump(include={"n", "tier", *METRICS}),
-        "json_exact_lo": lo,
-        "json_exact_hi": hi,
-        "source": e.source,
-    }
+        "json_exact_lo": lo, "json_exact_hi": hi, "source": e.source,
+    }  # fmt: skip
 
 
 def eval_frame(results: Results, design: Design) -> pd.DataFrame:
@@ -183,30 +173,26 @@ def eval_frame(results: Results, design: Design) -> pd.DataFrame:
 
 
 def _breakdown(results: Results, evals: pd.DataFrame, attr: str, key: str) -> pd.DataFrame:
-    rows = []
-    for name, label in zip(evals["name"], evals["label"], strict=True):
-        for k, s in getattr(results.evals[name].metrics, attr).items():
-            # key last: by_tier rows carry tier=None from Scores, the dict key is the tier
-            rows.append({"name": name, "label": label, **s.model_dump(), key: k})
+    # key last: by_tier rows carry tier=None from Scores, the dict key is the tier
+    rows = [{"name": name, "label": label, **s.model_dump(), key: k}
+            for name, label in zip(evals["name"], evals["label"], strict=True)
+            for k, s in getattr(results.evals[name].metrics, attr).items()]  # fmt: skip
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["name", "label", key, "n"])
 
 
 def error_frame(results: Results, evals: pd.DataFrame) -> pd.DataFrame:
     """Long table: eval, category, count, share of all examples, share of the errors."""
-    rows = []
-    for name, label in zip(evals["name"], evals["label"], strict=True):
-        errors = results.evals[name].metrics.errors
-        total, wrong = sum(errors.values()), sum(v for k, v in errors.items() if k != "correct")
-        rows += [{
-            "name": name,
-            "label": label,
-            "category": cat,
-            "count": count,
-            "share": count / total if total else math.nan,
-            "share_of_errors": count / wrong if wrong and cat != "correct" else math.nan,
-        } for cat, count in errors.items()]  # fmt: skip
-    columns = ["name", "label", "category", "count", "share", "share_of_errors"]
-    return pd.DataFrame(rows, columns=columns)
+    rows = [(name, label, cat, count)
+            for name, label in zip(evals["name"], evals["label"], strict=True)
+            for cat, count in results.evals[name].metrics.errors.items()]  # fmt: skip
+    err = pd.DataFrame(rows, columns=["name", "label", "category", "count"])
+    is_error = err["category"] != "correct"
+    total = err.groupby("name")["count"].transform("sum")
+    wrong = err["count"].where(is_error, 0).groupby(err["name"]).transform("sum")
+    # 0 / 0 is NaN in pandas: no share for an eval without examples, or without errors
+    return err.assign(
+        share=err["count"] / total, share_of_errors=(err["count"] / wrong).where(is_error)
+    )
 
 
 def error_tier_frame(results: Results, name: str | None) -> pd.DataFrame:
@@ -250,14 +236,9 @@ def run_frame(results: Results, design: Design) -> pd.DataFrame:
     """One row per finished training run, ordered by model size then role."""
     factor = {a.run: a.factor for a in design.ablations}
     rows = [{
-        "run": r.name,
-        "model": r.metrics.model,
-        "role": design.role_of(r.name),
-        "factor": factor.get(r.name),
-        "r": r.metrics.lora.r,
-        "alpha": r.metrics.lora.alpha,
-        "loss_type": r.metrics.loss_type,
-        "train_fraction": r.metrics.train_fraction,
+        "run": r.name, "model": r.metrics.model, "role": design.role_of(r.name),
+        "factor": factor.get(r.name), "r": r.metrics.lora.r, "alpha": r.metrics.lora.alpha,
+        "loss_type": r.metrics.loss_type, "train_fraction": r.metrics.train_fraction,
         **r.metrics.model_dump(include=_RUN_FIELDS),
         **{k: r.metrics.hardware.get(k) for k in ("cpu", "cores", "torch")},
         "source": r.source,
@@ -322,8 +303,7 @@ def search_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> pd.
     split has no column: it is not looked at while choosing."""
     rows = []
     for trial in design.trial_runs:
-        val = find_eval(evals, trial, "constrained", VAL_SPLIT)
-        fit = find_eval(evals, trial, "constrained", FIT_SPLIT)
+        val, fit = (find_eval(evals, trial, "constrained", s) for s in (VAL_SPLIT, FIT_SPLIT))
         tr = first_row(runs[runs["run"] == trial])
         rows.append({
             "trial": trial, "model": design.run_model(trial), **pick(val, SEARCH_EVAL),
@@ -376,7 +356,8 @@ class Frames:
         absent = [
             {"name": e.name, "model": e.model, "run": e.run, "mode": e.mode, "split": e.split,
              "role": e.role, "kind": e.kind, "label": eval_label(e.model, e.role, e.run, e.mode, e.split)}
-            for e in self.design.headline_evals() if e.name not in set(found["name"])
+            for e in self.design.plan.evals
+            if e.kind in HEADLINE_KINDS and e.name not in set(found["name"])
         ]  # fmt: skip
         rows = pd.concat([found, pd.DataFrame(absent)], ignore_index=True) if absent else found
         order = rows.assign(_test=rows["split"] != "test").sort_values("_test", kind="stable")

@@ -9,7 +9,8 @@ guess; each line ends with a comment naming its file and key.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -26,8 +27,10 @@ SPEC = fmt.load_spec("numbers")  # which macros, per role, claim and benchmark
 QUOTED: dict[str, dict[str, Any]] = SPEC["roles"]
 FIT_READING, FIT_SHORT = SPEC["fit"]["reading"], SPEC["fit"]["short"]
 SLOTS = ("Ft", "FtFree", "Holdout", "Fit", "Zs", "ZsFree")
+Evals = dict[str, pd.Series | None]  # a role's evaluation rows by slot (role_evals)
 
 
+# ----------------------------------------------------------------------------- per role
 def slot_name(role: str, slot: str) -> str:
     """A slot's part of a macro name: the slot itself unless the role renames it (Ours)."""
     return QUOTED[role].get("slots", {}).get(slot, slot)
@@ -38,7 +41,7 @@ def roles(frames: Frames) -> dict[str, str | None]:
     return {"Main": d.main_run, "Scale": d.first("scale"), "Ours": d.first("ours")}
 
 
-def role_evals(frames: Frames, run: str | None) -> dict[str, pd.Series | None]:
+def role_evals(frames: Frames, run: str | None) -> Evals:
     if run is None:
         return dict.fromkeys(SLOTS)
     model = frames.design.run_model(run)
@@ -52,31 +55,25 @@ def role_evals(frames: Frames, run: str | None) -> dict[str, pd.Series | None]:
     }
 
 
-# ----------------------------------------------------------------------------- per role
 def eval_numbers(frames: Frames) -> list[Number]:
     out = []
     for role, run in roles(frames).items():
         quoted, ev = QUOTED[role], role_evals(frames, run)
-        out += _run_numbers(frames, role, run, quoted["run"])
+        model = frames.design.run_model(run)
+        n_params = frames.model_params.get(model) if model else None
+        # A parameter count is a property of the model, not a result: unknown, not "not run".
+        made = {
+            "Run": (tt(run) if run else NOT_RUN, "params.yaml: train.runs"),
+            "Model": (tt(model) if model else NOT_RUN, f"params.yaml: train.runs.{run}.model"),
+            "Params": (r"\textit{unknown}" if n_params is None else fmt.params(n_params),
+                       "metrics.json or train_metrics.json of the model: params_total"),
+        }  # fmt: skip
+        out += [Number(f"{role}{p}", *made[p]) for p in quoted["run"]]
         for slot, metrics in quoted["evals"].items():
             row, prefix = ev[slot], f"{role}{slot_name(role, slot)}"
-            src = cell(row, "source") or "missing"
-            out += [_eval_number(prefix, m, row, src) for m in metrics]
+            out += [_eval_number(prefix, m, row, cell(row, "source") or "missing") for m in metrics]
         out += [Number(f"{role}{k}", DERIVED[k](ev), DERIVED_SOURCE) for k in quoted["derived"]]
     return out
-
-
-def _run_numbers(frames: Frames, role: str, run: str | None, parts: list[str]) -> list[Number]:
-    model = frames.design.run_model(run)
-    n_params = frames.model_params.get(model) if model else None
-    # A parameter count is a property of the model, not a result: unknown, not "not run".
-    made = {
-        "Run": (tt(run) if run else NOT_RUN, "params.yaml: train.runs"),
-        "Model": (tt(model) if model else NOT_RUN, f"params.yaml: train.runs.{run}.model"),
-        "Params": (r"\textit{unknown}" if n_params is None else fmt.params(n_params),
-                   "metrics.json or train_metrics.json of the model: params_total"),
-    }  # fmt: skip
-    return [Number(f"{role}{p}", *made[p]) for p in parts]
 
 
 def _eval_number(prefix: str, metric: str, row: pd.Series | None, src: str) -> Number:
@@ -89,31 +86,32 @@ def _eval_number(prefix: str, metric: str, row: pd.Series | None, src: str) -> N
     return Number(name, fmt.metric(metric, cell(row, metric)), f"{src}: {metric}")
 
 
-def _side(ev: dict[str, pd.Series | None]) -> str | None:
-    """Where the test JSONExact falls against the training sample's 95% interval."""
-    test, fit = ev["Ft"], ev["Fit"]
-    if test is None or fit is None:
-        return None
-    if test["json_exact"] < fit["json_exact_lo"]:
-        return "below"
-    return "above" if test["json_exact"] > fit["json_exact_hi"] else "inside"
+def _fit(words: dict[str, str]) -> Callable[[Evals], str]:
+    """Where the test JSONExact falls against the training sample's 95% interval, in `words`."""
+
+    def reading(ev: Evals) -> str:
+        test, fit = ev["Ft"], ev["Fit"]
+        if test is None or fit is None:
+            return NOT_RUN
+        if test["json_exact"] < fit["json_exact_lo"]:
+            return words["below"]
+        return words["above" if test["json_exact"] > fit["json_exact_hi"] else "inside"]
+
+    return reading
 
 
-def _fit(words: dict[str, str]) -> Callable[[dict], str]:
-    return lambda ev: NOT_RUN if (side := _side(ev)) is None else words[side]
-
-
-def _exact(ev: dict[str, pd.Series | None], *slots: str) -> list[Any]:
-    return [cell(ev[s], "json_exact") for s in slots]
+def _points(a: str, b: str) -> Callable[[Evals], str]:
+    """JSONExact of slot a minus slot b's, in percentage points."""
+    return lambda ev: fmt.points(cell(ev[a], "json_exact"), cell(ev[b], "json_exact"))
 
 
 # Numbers derived from a role's evals (JSONExact ratios, differences, readings), by macro suffix.
-DERIVED: dict[str, Callable[[dict[str, pd.Series | None]], str]] = {
+DERIVED: dict[str, Callable[[Evals], str]] = {
     "Gain": lambda ev: fmt.gain(ev["Ft"], ev["Zs"]),
-    "GainPoints": lambda ev: fmt.points(*_exact(ev, "Ft", "Zs")),
-    "GainPointsFree": lambda ev: fmt.points(*_exact(ev, "FtFree", "ZsFree")),
-    "DecodeGain": lambda ev: fmt.points(*_exact(ev, "Ft", "FtFree")),
-    "ZsDecodeGain": lambda ev: fmt.points(*_exact(ev, "Zs", "ZsFree")),
+    "GainPoints": _points("Ft", "Zs"),
+    "GainPointsFree": _points("FtFree", "ZsFree"),
+    "DecodeGain": _points("Ft", "FtFree"),
+    "ZsDecodeGain": _points("Zs", "ZsFree"),
     "FitVerdict": _fit(SPEC["fit"]["verdict"]),
     "FitReading": _fit(FIT_READING),
     "FitShort": _fit(FIT_SHORT),
@@ -159,60 +157,12 @@ def scale_numbers(frames: Frames) -> list[Number]:
     return [Number("ScaleParamsRatio", fmt.ratio(*params), "derived: ScaleParams / MainParams")]
 
 
-# ----------------------------------------------------------------------------- tests (issue 21)
-def claim_numbers(frames: Frames, reference: dict[str, Any]) -> list[Number]:
-    table = claims.for_report(frames, reference)
-    out = []
-    for stem, parts in SPEC["claims"].items():
-        hit = table[table["stem"] == stem]
-        r = hit.iloc[0] if len(hit) else None
-        sides = " vs ".join(cell(r, k) or "(not run)" for k in ("a", "b"))
-        src = f"derived: {cell(r, 'what')}: {sides} (maaza.claims)"
-        made = {"Verdict": claims.verdict_text(r), "P": claims.p_text(r),
-                "Seed": claims.seed_text(r)}  # fmt: skip
-        out += [Number(f"{stem}{p}", made[p] or NOT_RUN, f"{src}; test: \\{stem}P") for p in parts]
-    r = roles(frames)
-    for name, (role, split) in SPEC["bootstrapped"].items():
-        row = frames.find_eval(r[role], "constrained", split)
-        lo, hi = claims.bootstrap_interval(frames.outcomes, cell(row, "name"))
-        value = NOT_RUN if fmt.missing(lo) else f"[{100 * lo:.1f}, {100 * hi:.1f}]\\%"
-        src = f"derived: schema-clustered bootstrap of {cell(row, 'source') or '(not run)'}"
-        out.append(Number(name, value, src))
-    alpha = Number("TestAlpha", f"{claims.ALPHA:g}", "maaza.stats.ALPHA: above/below only below it")
-    return [*out, alpha, *seed_numbers(frames)]
-
-
-def seed_numbers(frames: Frames) -> list[Number]:
-    """Mean and range of JSONExact over a run and its seed replicates (test split, constrained)."""
-    seeds = claims.seed_table(frames.evals, frames.design.plan, frames.design.plan.run_names)
-    out = []
-    for role, run in (("Main", roles(frames)["Main"]), ("Ours", roles(frames)["Ours"])):
-        hit = seeds[seeds["run"] == run]
-        s = hit.iloc[0] if len(hit) else None
-        src = f"derived: {run} and its seed replicates (params.yaml seeds), test split, constrained"
-        runs = NOT_RUN if s is None else f"{s['n_run']} of {s['seeds']}"
-        spread = NOT_RUN if s is None or fmt.missing(s["range"]) else (
-            f"{fmt.pct(s['mean'])} (range {100 * s['lo']:.1f}--{100 * s['hi']:.1f}\\%)")  # fmt: skip
-        out += [Number(f"{role}SeedRuns", runs, src), Number(f"{role}SeedSpread", spread, src)]
-    return out
-
-
-def link_tests(numbers: list[Number]) -> list[Number]:
-    """Name, in the source comment of each comparative macro written elsewhere, the test behind
-    it (maaza.claims.TESTED_BY), so numbers.tex shows every comparison beside its test."""
-    tested = claims.TESTED_BY
-    return [
-        replace(n, source=f"{n.source}; test: \\{tested[n.name]}P") if n.name in tested else n
-        for n in numbers
-    ]
-
-
-# ----------------------------------------------------------------------------- ablations
+# ----------------------------------------------------------------------------- ablations, errors
 ABLATION_SOURCE = "derived: ablation runs' train_metrics.json + ab-*/ft-* constrained metrics.json"
 
 
 def ablation_numbers(frames: Frames) -> list[Number]:
-    ab, src = frames.ablations, ABLATION_SOURCE
+    ab = frames.ablations
     done = ab[ab["json_exact"].notna()]
     rank, data = (done[done["factor"] == f] for f in ("rank", "data"))
     best = first_row(rank.sort_values(["json_exact", "value"], ascending=[False, True]))
@@ -222,37 +172,36 @@ def ablation_numbers(frames: Frames) -> list[Number]:
     loss = ab[ab["factor"] == "loss"]
     is_main = loss["is_main"].astype(bool)
     full, resp = first_row(loss[~is_main]), first_row(loss[is_main])
-    return [
-        Number("AblRankCount", str(len(rank)), src),
-        *_ends(rank, "Rank", fmt.integer),
-        Number("AblRankBestValue", fmt.integer(cell(best, "value")), src),
-        Number("AblRankBestExact", fmt.pct(cell(best, "json_exact")), src),
-        Number("AblRankSpread", spread, src),
-        *_ends(data, "Data", lambda v: fmt.pct(v, 0)),
-        Number("AblCIHalfWidth", NOT_RUN if half is None else f"{100 * half:.1f}\\,pp", src),
-        Number("AblFullLossExact", fmt.pct(cell(full, "json_exact")), src),
-        Number("AblFullLossDelta", fmt.points(cell(full, "json_exact"), cell(resp, "json_exact")), src),
-    ]  # fmt: skip
+    values = {
+        "AblRankCount": str(len(rank)),
+        **_ends(rank, "Rank", fmt.integer),
+        "AblRankBestValue": fmt.integer(cell(best, "value")),
+        "AblRankBestExact": fmt.pct(cell(best, "json_exact")),
+        "AblRankSpread": spread,
+        **_ends(data, "Data", lambda v: fmt.pct(v, 0)),
+        "AblCIHalfWidth": NOT_RUN if half is None else f"{100 * half:.1f}\\,pp",
+        "AblFullLossExact": fmt.pct(cell(full, "json_exact")),
+        "AblFullLossDelta": fmt.points(cell(full, "json_exact"), cell(resp, "json_exact")),
+    }
+    return [Number(name, value, ABLATION_SOURCE) for name, value in values.items()]
 
 
-def _ends(pts: pd.DataFrame, name: str, show: Callable[[Any], str]) -> list[Number]:
+def _ends(pts: pd.DataFrame, name: str, show: Callable[[Any], str]) -> dict[str, str]:
     """The smallest and largest value of one ablated knob: JSONExact, Field F1, training time."""
-    out = []
+    out = {}
     for pos, i in (("Min", 0), ("Max", -1)):
         p = pts.sort_values("value").iloc[i] if len(pts) else None
-        out += [
-            Number(f"Abl{name}{pos}Value", show(cell(p, "value")), ABLATION_SOURCE),
-            Number(f"Abl{name}{pos}Exact", fmt.pct(cell(p, "json_exact")), ABLATION_SOURCE),
-            Number(f"Abl{name}{pos}FieldFOne", fmt.metric("field_f1", cell(p, "field_f1")), ABLATION_SOURCE),
-            Number(f"Abl{name}{pos}Time", fmt.duration(cell(p, "wall_time_s")), ABLATION_SOURCE),
-        ]  # fmt: skip
+        out |= {
+            f"Abl{name}{pos}Value": show(cell(p, "value")),
+            f"Abl{name}{pos}Exact": fmt.pct(cell(p, "json_exact")),
+            f"Abl{name}{pos}FieldFOne": fmt.metric("field_f1", cell(p, "field_f1")),
+            f"Abl{name}{pos}Time": fmt.duration(cell(p, "wall_time_s")),
+        }
         if name == "Data" and pos == "Min":  # the smallest data fraction's example count
-            n_train = fmt.integer(cell(p, "n_train_examples"))
-            out.append(Number("AblDataMinNTrain", n_train, ABLATION_SOURCE))
+            out["AblDataMinNTrain"] = fmt.integer(cell(p, "n_train_examples"))
     return out
 
 
-# ----------------------------------------------------------------------------- errors
 ERRORS_KEY = {"ErrInvalid": "errors.invalid_json"}  # the key each macro reads; default "errors"
 
 
@@ -285,6 +234,38 @@ def error_numbers(frames: Frames) -> list[Number]:
     return out
 
 
+# ----------------------------------------------------------------------------- tests (issue 21)
+def claim_numbers(frames: Frames, reference: dict[str, Any]) -> list[Number]:
+    table = claims.for_report(frames, reference)
+    out = []
+    for stem, parts in SPEC["claims"].items():
+        c = first_row(table[table["stem"] == stem])  # the claim's row, None when not made
+        sides = " vs ".join(cell(c, k) or "(not run)" for k in ("a", "b"))
+        src = f"derived: {cell(c, 'what')}: {sides} (maaza.claims)"
+        made = {"Verdict": claims.verdict_text(c), "P": claims.p_text(c),
+                "Seed": claims.seed_text(c)}  # fmt: skip
+        out += [Number(f"{stem}{p}", made[p] or NOT_RUN, f"{src}; test: \\{stem}P") for p in parts]
+    r = roles(frames)
+    for name, (role, split) in SPEC["bootstrapped"].items():
+        row = frames.find_eval(r[role], "constrained", split)
+        lo, hi = claims.bootstrap_interval(frames.outcomes, cell(row, "name"))
+        value = NOT_RUN if fmt.missing(lo) else f"[{100 * lo:.1f}, {100 * hi:.1f}]\\%"
+        src = f"derived: schema-clustered bootstrap of {cell(row, 'source') or '(not run)'}"
+        out.append(Number(name, value, src))
+    alpha = Number("TestAlpha", f"{claims.ALPHA:g}", "maaza.stats.ALPHA: above/below only below it")
+    out.append(alpha)
+    # mean and range of JSONExact over a run and its seed replicates (test split, constrained)
+    seeds = claims.seed_table(frames.evals, frames.design.plan, frames.design.plan.run_names)
+    for role in ("Main", "Ours"):
+        s = first_row(seeds[seeds["run"] == r[role]])
+        src = f"derived: {r[role]} and its seed replicates (params.yaml seeds), test split, constrained"
+        runs = NOT_RUN if s is None else f"{s['n_run']} of {s['seeds']}"
+        spread = NOT_RUN if s is None or fmt.missing(s["range"]) else (
+            f"{fmt.pct(s['mean'])} (range {100 * s['lo']:.1f}--{100 * s['hi']:.1f}\\%)")  # fmt: skip
+        out += [Number(f"{role}SeedRuns", runs, src), Number(f"{role}SeedSpread", spread, src)]
+    return out
+
+
 # ----------------------------------------------------------------------------- render
 def collect(frames: Frames, reference: dict[str, Any]) -> list[Number]:
     numbers = [
@@ -301,39 +282,30 @@ def collect(frames: Frames, reference: dict[str, Any]) -> list[Number]:
         *error_numbers(frames),
         *original.reference_numbers(reference),
         *claim_numbers(frames, reference),
-    ]  # fmt: skip
-    numbers = link_tests(numbers)
-    _check(numbers)
+    ]
+    # Name, in the source comment of each comparative macro written elsewhere, the test behind it.
+    tested = claims.TESTED_BY
+    numbers = [replace(n, source=f"{n.source}; test: \\{tested[n.name]}P") if n.name in tested else n
+               for n in numbers]  # fmt: skip
+    made = Counter(n.name for n in numbers)
+    for n in numbers:
+        if not MACRO_NAME.match(n.name) or "\n" in n.value or made[n.name] > 1:
+            raise ValueError(f"macro {n.name!r}: not letters-only TeX, spans lines, or made twice")
     return numbers
 
 
 MACRO_NAME = re.compile(r"^[A-Za-z]+$")
-
-
-def _check(numbers: Iterable[Number]) -> None:
-    seen: set[str] = set()
-    for n in numbers:
-        if not MACRO_NAME.match(n.name):
-            raise ValueError(f"macro name {n.name!r} is not letters-only TeX")
-        if n.name in seen:
-            raise ValueError(f"macro {n.name!r} generated twice")
-        if "\n" in n.value:
-            raise ValueError(f"macro {n.name!r}: value spans lines")
-        seen.add(n.name)
+LINE = re.compile(r"^\\newcommand\{\\([A-Za-z]+)\}\{(.*)\}% (.*)$")
 
 
 def render(frames: Frames, reference: dict[str, Any]) -> str:
-    macros = collect(frames, reference)
     return "\n".join([
         "% Generated by maaza.report.numbers -- do not edit; rerun `dvc repro report`.",
         "% One macro per number quoted in the paper; the comment after each names its source.",
         r"\providecommand{\notrun}{\textit{not run}}",
-        *(f"\\newcommand{{\\{n.name}}}{{{n.value}}}% {n.source}" for n in macros),
+        *(f"\\newcommand{{\\{n.name}}}{{{n.value}}}% {n.source}" for n in collect(frames, reference)),
         "",
     ])  # fmt: skip
-
-
-LINE = re.compile(r"^\\newcommand\{\\([A-Za-z]+)\}\{(.*)\}% (.*)$")
 
 
 def parse_numbers(tex: str) -> list[Number]:

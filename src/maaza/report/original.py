@@ -112,13 +112,10 @@ def lookup(ref: dict[str, Any], path: str) -> tuple[Any, bool]:
 def show(path: str, value: Any, estimated: bool = False) -> str:
     """A stored value as the paper prints it: percentages with %, F1 with three decimals."""
     key = path.rsplit(".", 1)[-1]
-    text = (
-        f"{value:.1f}\\%"
-        if key in PCT_KEYS
-        else f"{value:.3f}"
-        if key == "field_f1"
-        else tex_escape(value)
-    )
+    if key in PCT_KEYS:
+        text = f"{value:.1f}\\%"
+    else:
+        text = f"{value:.3f}" if key == "field_f1" else tex_escape(value)
     return f"$\\sim${text}" if estimated else text
 
 
@@ -311,10 +308,9 @@ def _cell_tex(c: Cell) -> str:
 def inconsistency_table(frames: Frames, reference: dict[str, Any]) -> str:
     """A longtable (it may run over a page): one row per inconsistency of the original."""
     rows = inconsistency_rows(reference)
-    spec = (r"@{}>{\raggedright\arraybackslash}p{0.15\linewidth}"
-            r">{\raggedright\arraybackslash}p{0.22\linewidth}"
-            r">{\raggedright\arraybackslash}p{0.24\linewidth}"
-            r">{\raggedright\arraybackslash}p{0.31\linewidth}@{}")  # fmt: skip
+    widths = (0.15, 0.22, 0.24, 0.31)  # of the line, per column; ragged right
+    spec = "".join(rf">{{\raggedright\arraybackslash}}p{{{w}\linewidth}}" for w in widths)
+    spec = "@{}" + spec + "@{}"
     head = r"What & In the paper & Elsewhere in the original & What follows \\"
     body = [rf"{w} & {_cell_tex(p)} & {_cell_tex(o)} & {f} \\ \addlinespace" for w, p, o, f in rows]
     return "\n".join([

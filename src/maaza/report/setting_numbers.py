@@ -4,7 +4,6 @@ benchmarks' results (results/bench/*.json, `Bench...` macros)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from maaza.report import fmt
 from maaza.report.fmt import NOT_RUN, Number, tex_escape, tt
 from maaza.report.frames import Frames, cell, first_row
+from maaza.results import DataReport
 
 SPEC = fmt.load_spec("numbers")  # its `bench` and `ours_settings` macros
 
@@ -44,17 +44,6 @@ def status_numbers(frames: Frames) -> list[Number]:
     ]
 
 
-def compute_ratio(frames: Frames) -> Decimal | None:
-    """Our recipe's training compute over the paper recipe's (the main run's), from counts: real
-    tokens trained times FLOPs per token (train_metrics.json); None without both."""
-    flops = []
-    for role in ("ours", "paper_recipe"):
-        run = frames.run_row(frames.design.first(role))
-        tokens, per_token = cell(run, "real_tokens"), cell(run, "flops_per_token")
-        flops.append(tokens * per_token if tokens and per_token else None)
-    return fmt.factor(*flops) if all(flops) else None
-
-
 def data_numbers(frames: Frames) -> list[Number]:
     """Split sizes and schema counts, read from the evaluations themselves (what was scored)."""
     e, main = frames.evals, frames.design.main_run
@@ -78,40 +67,35 @@ def data_numbers(frames: Frames) -> list[Number]:
 
 
 def dataset_numbers(frames: Frames) -> list[Number]:
-    """What the data stage generated and checked (data/report.json)."""
+    """What the data stage generated and checked (data/report.json); \\notrun without it."""
     d, src = frames.data, frames.data_source or "data/report.json (missing)"
-    counts, split_checks = (d.counts, d.checks) if d else ({}, {})
-    hold = counts.get("holdout")
-    styles = sorted({st for c in counts.values() for st in c.by_style})
-    checks = sorted({k for sc in split_checks.values() for k in sc.checks})
-    rates = [cc.pass_rate for sc in split_checks.values() for cc in sc.checks.values()]
-    tok = (d.tokens.get("train") or {}).get("all", {}) if d else {}
-    seq, target = tok.get("sequence", {}), tok.get("target", {})
-    seq_src = f"{src}: tokens.train.all.sequence"
-
-    def if_data(text: Callable[[], str]) -> str:
-        return text() if d else NOT_RUN
-
+    r = d or DataReport(counts={})  # without the file: every macro reads not run
+    hold = r.counts.get("holdout")
+    styles = sorted({st for c in r.counts.values() for st in c.by_style})
+    checks = sorted({k for sc in r.checks.values() for k in sc.checks})
+    rates = [cc.pass_rate for sc in r.checks.values() for cc in sc.checks.values()]
+    tokens = (r.tokens.get("train") or {}).get("all", {})
+    seq, target = tokens.get("sequence", {}), tokens.get("target", {})
+    made = {  # macro -> (value, the key of report.json it reads)
+        "DataNHoldout": (fmt.integer(hold.n if hold else None), "counts.holdout.n"),
+        "DataNSchemas": (str(len(r.schemas)), "schemas"),
+        "DataNStyles": (str(len(styles)), "counts.*.by_style"),
+        "DataStyles": (", ".join(map(tex_escape, styles)), "counts.*.by_style"),
+        "DataNChecks": (str(len(checks)), "checks"),
+        "DataCheckNames": (", ".join(map(tt, checks)), "checks"),
+        "DataMinPassRate": (fmt.pct(min(rates)) if rates else NOT_RUN, "checks.*.checks.*.pass_rate (min)"),
+        "DataNFailed": (fmt.integer(sum(sc.n_failed for sc in r.checks.values())), "checks.*.n_failed"),
+        "DataLeakage": (fmt.integer(sum(r.leakage.values())) if r.leakage else NOT_RUN, "leakage"),
+        "DataTokenizer": (tt(r.tokens["tokenizer"]) if r.tokens.get("tokenizer") else NOT_RUN, "tokens.tokenizer"),
+        "DataSeqMean": (fmt.num(seq.get("mean"), 0), "tokens.train.all.sequence.mean"),
+        "DataSeqPNinetyFive": (fmt.integer(seq.get("p95")), "tokens.train.all.sequence.p95"),
+        "DataSeqMax": (fmt.integer(seq.get("max")), "tokens.train.all.sequence.max"),
+        "DataTargetMean": (fmt.num(target.get("mean"), 0), "tokens.train.all.target.mean"),
+    }  # fmt: skip
     return [
-        Number("DataNHoldout", fmt.integer(hold.n if hold else None), f"{src}: counts.holdout.n"),
-        Number("DataNSchemas", if_data(lambda: str(len(d.schemas))), f"{src}: schemas"),
-        Number("DataNStyles", if_data(lambda: str(len(styles))), f"{src}: counts.*.by_style"),
-        Number("DataStyles", if_data(lambda: ", ".join(map(tex_escape, styles))), f"{src}: counts.*.by_style"),
-        Number("DataNChecks", if_data(lambda: str(len(checks))), f"{src}: checks"),
-        Number("DataCheckNames", if_data(lambda: ", ".join(map(tt, checks))), f"{src}: checks"),
-        Number("DataMinPassRate", fmt.pct(min(rates)) if rates else NOT_RUN,
-               f"{src}: checks.*.checks.*.pass_rate (min)"),
-        Number("DataNFailed", if_data(lambda: fmt.integer(sum(sc.n_failed for sc in d.checks.values()))),
-               f"{src}: checks.*.n_failed"),
-        Number("DataLeakage", fmt.integer(sum(d.leakage.values())) if d and d.leakage else NOT_RUN,
-               f"{src}: leakage"),
-        Number("DataTokenizer", tt(d.tokens["tokenizer"]) if d and d.tokens.get("tokenizer") else NOT_RUN,
-               f"{src}: tokens.tokenizer"),
-        Number("DataSeqMean", fmt.num(seq.get("mean"), 0), f"{seq_src}.mean"),
-        Number("DataSeqPNinetyFive", fmt.integer(seq.get("p95")), f"{seq_src}.p95"),
-        Number("DataSeqMax", fmt.integer(seq.get("max")), f"{seq_src}.max"),
-        Number("DataTargetMean", fmt.num(target.get("mean"), 0), f"{src}: tokens.train.all.target.mean"),
-    ]  # fmt: skip
+        Number(name, value if d else NOT_RUN, f"{src}: {key}")
+        for name, (value, key) in made.items()
+    ]
 
 
 def recipe_numbers(frames: Frames) -> list[Number]:
@@ -123,7 +107,7 @@ def recipe_numbers(frames: Frames) -> list[Number]:
     # the frozen base's dtype as training resolved it (params.yaml may say "auto")
     main = frames.run_row(frames.design.main_run)
     src = cell(main, "source") or "main run's train_metrics.json (missing)"
-    dtype = fmt.tt_or_not_run(cell(main, "base_dtype"))
+    dtype = fmt.FORMATS["tt"](cell(main, "base_dtype"))
     out.append(Number("RecipeBaseDtype", dtype, f"{src}: base_dtype"))
     # Always defined (the text quotes them), "not run" when params.yaml has no run of our recipe.
     ours = frames.design.ours_recipe
@@ -148,11 +132,18 @@ def _fmt_setting(name: str, value: Any) -> str:
     return f"{value:g}"
 
 
+def compute_ratio(frames: Frames) -> Decimal | None:
+    """Our recipe's training compute over the paper recipe's (the main run's), from counts: real
+    tokens trained times FLOPs per token (train_metrics.json); None without both."""
+    flops = []
+    for role in ("ours", "paper_recipe"):
+        run = frames.run_row(frames.design.first(role))
+        tokens, per_token = cell(run, "real_tokens"), cell(run, "flops_per_token")
+        flops.append(tokens * per_token if tokens and per_token else None)
+    return fmt.factor(*flops) if all(flops) else None
+
+
 # ----------------------------------------------------------------------------- benchmarks
-EVAL_BENCH, TRAIN_BENCH = "eval_throughput", "train_throughput"  # results/bench/<stem>.json
-UNSEEN_BENCH = "extract_unseen"  # benchmarks/extract_unseen.py: hand-written schemas
-
-
 def _dig(data: Any, key: str) -> Any:
     """data["a"]["b"] for key "a.b"; None when a part is absent (or the value is NaN)."""
     for part in key.split("."):
@@ -161,35 +152,33 @@ def _dig(data: Any, key: str) -> Any:
 
 
 def bench_numbers(frames: Frames) -> list[Number]:
-    """The benchmarks' results; every macro exists, and reads not run without its file."""
+    """The benchmarks' results (results/bench/<stem>.json); without its file a macro reads not run."""
     data = {stem: b.data for stem, b in frames.bench.items()}
-    src = {
-        stem: frames.bench[stem].source if stem in frames.bench else f"{stem}.json (missing)"
-        for stem in (EVAL_BENCH, TRAIN_BENCH, UNSEEN_BENCH)
-    }
+    src = {stem: f"{stem}.json (missing)" for stem, _, _ in SPEC["bench"].values()}
+    src |= {stem: b.source for stem, b in frames.bench.items()}
     out = [
         Number(name, fmt.FORMATS[show](_dig(data.get(stem), key)), f"{src[stem]}: {key}")
         for name, (stem, key, show) in SPEC["bench"].items()
     ]
-    ev, tr = data.get(EVAL_BENCH), data.get(TRAIN_BENCH)
-    ref_tokens, n = _dig(ev, "reference.tokens"), _dig(ev, "n")
+    ev, tr = data.get("eval_throughput"), data.get("train_throughput")
+    ev_src, tr_src = f"derived: {src['eval_throughput']}", f"derived: {src['train_throughput']}"
+    ref_tokens, n, ref_s = (_dig(ev, k) for k in ("reference.tokens", "n", "reference.seconds"))
     real, padded = _dig(tr, "reference.real_tokens"), _dig(tr, "reference.padded_tokens")
     return out + [
-        Number("BenchEvalAdapter", _adapter_text(ev), f"{src[EVAL_BENCH]}: adapter"),
+        Number("BenchEvalAdapter", _adapter_text(ev), f"{src['eval_throughput']}: adapter"),
         # The reference never stops early, so this is its max_new_tokens as actually run.
         Number("BenchEvalRefNewTokens", fmt.integer(ref_tokens / n) if ref_tokens is not None and n else NOT_RUN,
-               f"derived: {src[EVAL_BENCH]}: reference.tokens / n"),
-        Number("BenchEvalSpeedup", fmt.ratio(_dig(ev, "reference.seconds"), _dig(ev, "free.seconds")),
-               f"derived: {src[EVAL_BENCH]}: reference.seconds / free.seconds"),
-        Number("BenchEvalConstrainedSpeedup",
-               fmt.ratio(_dig(ev, "reference.seconds"), _dig(ev, "constrained.seconds")),
-               f"derived: {src[EVAL_BENCH]}: reference.seconds / constrained.seconds"),
+               f"{ev_src}: reference.tokens / n"),
+        Number("BenchEvalSpeedup", fmt.ratio(ref_s, _dig(ev, "free.seconds")),
+               f"{ev_src}: reference.seconds / free.seconds"),
+        Number("BenchEvalConstrainedSpeedup", fmt.ratio(ref_s, _dig(ev, "constrained.seconds")),
+               f"{ev_src}: reference.seconds / constrained.seconds"),
         Number("BenchTrainSpeedup", _train_speedup(tr, "wall_s"),
-               f"derived: {src[TRAIN_BENCH]}: real_tokens / wall_s, ours over the reference's"),
+               f"{tr_src}: real_tokens / wall_s, ours over the reference's"),
         Number("BenchTrainSpeedupCPU", _train_speedup(tr, "cpu_s"),
-               f"derived: {src[TRAIN_BENCH]}: real_tokens / cpu_s, ours over the reference's"),
+               f"{tr_src}: real_tokens / cpu_s, ours over the reference's"),
         Number("BenchTrainRefPadding", fmt.pct(1 - real / padded) if real is not None and padded else NOT_RUN,
-               f"derived: {src[TRAIN_BENCH]}: 1 - reference.real_tokens / reference.padded_tokens"),
+               f"{tr_src}: 1 - reference.real_tokens / reference.padded_tokens"),
     ]  # fmt: skip
 
 
@@ -210,6 +199,5 @@ def _adapter_text(ev: dict[str, Any] | None) -> str:
     if not ev.get("adapter"):
         return "without an adapter"
     path = Path(ev["adapter"])
-    return (
-        f"with the adapter of run {tt(path.parent.name if path.name == 'adapter' else path.name)}"
-    )
+    run = path.parent.name if path.name == "adapter" else path.name
+    return f"with the adapter of run {tt(run)}"

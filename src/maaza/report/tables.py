@@ -25,6 +25,7 @@ from maaza.schemas import TIERS
 
 TableFn = Callable[[Frames, dict[str, Any]], str]
 PAPER = "Reported by the original paper"
+ADD_SPACE = r"\addlinespace[2pt]"  # before a block title instead of a rule
 
 
 # ----------------------------------------------------------------------------- cells
@@ -59,23 +60,17 @@ def run_cell(frames: Frames, run: str) -> str:
     return tt(run) + (rf" {{\scriptsize({tag})}}" if tag else "")
 
 
-def hardware_text(frames: Frames) -> str:
-    runs = frames.runs
-    if runs.empty:
-        return NOT_RUN
-    combos = runs[["cpu", "cores", "torch"]].drop_duplicates()
-    return "; ".join(
-        f"{esc(c.cpu or 'unknown CPU')}, {c.cores or '?'} cores, torch {esc(c.torch or '?')}"
-        for c in combos.itertuples()
-    )
-
-
-# ----------------------------------------------------------------------------- tables
+# ----------------------------------------------------------------------------- results
 MAIN_METRICS = ("json_exact", "ci", "field_f1", "leaf_f1", "compliance", "latency_mean_s")
+RESULT_HEADER = row(["Model", "Params", "Setting", "Decoding",
+                     *("95\\% CI" if m == "ci" else head(m) for m in MAIN_METRICS)])  # fmt: skip
 
 
-def _result_rows(rows: pd.DataFrame, frames: Frames) -> list[str]:
-    body = []
+def _results_table(name: str, frames: Frames, reference: dict[str, Any] | None,
+                   **fields: Any) -> str:  # fmt: skip
+    """The main results' layout, shared by our test split and an external dataset's; the
+    paper's rows beside them unless `reference` is None."""
+    rows, body = frames.headline_rows(), []
     for _, r in rows.iterrows():
         n_params = frames.model_params.get(r["model"])  # unknown until a run or eval reports it
         params = "--" if fmt.missing(n_params) else fmt.params(n_params)
@@ -87,25 +82,13 @@ def _result_rows(rows: pd.DataFrame, frames: Frames) -> list[str]:
         body.append(row(cells))
     if rows.empty:
         body.append(row([span(10, NOT_RUN)]))
-    return body
-
-
-RESULT_HEADER = row(["Model", "Params", "Setting", "Decoding",
-                     *("95\\% CI" if m == "ci" else head(m) for m in MAIN_METRICS)])  # fmt: skip
-
-
-def _results_table(name: str, frames: Frames, rows: pd.DataFrame, paper: list[str],
-                   **fields: Any) -> str:  # fmt: skip
-    """The main results' layout, shared by our test split and an external dataset's."""
-    return table(name, [RESULT_HEADER], _result_rows(rows, frames) + paper,
-                 [*sources_of(rows), *([SOURCE] if paper else [])],
-                 note_end=ours_note(frames), **fields)  # fmt: skip
+    paper = _paper_main_rows(reference) if reference else []
+    sources = [*sources_of(rows), *([SOURCE] if paper else [])]
+    return table(name, [RESULT_HEADER], body + paper, sources, note_end=ours_note(frames), **fields)
 
 
 def main_results(frames: Frames, reference: dict[str, Any]) -> str:
-    return _results_table(
-        "main_results", frames, frames.headline_rows(), _paper_main_rows(reference)
-    )
+    return _results_table("main_results", frames, reference)
 
 
 PAPER_DATASET = "edgejson"  # the external dataset's name under which the paper's numbers apply
@@ -118,13 +101,11 @@ def external_results(frames: Frames, reference: dict[str, Any]) -> str:
     if ext is None:
         return ""
     name = str(ext.design.plan.external_name)
-    paper = name == PAPER_DATASET
+    paper, spec = name == PAPER_DATASET, fmt.TABLES["external_results"]
     runs = ", ".join(tt(r.name) for r in ext.design.plan.runs)
-    spec = fmt.TABLES["external_results"]
-    text = Prose(spec["intro"]).substitute(dataset=tt(name))
-    return text + _results_table(
-        "external_results", ext, ext.headline_rows(), _paper_main_rows(reference) if paper else [],
-        dataset=tt(name), beside=spec["beside"] if paper else ".", runs=runs, key=esc(name),
+    return Prose(spec["intro"]).substitute(dataset=tt(name)) + _results_table(
+        "external_results", ext, reference if paper else None, dataset=tt(name),
+        beside=spec["beside"] if paper else ".", runs=runs, key=esc(name),
     )  # fmt: skip
 
 
@@ -132,8 +113,7 @@ def _paper_main_rows(reference: dict[str, Any]) -> list[str]:
     models = reference.get("models", [])
     if not models:
         return []
-    sec = models[0]["overall"]["section"]
-    out = [block_title(f"{PAPER} (Section {sec}; its test split of "
+    out = [block_title(f"{PAPER} (Section {models[0]['overall']['section']}; its test split of "
                        f"{reference['test_split']['n']} examples)", 10)]  # fmt: skip
     for m in models:
         o, est = m["overall"], m["overall"].get("estimated", False)
@@ -145,8 +125,8 @@ def _paper_main_rows(reference: dict[str, Any]) -> list[str]:
 
 
 def tier_breakdown(frames: Frames, reference: dict[str, Any]) -> str:
-    rows = frames.headline_rows()
-    rows, tiers = rows[rows["split"] == "test"], frames.tiers
+    rows, tiers = frames.headline_rows(), frames.tiers
+    rows = rows[rows["split"] == "test"]
     order = tier_order(tiers["tier"]) or list(TIERS)
     n = tiers[tiers["name"].isin(rows["name"])].groupby("tier")["n"].max()
     header = [
@@ -160,28 +140,25 @@ def tier_breakdown(frames: Frames, reference: dict[str, Any]) -> str:
         cells = [fmt.metric(m, sub.loc[t, m] if t in sub.index else None)
                  for t in order for m in ("json_exact", "field_f1")]  # fmt: skip
         body.append(row([model_cell(r), setting(r), r["mode"], *cells]))
-    body += _paper_tier_rows(reference, order, 3 + 2 * len(order))
+    papers = [m for m in reference.get("models", []) if m.get("by_tier")]
+    if papers:  # the paper's rows
+        paper_n = reference["test_split"]["by_tier"]
+        sizes = ", ".join(f"{t} {paper_n[t]}" for t in order if t in paper_n)
+        title = f"{PAPER} (Section {papers[0]['by_tier']['section']}; n = {sizes})"
+        body.append(block_title(title, 3 + 2 * len(order)))
+    for m in papers:
+        bt, est = m["by_tier"], m["by_tier"].get("estimated", False)
+        cells = [c for t in order for c in (fmt.paper_pct(bt.get(t, {}).get("json_exact"), est),
+                                             fmt.paper_f1(bt.get(t, {}).get("field_f1"), est))]  # fmt: skip
+        body.append(row([esc(m["label"]), m["kind"], "greedy", *cells]))
     return table("tier_breakdown", header, body, [*sources_of(rows), SOURCE],
                  colspec="lll" + "rr" * len(order), note_end=ours_note(frames))  # fmt: skip
 
 
-def _paper_tier_rows(reference: dict[str, Any], order: list[str], ncols: int) -> list[str]:
-    models = [m for m in reference.get("models", []) if m.get("by_tier")]
-    if not models:
-        return []
-    n = reference["test_split"]["by_tier"]
-    sizes = ", ".join(f"{t} {n[t]}" for t in order if t in n)
-    out = [block_title(f"{PAPER} (Section {models[0]['by_tier']['section']}; n = {sizes})", ncols)]
-    for m in models:
-        bt, est = m["by_tier"], m["by_tier"].get("estimated", False)
-        cells = [c for t in order for c in (fmt.paper_pct(bt.get(t, {}).get("json_exact"), est),
-                                             fmt.paper_f1(bt.get(t, {}).get("field_f1"), est))]  # fmt: skip
-        out.append(row([esc(m["label"]), m["kind"], "greedy", *cells]))
-    return out
-
-
+# ----------------------------------------------------------------------------- ablations
 FACTOR_TITLE = {"rank": "LoRA rank $r$", "data": "Training data", "loss": "Loss", "other": "Other"}
 LOSS_NAMES = {"response": "response tokens only", "full": "full sequence"}
+PAPER_KEY = {"rank": "r", "data": "fraction"}  # an ablation point's value in paper_reference
 
 
 def _ablation_setting(factor: str, value: Any) -> str:
@@ -192,25 +169,29 @@ def _ablation_setting(factor: str, value: Any) -> str:
     return LOSS_NAMES.get(str(value), esc(value)) if factor == "loss" else esc(value)
 
 
-def _paper_point(reference: dict[str, Any], factor: str, value: Any) -> dict[str, Any]:
-    key = {"rank": "r", "data": "fraction"}.get(factor)
-    points = reference.get("ablations", {}).get(factor, {}).get("points", [])
-    return next((p for p in points if key and float(p[key]) == float(value)), {})
-
-
 def ablations(frames: Frames, reference: dict[str, Any]) -> str:
-    body = []
+    body, paper = [], reference.get("ablations", {})
     for factor, group in frames.ablations.groupby("factor", sort=False):
-        body.append(block_title(FACTOR_TITLE[factor], 9, before=r"\addlinespace[2pt]"))
+        body.append(block_title(FACTOR_TITLE[factor], 9, before=ADD_SPACE))
+        points = paper.get(factor, {}).get("points", []) if factor in PAPER_KEY else []
         for _, p in group.iterrows():
-            ref = _paper_point(reference, factor, p["value"])
+            ref = next((x for x in points if float(x[PAPER_KEY[factor]]) == float(p["value"])), {})
             name = tt(p["run"]) + (r" {\scriptsize(main)}" if p["is_main"] else "")
             body.append(row([_ablation_setting(factor, p["value"]), name,
                              fmt.params(p["params_trainable"]), fmt.integer(p["n_train_examples"]),
                              fmt.pct(p["json_exact"]), fmt.f1(p["field_f1"]), fmt.duration(p["wall_time_s"]),
                              fmt.paper_pct(ref.get("json_exact")), f"{ref['time_s']}\\,s" if ref else "--"]))  # fmt: skip
-    body += _decoding_rows(frames)
-    sections = [reference.get("ablations", {}).get(f, {}).get("section") for f in ("rank", "data")]
+    main = frames.design.main_run
+    if main:  # the main run's decoding modes, fine-tuned and zero-shot
+        model = frames.design.run_model(main)
+        body.append(block_title("Decoding", 9, before=ADD_SPACE))
+        for kind, run in (("fine-tuned", main), ("zero-shot", None)):
+            for mode in MODES:
+                r = frames.find_eval(run, mode, model=model)
+                exact, f1 = fmt.pct(cell(r, "json_exact")), fmt.f1(cell(r, "field_f1"))
+                name = tt(main if run else short_model(model))
+                body.append(row([f"{mode}, {kind}", name, "", "", exact, f1, "", "--", "--"]))
+    sections = [paper.get(f, {}).get("section") for f in ("rank", "data")]
     header = [
         row([span(7, "Ours"), span(2, r"\shortstack{Reported by the\\original paper}")]),
         r"\cmidrule(r){1-7}\cmidrule(l){8-9}",
@@ -221,28 +202,8 @@ def ablations(frames: Frames, reference: dict[str, Any]) -> str:
                  sections=", ".join(s for s in sections if s))  # fmt: skip
 
 
-def _decoding_rows(frames: Frames) -> list[str]:
-    main = frames.design.main_run
-    if not main:
-        return []
-    model = frames.design.run_model(main)
-    out = [block_title("Decoding", 9, before=r"\addlinespace[2pt]")]
-    for kind, run in (("fine-tuned", main), ("zero-shot", None)):
-        for mode in MODES:
-            r = frames.find_eval(run, mode, model=model)
-            exact, f1 = fmt.pct(cell(r, "json_exact")), fmt.f1(cell(r, "field_f1"))
-            name = tt(main if run else short_model(model))
-            out.append(row([f"{mode}, {kind}", name, "", "", exact, f1, "", "--", "--"]))
-    return out
-
-
+# ----------------------------------------------------------------------------- schemas, fit
 SCHEMA_METRICS = ("json_exact", "field_f1", "leaf_f1", "compliance")
-
-
-def _schema_rows(sub: pd.DataFrame) -> list[str]:
-    return [row([tt(r["schema"]), str(r["tier"]), fmt.integer(r["n"]),
-                 *(fmt.metric(m, r.get(m)) for m in SCHEMA_METRICS)])
-            for _, r in sub.iterrows()]  # fmt: skip
 
 
 def schema_best_worst(frames: Frames, reference: dict[str, Any], k: int = 5) -> str:
@@ -252,9 +213,12 @@ def schema_best_worst(frames: Frames, reference: dict[str, Any], k: int = 5) -> 
     if not data.empty:
         keys = ["json_exact", "field_f1", "schema"]
         best = data.sort_values(keys, ascending=[False, False, True]).head(k)
-        worst = data.drop(best.index).sort_values(keys, ascending=[True, True, True]).head(k)
-        body = [block_title(f"Best {k}", 7, before=""), *_schema_rows(best),
-                block_title(f"Worst {k}", 7), *_schema_rows(worst)]  # fmt: skip
+        worst = data.drop(best.index).sort_values(keys).head(k)
+        for title, rows, before in ((f"Best {k}", best, ""), (f"Worst {k}", worst, r"\midrule")):
+            body.append(block_title(title, 7, before=before))
+            body += [row([tt(r["schema"]), str(r["tier"]), fmt.integer(r["n"]),
+                          *(fmt.metric(m, r.get(m)) for m in SCHEMA_METRICS)])
+                     for _, r in rows.iterrows()]  # fmt: skip
     src = frames.evals.loc[frames.evals["name"] == name, "source"] if name else []
     header = [row(["Schema", "Tier", "n", *map(head, SCHEMA_METRICS)])]
     return table("schema_best_worst", header, body, list(src), k=k,
@@ -262,12 +226,6 @@ def schema_best_worst(frames: Frames, reference: dict[str, Any], k: int = 5) -> 
 
 
 FIT_COLUMNS = (("train sample", FIT_SPLIT), ("test", "test"), ("held-out", "holdout"))
-
-
-def _fit_cells(r: pd.Series | None) -> list[str]:
-    if r is None:
-        return [span(3, NOT_RUN)]
-    return [fmt.pct(r["json_exact"]), fmt.ci(r), fmt.f1(r.get("leaf_f1"))]
 
 
 def generalisation(frames: Frames, reference: dict[str, Any]) -> str:
@@ -280,8 +238,10 @@ def generalisation(frames: Frames, reference: dict[str, Any]) -> str:
         hits = [frames.find_eval(run, "constrained", split) for _, split in FIT_COLUMNS]
         sources += [h["source"] for h in hits if h is not None]
         sizes |= {int(hits[0]["n"])} if hits[0] is not None else set()
+        cells = [c for h in hits for c in ([span(3, NOT_RUN)] if h is None else
+                 [fmt.pct(h["json_exact"]), fmt.ci(h), fmt.f1(h.get("leaf_f1"))])]  # fmt: skip
         label = tt(run) + (f" ({OURS_LABEL})" if d.role_of(run) == "ours" else "")
-        body.append(row([label, *(c for h in hits for c in _fit_cells(h))]))  # run names the model
+        body.append(row([label, *cells]))  # the run's name says its model
     header = [
         row(["", *(span(3, title) for title, _ in FIT_COLUMNS)]),
         r"\cmidrule(lr){2-4}\cmidrule(lr){5-7}\cmidrule(lr){8-10}",
@@ -291,16 +251,23 @@ def generalisation(frames: Frames, reference: dict[str, Any]) -> str:
                  sizes=" or ".join(map(str, sorted(sizes))) or NOT_RUN)  # fmt: skip
 
 
+# ----------------------------------------------------------------------------- errors, compute
 ERROR_HEAD = {
     "correct": "Correct", "field_omission": "Omission", "type_error": "Type",
     "value_mismatch": "Value", "structure_error": "Structure", "invalid_json": "Invalid JSON",
 }  # fmt: skip
 
 
+def _err_cell(sub: pd.DataFrame, cat: str) -> str:
+    if cat not in sub.index:
+        return "0"
+    count, share = sub.loc[cat, "count"], sub.loc[cat, "share_of_errors"]
+    return str(int(count)) if fmt.missing(share) else f"{int(count)} ({100 * share:.0f}\\%)"
+
+
 def error_analysis(frames: Frames, reference: dict[str, Any]) -> str:
-    err = frames.errors
+    err, evals = frames.errors, frames.headline()
     cats = error_categories(err["category"]) or list(ERROR_CATEGORIES)
-    evals = frames.headline()
     body = []
     for _, r in evals.iterrows():
         sub = err[err["name"] == r["name"]].set_index("category")
@@ -319,16 +286,11 @@ def error_analysis(frames: Frames, reference: dict[str, Any]) -> str:
                  colspec="lll" + "r" * len(cats), note_end=ours_note(frames))  # fmt: skip
 
 
-def _err_cell(sub: pd.DataFrame, cat: str) -> str:
-    if cat not in sub.index:
-        return "0"
-    count, share = sub.loc[cat, "count"], sub.loc[cat, "share_of_errors"]
-    return str(int(count)) if fmt.missing(share) else f"{int(count)} ({100 * share:.0f}\\%)"
-
-
 # The compute table's columns after the run's name; "trainable": the count and its share.
 COMPUTE_COLUMNS = ("r", "n_train_examples", "epochs", "steps", "wall_time_s", "real_tokens_per_s",
                    "roof_fraction", "trainable", "adapter_mb", "final_loss")  # fmt: skip
+COMPUTE_HEADER = ("Run", "$r$", "Train ex.", "Ep.", "Steps", "Time", "Tok/s", "Roof", "Trainable",
+                  "MB", "Loss")  # fmt: skip
 
 
 def _compute_cell(r: pd.Series, key: str) -> str:
@@ -341,10 +303,8 @@ def _compute_cell(r: pd.Series, key: str) -> str:
 def compute(frames: Frames, reference: dict[str, Any]) -> str:
     trials = set(frames.design.trial_runs)  # the search table gives their training time
     runs = frames.runs[~frames.runs["run"].isin(trials)]
-    body = []
-    for _, r in runs.iterrows():
-        cells = [_compute_cell(r, k) for k in COMPUTE_COLUMNS]
-        body.append(row([run_cell(frames, r["run"]), *cells]))
+    body = [row([run_cell(frames, r["run"]), *(_compute_cell(r, k) for k in COMPUTE_COLUMNS)])
+            for _, r in runs.iterrows()]  # fmt: skip
     inv = frames.inventory
     for run in (r for r in inv.missing_runs if r not in trials):
         steps = inv.in_progress.get(run)
@@ -355,49 +315,33 @@ def compute(frames: Frames, reference: dict[str, Any]) -> str:
         body.append(block_title(f"{PAPER} (Sections {comp['section']})", 11))
         what = span(5, f"Maaza-MLM-135M on {esc(comp['hardware'])}", "@{}l")
         body.append(row([what, fmt.duration(comp["train_time_s"]), span(5, "--", "l")]))
-    header = [
-        row(
-            [
-                "Run",
-                "$r$",
-                "Train ex.",
-                "Ep.",
-                "Steps",
-                "Time",
-                "Tok/s",
-                "Roof",
-                "Trainable",
-                "MB",
-                "Loss",
-            ]
-        )
-    ]
-    return table("compute", header, body, [*runs["source"], SOURCE],
-                 hardware=hardware_text(frames), note_end=ours_note(frames))  # fmt: skip
+    machines = frames.runs.reindex(columns=["cpu", "cores", "torch"]).drop_duplicates()
+    hardware = "; ".join(
+        f"{esc(c.cpu or 'unknown CPU')}, {c.cores or '?'} cores, torch {esc(c.torch or '?')}"
+        for c in machines.itertuples()
+    )
+    return table("compute", [row(COMPUTE_HEADER)], body, [*runs["source"], SOURCE],
+                 hardware=hardware or NOT_RUN, note_end=ours_note(frames))  # fmt: skip
 
 
+# ----------------------------------------------------------------------------- data, search
 def dataset(frames: Frames, reference: dict[str, Any]) -> str:
     """Examples per split and tier, and each validation check's pass rate (data/report.json)."""
     d = frames.data
     counts = d.counts if d else {}
-    splits = list(counts)
     tiers = tier_order(t for c in counts.values() for t in c.by_tier) or list(TIERS)
     body = [row([esc(s), fmt.integer(c.n), *(fmt.integer(c.by_tier.get(t, 0)) for t in tiers),
                  fmt.integer(len(c.by_schema))]) for s, c in counts.items()]  # fmt: skip
     checks = sorted({k for sc in d.checks.values() for k in sc.checks}) if d else []
     if checks:
         body.append(block_title("Validation checks: pass rate (failed examples)", 3 + len(tiers)))
-        for c in checks:
-            cells = [_check_cell(d.checks.get(s), c) for s in splits]
-            body.append(row([tt(c), span(1 + len(tiers) + 1, " / ".join(cells), "l")]))
+    for check in checks:
+        found = [d.checks[s].checks.get(check) if s in d.checks else None for s in counts]
+        cells = [NOT_RUN if c is None else f"{fmt.pct(c.pass_rate)} ({c.failed})" for c in found]
+        body.append(row([tt(check), span(1 + len(tiers) + 1, " / ".join(cells), "l")]))
     return table("dataset", [row(["Split", "n", *tiers, "Schemas"])], body,
                  [frames.data_source or ""], colspec="lr" + "r" * len(tiers) + "r",
-                 splits=" / ".join(esc(s) for s in splits))  # fmt: skip
-
-
-def _check_cell(sc: Any, check: str) -> str:
-    cc = sc.checks.get(check) if sc else None
-    return NOT_RUN if cc is None else f"{fmt.pct(cc.pass_rate)} ({cc.failed})"
+                 splits=" / ".join(esc(s) for s in counts))  # fmt: skip
 
 
 def search(frames: Frames, reference: dict[str, Any]) -> str:
@@ -411,16 +355,16 @@ def search(frames: Frames, reference: dict[str, Any]) -> str:
     ]  # fmt: skip
     ex = head("json_exact")
     header = [row(["Trial", "Model", f"Val {ex}", "95\\% CI", f"Train-sample {ex}", "Train min"])]
-    return table(
-        "search", header, body, [s for srcs in frames.search.get("sources", []) for s in srcs]
-    )
+    sources = [s for srcs in frames.search.get("sources", []) for s in srcs]
+    return table("search", header, body, sources)
 
 
+# ----------------------------------------------------------------------------- tests, seeds
 def paired_tests(frames: Frames, reference: dict[str, Any]) -> str:
     """Every comparison the text makes, with its test, p-value, the reading the test allows and
     the seed spread it is set against (maaza.claims)."""
-    body = []
-    for _, r in claims.for_report(frames, reference).iterrows():
+    tests, body = claims.for_report(frames, reference), []
+    for _, r in tests.iterrows():
         other = fmt.pct(r["b_exact"]) + (DAGGER if r["b"] == "reported" else "")
         done = r["test"] not in ("", "none") and not fmt.missing(r["p"])
         seed = (NOT_RUN if r["seeds_declared"] else "--") if fmt.missing(r["seed_range"]) else (
@@ -430,10 +374,10 @@ def paired_tests(frames: Frames, reference: dict[str, Any]) -> str:
                          f"${claims.p_number(r['p'])}$".replace("$= ", "$") if done else NOT_RUN,
                          {"same": "n.s."}.get(r["direction"], r["direction"]) if done else NOT_RUN,
                          seed]))  # fmt: skip
-    sources = [s for srcs in claims.for_report(frames, reference)["sources"] for s in srcs]
     header = [
         row(["Comparison (A vs B)", "A", "B", "Test", "Counts", "$p$", "A is", "Seed spread"])
     ]
+    sources = [s for srcs in tests["sources"] for s in srcs]
     return table("paired_tests", header, body, sources, alpha=f"{claims.ALPHA:g}")
 
 
