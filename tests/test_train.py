@@ -338,3 +338,28 @@ def test_step_fraction_screens_a_share_of_the_planned_steps():
     screen = run_cfg(micro_batch_size=4, grad_accum=2, epochs=3, step_fraction=0.25)
     assert capped_steps(screen, 100) == 10
     assert capped_steps(screen.model_copy(update={"max_steps": 4}), 100) == 4
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_train_notebook_runs_end_to_end(tmp_path: Path, method: str) -> None:
+    """notebooks/02_train.ipynb as its dvc stage runs it, for a LoRA run and a full fine-tuning
+    (which writes a weight delta and no model card: the notebook once failed on that, after
+    training)."""
+    import papermill
+    import yaml
+
+    params = yaml.safe_load(PARAMS.read_text())
+    params["train"]["runs"]["nb"] = {"role": "ours", "method": method, "epochs": 1,
+                                     "learning_rate": 1e-3}  # fmt: skip
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    root = Path(__file__).parents[1]
+    papermill.execute_notebook(
+        root / "notebooks" / "02_train.ipynb", tmp_path / "executed.ipynb", kernel_name="python3",
+        parameters={"run": "nb", "params_path": str(tmp_path / "params.yaml"),
+                    "data_path": str(DATA), "out_dir": str(tmp_path / "nb"),
+                    "metrics_dir": str(tmp_path / "metrics"), "extra_data_path": ""},
+        cwd=str(root), progress_bar=False,
+    )  # fmt: skip
+    metrics = json.loads((tmp_path / "nb" / "train_metrics.json").read_text())
+    assert metrics["method"] == method
+    assert (tmp_path / "nb" / "adapter" / "README.md").is_file() == (method == "lora")
