@@ -78,6 +78,9 @@ def write_dir(target: str | Path, build: Callable[[Path], None]) -> None:
     old = target.parent / f".{target.name}-old-{os.getpid()}"
     try:
         build(tmp)
+        for f in tmp.rglob("*"):  # libraries that save via their own temp files leave 0600
+            if f.is_file() and not f.is_symlink():
+                f.chmod(_umask_mode(0o666))
         if target.exists():
             target.rename(old)
         tmp.rename(target)
