@@ -1,6 +1,6 @@
 """Choose a run's decode dtype by accuracy, not by assumption: decode held-out generated examples
-(data/val.jsonl: no run trains on them) in fp32 and in a cheaper candidate (bf16 or int8), and
-compare JSONExact pairwise.
+(data/val.jsonl: no run trains on them) in fp32 and in a cheaper candidate (bf16, int8 or float16
+weights), and compare JSONExact pairwise.
 
     .venv/bin/python benchmarks/decode_dtype.py --subject smollm2-135m-r16 \\
         --out results/bench/decode_dtype-smollm2-135m-r16.json
@@ -13,8 +13,9 @@ loses at most 1 JSONExact point and not significantly (maaza.evaluate.dtype_verd
 float32. The setting of bf16 is `auto`: bf16 only where the CPU multiplies bf16 natively (AMX /
 AVX512-BF16); elsewhere (AVX2, e.g. the EPYC the paper ran on) bf16 is emulated, slower than
 fp32, and auto decodes in fp32; the accuracy check itself runs anywhere (slowly where emulated).
-The setting of int8 is `int8` (dynamic int8 Linear layers, fast on AVX2 too). Its activation
-scale is shared by a batch's rows, so it is judged as an evaluation decodes: batched, same config.
+The settings `int8` and `float16` pack the Linear layers' weights (maaza.models.pack_linears; fast on
+AVX2 too). int8's activation scale is shared by a batch's rows, so candidates are judged as an
+evaluation decodes: batched, same config.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from maaza.importer import import_edgejson
 from maaza.plan import plan_from_params
 
 # the evaluate.dtypes value that decodes in each candidate
-SETTING = {"bfloat16": "auto", "int8": "int8"}
+SETTING = {"bfloat16": "auto", "int8": "int8", "float16": "float16"}
 
 
 def subject_spec(params, subject: str, mode: str, runs_dir: str):

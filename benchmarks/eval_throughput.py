@@ -196,10 +196,10 @@ def main(args: argparse.Namespace) -> dict:
         "n": len(cases["test"][0]),
         "batch_size": cfg.batch_size,
         "threads": torch.get_num_threads(),
-        # int8 layers hold no parameters (an older decoder's maaza has no weights_dtype)
+        # packed Linear layers hold no parameters (an older decoder's maaza cannot pack)
         "dtype": (
-            "int8"
-            if dtype == "int8"
+            dtype
+            if dtype in ("int8", "float16")
             else str(next(model.parameters()).dtype).removeprefix("torch.")
         ),
         "decoder": str(Path(maaza.__file__).parent),
@@ -303,8 +303,8 @@ if __name__ == "__main__":
     )
     parser.add_argument("--batch-size", type=int, default=None, help="default: params.yaml's")
     parser.add_argument(
-        "--dtype", default=None, choices=["auto", "float32", "bfloat16", "int8"],
-        help="decode weights (default: params.yaml evaluate.dtype; int8: this decoder only)",
+        "--dtype", default=None, choices=["auto", "float32", "bfloat16", "int8", "float16"],
+        help="decode weights (default: params.yaml evaluate.dtype; int8, float16: this decoder only)",
     )  # fmt: skip
     parser.add_argument(
         "--no-reference", dest="reference", action="store_false",

@@ -285,38 +285,40 @@ def test_dtype_verdict_is_paired_and_keeps_fp32_when_bf16_loses():
         dtype_verdict(fp32, fp32[:-1])
 
 
-def test_int8_decodes_quantized_linears_and_is_recorded(tmp_path, recwarn):
-    """evaluate.dtype int8: every Linear (lm_head too) becomes a dynamic int8 layer, constrained
-    decoding still yields schema-valid JSON, and the provenance says int8; torch.ao's own
-    deprecation notices are not shown."""
+@pytest.mark.parametrize("weights", ["int8", "float16"])
+def test_packed_weights_decode_and_are_recorded(weights, tmp_path, recwarn):
+    """evaluate.dtype int8 / float16: every Linear (lm_head too) becomes a dynamic packed layer,
+    constrained decoding still yields schema-valid JSON, and the provenance names the weights;
+    torch.ao's own deprecation notices are not shown."""
     from torch import nn
-    from torch.ao.nn.quantized.dynamic import Linear as Int8Linear
+    from torch.ao.nn.quantized.dynamic import Linear as PackedLinear
 
     from maaza.decode import vocab_size
     from maaza.evaluate import load_model, run_eval
 
-    model, tok = load_model("tiny-random", dtype="int8")
-    layers = [m for m in model.modules() if isinstance(m, nn.Linear | Int8Linear)]
-    assert len(layers) == 2 * 7 + 1 and all(isinstance(m, Int8Linear) for m in layers)
-    assert isinstance(model.lm_head, Int8Linear) and vocab_size(model) == len(tok.get_vocab())
+    model, tok = load_model("tiny-random", dtype=weights)
+    layers = [m for m in model.modules() if isinstance(m, nn.Linear | PackedLinear)]
+    assert len(layers) == 2 * 7 + 1 and all(isinstance(m, PackedLinear) for m in layers)
+    assert isinstance(model.lm_head, PackedLinear) and vocab_size(model) == len(tok.get_vocab())
     assert not [w for w in recwarn if "quantiz" in str(w.message)]
     spec = spec_from_params(
-        load_params(PARAMS), name="int8", mode="constrained", split="external", model="tiny-random"
+        load_params(PARAMS), name=weights, mode="constrained", split="external", model="tiny-random"
     )
-    spec = spec.__class__(**{**spec.__dict__, "dtype": "int8"})
+    spec = spec.__class__(**{**spec.__dict__, "dtype": weights})
     metrics = run_eval(
         spec, EXTERNAL / "data.jsonl", EXTERNAL / "schemas", tmp_path,
         model_and_tokenizer=(model, tok), progress=False,
     )  # fmt: skip
-    assert metrics["provenance"]["dtype"] == "int8" and metrics["n"] == 6
+    assert metrics["provenance"]["dtype"] == weights and metrics["n"] == 6
     rows = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
     for r in rows:  # constrained: schema-valid by construction unless cut off
         assert r["compliant"] or r["truncated"], r
     assert any(r["compliant"] for r in rows)
 
 
-def test_int8_is_not_a_dtype_to_load():
+def test_packed_weights_are_not_a_dtype_to_load():
     from maaza.models import resolve_dtype
 
-    with pytest.raises(ValueError, match="int8: decode-only"):
-        resolve_dtype("int8")
+    for weights in ("int8", "float16"):
+        with pytest.raises(ValueError, match=f"{weights}: decode-only"):
+            resolve_dtype(weights)

@@ -29,8 +29,8 @@ DecodeMode = Literal["free", "constrained"]
 FormatPolicy = Literal["annotation", "assert"]
 # Weights dtype; auto = bf16 where the hardware multiplies bf16 natively (maaza.models.resolve_dtype).
 DType = Literal["auto", "float32", "bfloat16"]
-# Decoding may also quantize: int8 = fp32 weights, then dynamic int8 Linear layers (quantize_int8).
-DecodeDType = Literal["auto", "float32", "bfloat16", "int8"]
+# Decoding may also pack the Linear layers of an fp32 model: int8 or float16 weights (pack_linears).
+DecodeDType = Literal["auto", "float32", "bfloat16", "int8", "float16"]
 # What an import does with records that fail a data check (maaza.importer).
 OnInvalid = Literal["fail", "drop", "keep"]
 DEFAULT_MODE: DecodeMode = (
@@ -216,11 +216,11 @@ class TrainRun(Strict):
 
     @field_validator("base_dtype", mode="before")
     @classmethod
-    def _not_int8(cls, value: Any) -> Any:
-        if value == "int8":  # a clearer word than the enumeration's for a value that exists
+    def _not_packed(cls, value: Any) -> Any:
+        if value in ("int8", "float16"):  # clearer than the enumeration's word: a value that exists
             raise ValueError(
-                "int8 is decode-only (evaluate.dtype / evaluate.dtypes); training's frozen base "
-                "is auto, float32 or bfloat16"
+                f"{value} is decode-only (evaluate.dtype / evaluate.dtypes); training's frozen "
+                "base is auto, float32 or bfloat16"
             )
         return value
 
@@ -316,12 +316,12 @@ class EvalConfig(Strict):
     limit: int | None = Field(None, gt=0, description="evaluate only the first N examples")
     dtype: DecodeDType = Field(
         "float32", description="model weights while decoding; auto = bf16 where the CPU multiplies "
-        "bf16 natively (faster, but zero-shot SmolLM2 degrades in bf16), else fp32; int8 = "
-        "dynamic int8 Linear layers (a row's result can depend on its batch: README)",
+        "bf16 natively (faster, but zero-shot SmolLM2 degrades in bf16), else fp32; float16 / "
+        "int8 = fp16 / int8 Linear weights (int8: a row's result can depend on its batch: README)",
     )  # fmt: skip
     dtypes: dict[str, DecodeDType] = Field(
         default_factory=dict, description="per subject (a run or a zero-shot model): its decode "
-        "weights, overriding `dtype`; a run gets auto or int8 only at equal JSONExact on "
+        "weights, overriding `dtype`; a run gets auto, int8 or float16 only at equal JSONExact on "
         "data/val.jsonl (benchmarks/decode_dtype.py)",
     )  # fmt: skip
     threads: int | None = Field(

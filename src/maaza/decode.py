@@ -163,7 +163,7 @@ def grammar_schema(
 
 def vocab_size(model: Any) -> int:
     """Rows of the output layer (may exceed len(tokenizer): padded embeddings); `out_features`,
-    not the weight's shape: an int8 lm_head (maaza.models.quantize_int8) packs its weight."""
+    not the weight's shape: a packed lm_head (maaza.models.pack_linears) hides its weight."""
     return int(model.get_output_embeddings().out_features)
 
 

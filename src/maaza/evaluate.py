@@ -60,7 +60,9 @@ class EvalSpec:
     adapter: str | None = None  # peft adapter folder
     limit: int | None = None  # first N examples only
     threads: int | None = None  # torch threads (None: torch's default)
-    dtype: str = "float32"  # decode weights: auto | float32 | bfloat16 | int8 (see load_model)
+    dtype: str = (
+        "float32"  # decode weights: auto | float32 | bfloat16 | int8 | float16 (load_model)
+    )
 
 
 def spec_from_params(
@@ -176,9 +178,9 @@ def dtype_verdict(
     setting: str = "auto",
     max_drop: float = MAX_DTYPE_DROP,
 ) -> dict[str, Any]:
-    """Does decoding in a cheaper dtype (bf16, int8) keep JSONExact? Paired over the same
+    """Does decoding in a cheaper dtype (bf16, int8, float16) keep JSONExact? Paired over the same
     examples: the run gets `setting` (its evaluate.dtypes value: auto for bf16, which is bf16
-    only where native; int8) when the candidate loses at most `max_drop` and the 95% interval of
+    only where native; int8; float16) when the candidate loses at most `max_drop` and the 95% interval of
     the paired difference reaches 0 (not significantly worse); else float32. Only the examples
     where the two differ carry information (b: candidate alone right, c: fp32 alone right)."""
     if len(fp32_exact) != len(candidate_exact) or not fp32_exact:
@@ -389,14 +391,14 @@ def load_model(
     model: str, adapter: str | Path | None = None, dtype: str = "float32"
 ) -> tuple[Any, Any]:
     """Base model from the registry, with a peft adapter merged in (merged weights decode faster).
-    `dtype`: float32 | bfloat16 | auto (maaza.models.resolve_dtype: bf16 where native) | int8
-    (fp32 merged, then its Linear layers dynamic int8: maaza.models.quantize_int8)."""
-    from maaza.models import load, quantize_int8, resolve_dtype
+    `dtype`: float32 | bfloat16 | auto (maaza.models.resolve_dtype: bf16 where native) | int8 |
+    float16 (fp32 merged, then its Linear layers packed: maaza.models.pack_linears)."""
+    from maaza.models import PACKED, load, pack_linears, resolve_dtype
 
-    int8 = dtype == "int8"
-    base, tokenizer = load(model, dtype=resolve_dtype("float32" if int8 else dtype))
+    packed = dtype in PACKED
+    base, tokenizer = load(model, dtype=resolve_dtype("float32" if packed else dtype))
     merged = base if adapter is None else _merge(base, Path(adapter))
-    return (quantize_int8(merged) if int8 else merged), tokenizer
+    return (pack_linears(merged, dtype) if packed else merged), tokenizer
 
 
 def _merge(base: Any, adapter: Path) -> Any:

@@ -416,26 +416,31 @@ def native_bf16() -> bool:
 def resolve_dtype(name: str) -> torch.dtype:
     """float32 | bfloat16 | auto; auto = bf16 where the hardware multiplies bf16 natively
     (measured on an AVX512-BF16 EPYC: 2.3x the fp32 decode speed), else fp32 (AVX2 CPUs
-    emulate bf16 far slower). Training and evaluation both resolve their dtype here; int8 is
-    decode-only (loaded in fp32, then quantize_int8)."""
+    emulate bf16 far slower). Training and evaluation both resolve their dtype here; int8 and
+    float16 are decode-only (loaded in fp32, then pack_linears)."""
     import torch
 
-    if name == "int8":
+    if name in PACKED:
         raise ValueError(
-            "dtype int8: decode-only weights (an fp32 model whose Linear layers are then "
-            "quantized, maaza.models.quantize_int8), not a dtype to load or train in"
+            f"dtype {name}: decode-only weights (an fp32 model whose Linear layers are then "
+            "packed, maaza.models.pack_linears), not a dtype to load or train in"
         )
     if name == "auto":
         return torch.bfloat16 if native_bf16() else torch.float32
     return {"float32": torch.float32, "bfloat16": torch.bfloat16}[name]
 
 
-def quantize_int8(model: Any) -> Any:
+# Decode-only weights: Linear layers swapped for torch.ao's dynamic ones (fbgemm), the rest fp32.
+PACKED = ("int8", "float16")
+
+
+def pack_linears(model: Any, weights: str) -> Any:
     """`model` (fp32) with every nn.Linear, lm_head included, swapped in place for torch.ao's
-    dynamic int8 Linear: int8 weights with one scale per output channel, activations quantized
-    per call with ONE scale over the whole input tensor, so a row's logits can depend on the
-    other rows of its batch (README, evaluate.dtype). A decode step reads the weights once per
-    step: int8 is ~5x faster than fp32 at 8 rows on an AVX2 CPU (fbgemm)."""
+    dynamic Linear. A decode step reads every weight once, so smaller weights make it cheaper on
+    any CPU. `float16`: fp16 weights, fp32 activations and sums (outputs as fp32's, measured).
+    `int8`: int8 weights with one scale per output channel; activations quantized per call with
+    ONE scale over the whole input tensor, so a row's logits can depend on the other rows of its
+    batch, and outputs change (README, evaluate.dtype)."""
     import warnings
 
     import torch
@@ -450,20 +455,28 @@ def quantize_int8(model: Any) -> Any:
         warnings.filterwarnings(
             "ignore", r"torch\.quantize_per_tensor, torch\.quantize_per_channel", UserWarning
         )
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-        return quantize_dynamic(
-            model, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+        from torch.ao.quantization import (
+            float16_dynamic_qconfig,
+            per_channel_dynamic_qconfig,
+            quantize_dynamic,
         )
+
+        qconfig, dtype = {
+            "int8": (per_channel_dynamic_qconfig, torch.qint8),
+            "float16": (float16_dynamic_qconfig, torch.float16),
+        }[weights]
+        return quantize_dynamic(model, {nn.Linear: qconfig}, dtype=dtype, inplace=True)
 
 
 def weights_dtype(model: Any) -> str:
-    """The decode weights as provenance records them: int8 (quantize_int8), else the parameters'
-    dtype (float32, bfloat16)."""
-    from torch.ao.nn.quantized.dynamic import Linear as Int8Linear
+    """The decode weights as provenance records them: int8 or float16 (pack_linears), else the
+    parameters' dtype (float32, bfloat16)."""
+    import torch
+    from torch.ao.nn.quantized.dynamic import Linear as PackedLinear
 
-    if any(isinstance(m, Int8Linear) for m in model.modules()):
-        return "int8"
+    for m in model.modules():
+        if isinstance(m, PackedLinear):
+            return "int8" if m._packed_params.dtype == torch.qint8 else "float16"
     return str(next(model.parameters()).dtype).removeprefix("torch.")
 
 

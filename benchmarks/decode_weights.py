@@ -1,18 +1,19 @@
-"""int8 decode weights (evaluate.dtype: int8) against fp32, on one merged run: the cost of one
-decode step, whether outputs change, and whether a row's output depends on its batch.
+"""Packed decode weights (evaluate.dtype: int8 | float16) against fp32, on one merged run: the
+cost of one decode step, whether outputs change, and whether a row's output depends on its batch.
 
-    .venv/bin/python benchmarks/decode_int8.py --run smollm2-135m-maaza \\
-        --out results/bench/decode_int8.json
+    .venv/bin/python benchmarks/decode_weights.py --run smollm2-135m-maaza \\
+        --out results/bench/decode_weights.json
 
 (1) One decode step (a token per row over a KV cache of --context prompt tokens) of --rows rows
-in fp32, int8 with one weight scale per output channel (maaza.models.quantize_int8) and int8
-with one scale per tensor (torch.ao's default dynamic qconfig): round-robin, median of --rounds.
-(2) The first --n examples of --data decoded (constrained, the evaluation's batching) in fp32
-and int8: JSONExact and identical outputs. (3) The first --alone of them decoded again one at a
-time, in fp32 and int8: dynamic int8 quantizes a Linear layer's input with ONE scale over the
-whole batch, so a row's logits can change with its neighbours (fp32 is the control: padding and
-kernels can differ too). Timings are relative when the CPU is shared; the JSONExact verdict of a
-run belongs to benchmarks/decode_dtype.py --candidate int8 on all of data/val.jsonl.
+in fp32, int8 with one weight scale per output channel (maaza.models.pack_linears), int8 with
+one scale per tensor (torch.ao's default dynamic qconfig) and fp16 weights: round-robin, median
+of --rounds. (2) The first --n examples of --data decoded (constrained, the evaluation's
+batching) in fp32, int8 and float16: JSONExact and outputs identical to fp32's. (3) The first
+--alone of them decoded again one at a time: dynamic int8 quantizes a Linear layer's input with
+ONE scale over the whole batch, so a row's logits can change with its neighbours (fp32 is the
+control: padding and kernels could differ too). Timings are relative when the CPU is shared;
+a run's verdict belongs to benchmarks/decode_dtype.py --candidate int8|float16 on all of
+data/val.jsonl.
 """
 
 from __future__ import annotations
@@ -31,15 +32,15 @@ from maaza.config import load_params
 from maaza.decode import GrammarCache, generate, vocab_size
 from maaza.evaluate import _decode_inputs, load_model, prediction_row, spec_from_params
 from maaza.importer import import_edgejson
-from maaza.models import quantize_int8
+from maaza.models import pack_linears
 
 
 def per_tensor_int8(model: nn.Module) -> nn.Module:
-    """torch.ao's default dynamic qconfig: one weight scale per tensor (quantize_int8's rival)."""
+    """torch.ao's default dynamic qconfig: one weight scale per tensor (pack_linears' rival)."""
     import warnings
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao's deprecation notices (see quantize_int8)
+        warnings.simplefilter("ignore")  # torch.ao's deprecation notices (see pack_linears)
         from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
 
         return quantize_dynamic(model, {nn.Linear: default_dynamic_qconfig}, dtype=torch.qint8)
@@ -78,14 +79,15 @@ def main(args: argparse.Namespace) -> dict:
     run_dir = Path(args.runs_dir) / args.run
     train = io.read_json(run_dir / "train_metrics.json")
     spec = spec_from_params(
-        params, name="int8", mode="constrained", split="val", run=args.run,
+        params, name="weights", mode="constrained", split="val", run=args.run,
         model=train["model"], prompt_format=train["prompt_format"], adapter=str(run_dir / "adapter"),
     )  # fmt: skip
     fp32, tok = load_model(spec.model, spec.adapter, "float32")
     models = {
         "float32": fp32,
-        "int8": quantize_int8(copy.deepcopy(fp32)),
+        "int8": pack_linears(copy.deepcopy(fp32), "int8"),
         "int8_per_tensor": per_tensor_int8(copy.deepcopy(fp32)),
+        "float16": pack_linears(copy.deepcopy(fp32), "float16"),
     }
     records, schemas = import_edgejson(args.data, args.schemas)
     records = records[: args.n]
@@ -99,7 +101,7 @@ def main(args: argparse.Namespace) -> dict:
         print(f"one step, {rows} rows (ms): {result['step_ms'][rows]}", flush=True)
     grammars = GrammarCache(tok, vocab_size(fp32), spec.decode)
     texts, alone = {}, {}
-    for name in ("float32", "int8"):
+    for name in ("float32", "int8", "float16"):
         start = time.perf_counter()
         gens = decode(models[name], tok, prompts, row_schemas, budgets, spec.decode, grammars)
         seconds = time.perf_counter() - start
@@ -116,10 +118,9 @@ def main(args: argparse.Namespace) -> dict:
         ]
         same = sum(a == b for a, b in zip(alone[name], texts[name][:k], strict=True))
         result[name]["alone_equals_batched"] = f"{same}/{len(alone[name])}"
+        same = sum(a == b for a, b in zip(texts["float32"], texts[name], strict=True))
+        result[name]["equals_float32"] = f"{same}/{len(records)}"
         print(f"{name}: {result[name]}", flush=True)
-    same = sum(a == b for a, b in zip(texts["float32"], texts["int8"], strict=True))
-    result["int8_equals_float32"] = f"{same}/{len(records)}"
-    print(f"int8 outputs identical to fp32: {result['int8_equals_float32']}")
     if args.out:
         io.write_json(args.out, result, indent=1)
     return result
