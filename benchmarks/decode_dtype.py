@@ -5,17 +5,17 @@ weights), and compare JSONExact pairwise.
     .venv/bin/python benchmarks/decode_dtype.py --subject smollm2-135m-r16 \\
         --out results/bench/decode_dtype-smollm2-135m-r16.json
     .venv/bin/python benchmarks/decode_dtype.py --subject smollm2-135m-instruct   # zero-shot
-    .venv/bin/python benchmarks/decode_dtype.py --subject smollm2-135m-r16 --candidate int8 \\
-        --out results/bench/decode_dtype-int8-smollm2-135m-r16.json
+    .venv/bin/python benchmarks/decode_dtype.py --subject smollm2-135m-r16 \\
+        --candidate int8 float16 --out results/bench/decode_dtype-packed-smollm2-135m-r16.json
 
-Prints the params.yaml line to set: `evaluate.dtypes.<subject>: <setting>` when the candidate
-loses at most 1 JSONExact point and not significantly (maaza.evaluate.dtype_verdict), else
-float32. The setting of bf16 is `auto`: bf16 only where the CPU multiplies bf16 natively (AMX /
-AVX512-BF16); elsewhere (AVX2, e.g. the EPYC the paper ran on) bf16 is emulated, slower than
-fp32, and auto decodes in fp32; the accuracy check itself runs anywhere (slowly where emulated).
-The settings `int8` and `float16` pack the Linear layers' weights (maaza.models.pack_linears; fast on
-AVX2 too). int8's activation scale is shared by a batch's rows, so candidates are judged as an
-evaluation decodes: batched, same config.
+Prints the params.yaml line to set: `evaluate.dtypes.<subject>: <setting>` of the first candidate
+given that loses at most 1 JSONExact point and not significantly (maaza.evaluate.dtype_verdict),
+else float32. The setting of bf16 is `auto`: bf16 only where the CPU multiplies bf16 natively
+(AMX / AVX512-BF16); elsewhere (AVX2, e.g. the EPYC the paper ran on) bf16 is emulated, slower
+than fp32, and auto decodes in fp32; the accuracy check itself runs anywhere (slowly where
+emulated). The settings `int8` and `float16` pack the Linear layers' weights
+(maaza.models.pack_linears; fast on AVX2 too). int8's activation scale is shared by a batch's
+rows, so candidates are judged as an evaluation decodes: batched, same config.
 """
 
 from __future__ import annotations
@@ -60,18 +60,23 @@ def main(args: argparse.Namespace) -> dict:
     records, schemas = import_edgejson(args.data, args.schemas)
     records = records[: args.n] if args.n else records
     exact = {}
-    for dtype in ("float32", args.candidate):
+    for dtype in ("float32", *args.candidate):
         model, tok = load_model(spec.model, spec.adapter, dtype)
         rows, wall = predict(model, tok, records, schemas, spec)
         exact[dtype] = [int(r["json_exact"]) for r in rows]
         print(f"{dtype}: JSONExact {sum(exact[dtype])}/{len(rows)} in {wall:.0f} s", flush=True)
-    verdict = dtype_verdict(exact["float32"], exact[args.candidate], SETTING[args.candidate])
+    verdicts = [
+        {"candidate": c, **dtype_verdict(exact["float32"], exact[c], SETTING[c])}
+        for c in args.candidate
+    ]
+    # the first candidate (in the order given: the preferred first) that keeps JSONExact
+    dtype = next((v["dtype"] for v in verdicts if v["dtype"] != "float32"), "float32")
     result = {
-        "subject": args.subject, "data": args.data, "mode": args.mode,
-        "candidate": args.candidate, **verdict,
+        "subject": args.subject, "data": args.data, "mode": args.mode, "verdicts": verdicts,
+        "dtype": dtype,
     }  # fmt: skip
     print(json.dumps(result, indent=1))
-    print(f"\nparams.yaml, evaluate.dtypes:\n  {args.subject}: {verdict['dtype']}")
+    print(f"\nparams.yaml, evaluate.dtypes:\n  {args.subject}: {dtype}")
     if args.out:
         io.write_json(args.out, result, indent=1)
     return result
@@ -88,8 +93,9 @@ if __name__ == "__main__":
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--mode", default="constrained", choices=["free", "constrained"])
     parser.add_argument(
-        "--candidate", default="bfloat16", choices=sorted(SETTING),
-        help="the cheaper decode dtype compared with fp32",
+        "--candidate", nargs="+", default=["bfloat16"], choices=sorted(SETTING),
+        help="cheaper decode dtypes, each compared with one fp32 decode; the first that keeps "
+        "JSONExact is printed (give the preferred first, e.g. int8 float16)",
     )  # fmt: skip
     parser.add_argument("--n", type=int, default=None, help="the first N examples only")
     parser.add_argument("--out", type=Path, default=None)

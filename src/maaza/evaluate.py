@@ -60,9 +60,7 @@ class EvalSpec:
     adapter: str | None = None  # peft adapter folder
     limit: int | None = None  # first N examples only
     threads: int | None = None  # torch threads (None: torch's default)
-    dtype: str = (
-        "float32"  # decode weights: auto | float32 | bfloat16 | int8 | float16 (load_model)
-    )
+    dtype: str = "float32"  # decode weights: auto|float32|bfloat16|int8|float16 (load_model)
 
 
 def spec_from_params(
