@@ -80,7 +80,8 @@ def main(args: argparse.Namespace) -> dict:
     train = io.read_json(run_dir / "train_metrics.json")
     spec = spec_from_params(
         params, name="weights", mode="constrained", split="val", run=args.run,
-        model=train["model"], prompt_format=train["prompt_format"], adapter=str(run_dir / "adapter"),
+        model=train["model"], prompt_format=train["prompt_format"],
+        adapter=str(run_dir / "adapter"),
     )  # fmt: skip
     fp32, tok = load_model(spec.model, spec.adapter, "float32")
     models = {

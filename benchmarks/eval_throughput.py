@@ -304,7 +304,8 @@ if __name__ == "__main__":
     parser.add_argument("--batch-size", type=int, default=None, help="default: params.yaml's")
     parser.add_argument(
         "--dtype", default=None, choices=["auto", "float32", "bfloat16", "int8", "float16"],
-        help="decode weights (default: params.yaml evaluate.dtype; int8, float16: this decoder only)",
+        help="decode weights (default: params.yaml evaluate.dtype); int8 and float16 need this "
+        "decoder (not an older --code-dir)",
     )  # fmt: skip
     parser.add_argument(
         "--no-reference", dest="reference", action="store_false",

@@ -176,11 +176,12 @@ def dtype_verdict(
     setting: str = "auto",
     max_drop: float = MAX_DTYPE_DROP,
 ) -> dict[str, Any]:
-    """Does decoding in a cheaper dtype (bf16, int8, float16) keep JSONExact? Paired over the same
-    examples: the run gets `setting` (its evaluate.dtypes value: auto for bf16, which is bf16
-    only where native; int8; float16) when the candidate loses at most `max_drop` and the 95% interval of
-    the paired difference reaches 0 (not significantly worse); else float32. Only the examples
-    where the two differ carry information (b: candidate alone right, c: fp32 alone right)."""
+    """Does decoding in a cheaper dtype (bf16, int8, float16) keep JSONExact? Paired over the
+    same examples: the run gets `setting` (its evaluate.dtypes value: auto for bf16, i.e. bf16
+    only where native; int8; float16) when the candidate loses at most `max_drop` and the 95%
+    interval of the paired difference reaches 0 (not significantly worse); else float32. Only
+    the examples where the two differ carry information (b: candidate alone right, c: fp32
+    alone right)."""
     if len(fp32_exact) != len(candidate_exact) or not fp32_exact:
         raise ValueError("one JSONExact per example in each dtype, on the same examples")
     n = len(fp32_exact)

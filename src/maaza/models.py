@@ -437,7 +437,7 @@ PACKED = ("int8", "float16")
 def pack_linears(model: Any, weights: str) -> Any:
     """`model` (fp32) with every nn.Linear, lm_head included, swapped in place for torch.ao's
     dynamic Linear. A decode step reads every weight once, so smaller weights make it cheaper on
-    any CPU. `float16`: fp16 weights, fp32 activations and sums (outputs as fp32's, measured).
+    any CPU. `float16`: fp16 weights, fp32 activations and sums (fp32's outputs where measured).
     `int8`: int8 weights with one scale per output channel; activations quantized per call with
     ONE scale over the whole input tensor, so a row's logits can depend on the other rows of its
     batch, and outputs change (README, evaluate.dtype)."""
