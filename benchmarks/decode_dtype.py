@@ -1,15 +1,21 @@
 """Choose a run's decode dtype by accuracy, not by assumption: decode held-out generated examples
-(data/val.jsonl: no run trains on them) in fp32 and in bf16, and compare JSONExact pairwise.
+(data/val.jsonl: no run trains on them) in fp32 and in a cheaper candidate (bf16, int8 or float16
+weights), and compare JSONExact pairwise.
 
     .venv/bin/python benchmarks/decode_dtype.py --subject smollm2-135m-r16 \\
         --out results/bench/decode_dtype-smollm2-135m-r16.json
     .venv/bin/python benchmarks/decode_dtype.py --subject smollm2-135m-instruct   # zero-shot
+    .venv/bin/python benchmarks/decode_dtype.py --subject smollm2-135m-r16 \\
+        --candidate int8 float16 --out results/bench/decode_dtype-packed-smollm2-135m-r16.json
 
-Prints the params.yaml line to set: `evaluate.dtypes.<subject>: auto` when bf16 loses at most
-1 JSONExact point and not significantly (maaza.evaluate.dtype_verdict), else float32. `auto` means
-bf16 only where the CPU multiplies bf16 natively (AMX / AVX512-BF16): elsewhere (AVX2, e.g. the
-EPYC the paper ran on) bf16 is emulated, slower than fp32, and auto decodes in fp32; the accuracy
-check itself runs anywhere (slowly where emulated).
+Prints the params.yaml line to set: `evaluate.dtypes.<subject>: <setting>` of the first candidate
+given that loses at most 1 JSONExact point and not significantly (maaza.evaluate.dtype_verdict),
+else float32. The setting of bf16 is `auto`: bf16 only where the CPU multiplies bf16 natively
+(AMX / AVX512-BF16); elsewhere (AVX2, e.g. the EPYC the paper ran on) bf16 is emulated, slower
+than fp32, and auto decodes in fp32; the accuracy check itself runs anywhere (slowly where
+emulated). The settings `int8` and `float16` pack the Linear layers' weights
+(maaza.models.pack_linears; fast on AVX2 too). int8's activation scale is shared by a batch's
+rows, so candidates are judged as an evaluation decodes: batched, same config.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ from maaza.evaluate import (
 )
 from maaza.importer import import_edgejson
 from maaza.plan import plan_from_params
+
+# the evaluate.dtypes value that decodes in each candidate
+SETTING = {"bfloat16": "auto", "int8": "int8", "float16": "float16"}
 
 
 def subject_spec(params, subject: str, mode: str, runs_dir: str):
@@ -51,15 +60,23 @@ def main(args: argparse.Namespace) -> dict:
     records, schemas = import_edgejson(args.data, args.schemas)
     records = records[: args.n] if args.n else records
     exact = {}
-    for dtype in ("float32", "bfloat16"):
+    for dtype in ("float32", *args.candidate):
         model, tok = load_model(spec.model, spec.adapter, dtype)
         rows, wall = predict(model, tok, records, schemas, spec)
         exact[dtype] = [int(r["json_exact"]) for r in rows]
         print(f"{dtype}: JSONExact {sum(exact[dtype])}/{len(rows)} in {wall:.0f} s", flush=True)
-    verdict = dtype_verdict(exact["float32"], exact["bfloat16"])
-    result = {"subject": args.subject, "data": args.data, "mode": args.mode, **verdict}
+    verdicts = [
+        {"candidate": c, **dtype_verdict(exact["float32"], exact[c], SETTING[c])}
+        for c in args.candidate
+    ]
+    # the first candidate (in the order given: the preferred first) that keeps JSONExact
+    dtype = next((v["dtype"] for v in verdicts if v["dtype"] != "float32"), "float32")
+    result = {
+        "subject": args.subject, "data": args.data, "mode": args.mode, "verdicts": verdicts,
+        "dtype": dtype,
+    }  # fmt: skip
     print(json.dumps(result, indent=1))
-    print(f"\nparams.yaml, evaluate.dtypes:\n  {args.subject}: {verdict['dtype']}")
+    print(f"\nparams.yaml, evaluate.dtypes:\n  {args.subject}: {dtype}")
     if args.out:
         io.write_json(args.out, result, indent=1)
     return result
@@ -75,6 +92,11 @@ if __name__ == "__main__":
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--mode", default="constrained", choices=["free", "constrained"])
+    parser.add_argument(
+        "--candidate", nargs="+", default=["bfloat16"], choices=sorted(SETTING),
+        help="cheaper decode dtypes, each compared with one fp32 decode; the first that keeps "
+        "JSONExact is printed (give the preferred first, e.g. int8 float16)",
+    )  # fmt: skip
     parser.add_argument("--n", type=int, default=None, help="the first N examples only")
     parser.add_argument("--out", type=Path, default=None)
     main(parser.parse_args())

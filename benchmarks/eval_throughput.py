@@ -196,7 +196,12 @@ def main(args: argparse.Namespace) -> dict:
         "n": len(cases["test"][0]),
         "batch_size": cfg.batch_size,
         "threads": torch.get_num_threads(),
-        "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
+        # packed Linear layers hold no parameters (an older decoder's maaza cannot pack)
+        "dtype": (
+            dtype
+            if dtype in ("int8", "float16")
+            else str(next(model.parameters()).dtype).removeprefix("torch.")
+        ),
         "decoder": str(Path(maaza.__file__).parent),
         "cases": {},
     }
@@ -298,8 +303,9 @@ if __name__ == "__main__":
     )
     parser.add_argument("--batch-size", type=int, default=None, help="default: params.yaml's")
     parser.add_argument(
-        "--dtype", default=None, choices=["auto", "float32", "bfloat16"],
-        help="decode weights (default: params.yaml evaluate.dtype)",
+        "--dtype", default=None, choices=["auto", "float32", "bfloat16", "int8", "float16"],
+        help="decode weights (default: params.yaml evaluate.dtype); int8 and float16 need this "
+        "decoder (not an older --code-dir)",
     )  # fmt: skip
     parser.add_argument(
         "--no-reference", dest="reference", action="store_false",

@@ -187,3 +187,15 @@ def test_decode_dtype_per_subject():
     assert params.evaluate.dtype_of("smollm2-135m-instruct") == params.evaluate.dtype  # zero-shot
     with pytest.raises(ConfigError, match=r"evaluate\.dtypes\.smollm2-135m-r61: neither"):
         resolve(_with("evaluate.dtypes", {"smollm2-135m-r61": "auto"}))
+    params = resolve(_with("evaluate.dtypes", {"smollm2-135m-r16": "int8"}))
+    assert params.evaluate.dtype_of("smollm2-135m-r16") == "int8"
+
+
+def test_packed_weights_are_decode_only():
+    with pytest.raises(ConfigError, match=r"train\.common\.base_dtype: .*int8 is decode-only"):
+        resolve(_with("train.common.base_dtype", "int8"))
+    run = next(iter(RAW["train"]["runs"]))
+    with pytest.raises(ConfigError, match=rf"train\.runs\.{run}\.base_dtype: .*float16 is deco"):
+        resolve(_with(f"train.runs.{run}.base_dtype", "float16"))
+    with pytest.raises(ConfigError, match=r"evaluate\.dtype: .*allowed"):
+        resolve(_with("evaluate.dtype", "int4"))

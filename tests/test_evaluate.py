@@ -273,6 +273,7 @@ def test_dtype_verdict_is_paired_and_keeps_fp32_when_bf16_loses():
     fp32 = [1] * 80 + [0] * 20
     same = dtype_verdict(fp32, list(fp32))
     assert same["dtype"] == "auto" and same["diff"] == 0 and same["ci95"] == [0, 0]
+    assert dtype_verdict(fp32, list(fp32), "int8")["dtype"] == "int8"  # the candidate's setting
     swapped = fp32[:-1] + [1]  # one example flips each way: noise
     swapped[0] = 0
     assert dtype_verdict(fp32, swapped)["dtype"] == "auto"
@@ -282,3 +283,42 @@ def test_dtype_verdict_is_paired_and_keeps_fp32_when_bf16_loses():
     assert verdict["ci95"][1] < 0
     with pytest.raises(ValueError, match="same examples"):
         dtype_verdict(fp32, fp32[:-1])
+
+
+@pytest.mark.parametrize("weights", ["int8", "float16"])
+def test_packed_weights_decode_and_are_recorded(weights, tmp_path, recwarn):
+    """evaluate.dtype int8 / float16: every Linear (lm_head too) becomes a dynamic packed layer,
+    constrained decoding still yields schema-valid JSON, and the provenance names the weights;
+    torch.ao's own deprecation notices are not shown."""
+    from torch import nn
+    from torch.ao.nn.quantized.dynamic import Linear as PackedLinear
+
+    from maaza.decode import vocab_size
+    from maaza.evaluate import load_model, run_eval
+
+    model, tok = load_model("tiny-random", dtype=weights)
+    layers = [m for m in model.modules() if isinstance(m, nn.Linear | PackedLinear)]
+    assert len(layers) == 2 * 7 + 1 and all(isinstance(m, PackedLinear) for m in layers)
+    assert isinstance(model.lm_head, PackedLinear) and vocab_size(model) == len(tok.get_vocab())
+    assert not [w for w in recwarn if "quantiz" in str(w.message)]
+    spec = spec_from_params(
+        load_params(PARAMS), name=weights, mode="constrained", split="external", model="tiny-random"
+    )
+    spec = spec.__class__(**{**spec.__dict__, "dtype": weights})
+    metrics = run_eval(
+        spec, EXTERNAL / "data.jsonl", EXTERNAL / "schemas", tmp_path,
+        model_and_tokenizer=(model, tok), progress=False,
+    )  # fmt: skip
+    assert metrics["provenance"]["dtype"] == weights and metrics["n"] == 6
+    rows = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    for r in rows:  # constrained: schema-valid by construction unless cut off
+        assert r["compliant"] or r["truncated"], r
+    assert any(r["compliant"] for r in rows)
+
+
+def test_packed_weights_are_not_a_dtype_to_load():
+    from maaza.models import resolve_dtype
+
+    for weights in ("int8", "float16"):
+        with pytest.raises(ValueError, match=f"{weights}: decode-only"):
+            resolve_dtype(weights)

@@ -29,6 +29,8 @@ DecodeMode = Literal["free", "constrained"]
 FormatPolicy = Literal["annotation", "assert"]
 # Weights dtype; auto = bf16 where the hardware multiplies bf16 natively (maaza.models.resolve_dtype).
 DType = Literal["auto", "float32", "bfloat16"]
+# Decoding may also pack the Linear layers of an fp32 model: int8 or float16 weights (pack_linears).
+DecodeDType = Literal["auto", "float32", "bfloat16", "int8", "float16"]
 # What an import does with records that fail a data check (maaza.importer).
 OnInvalid = Literal["fail", "drop", "keep"]
 DEFAULT_MODE: DecodeMode = (
@@ -196,6 +198,7 @@ class TrainRun(Strict):
     base_dtype: DType = Field(
         "auto", description="frozen base weights; auto = bf16 only where matmuls are native bf16"
     )
+
     checkpoint_every: int = Field(10, gt=0, description="optimizer steps between checkpoints")
     max_steps: int | None = Field(None, gt=0, description="cap on optimizer steps (quick profile)")
     step_fraction: float = Field(
@@ -210,6 +213,16 @@ class TrainRun(Strict):
         description="torch threads per process; null = all cores (1 is faster on a busy CPU)",
     )
     seed: int = 42
+
+    @field_validator("base_dtype", mode="before")
+    @classmethod
+    def _not_packed(cls, value: Any) -> Any:
+        if value in ("int8", "float16"):  # clearer than the enumeration's word: a value that exists
+            raise ValueError(
+                f"{value} is decode-only (evaluate.dtype / evaluate.dtypes); training's frozen "
+                "base is auto, float32 or bfloat16"
+            )
+        return value
 
 
 class TrainConfig(Strict):
@@ -301,14 +314,15 @@ class EvalConfig(Strict):
     )
     zeroshot_prompt_format: PromptFormat = "paper"
     limit: int | None = Field(None, gt=0, description="evaluate only the first N examples")
-    dtype: DType = Field(
+    dtype: DecodeDType = Field(
         "float32", description="model weights while decoding; auto = bf16 where the CPU multiplies "
-        "bf16 natively (faster, but zero-shot SmolLM2 degrades in bf16), else fp32",
+        "bf16 natively (faster, but zero-shot SmolLM2 degrades in bf16), else fp32; float16 / "
+        "int8 = fp16 / int8 Linear weights (int8: a row's result can depend on its batch: README)",
     )  # fmt: skip
-    dtypes: dict[str, DType] = Field(
+    dtypes: dict[str, DecodeDType] = Field(
         default_factory=dict, description="per subject (a run or a zero-shot model): its decode "
-        "weights, overriding `dtype`; a run gets auto only at equal JSONExact on data/val.jsonl "
-        "(benchmarks/decode_dtype.py)",
+        "weights, overriding `dtype`; a run gets auto, int8 or float16 only at equal JSONExact on "
+        "data/val.jsonl (benchmarks/decode_dtype.py)",
     )  # fmt: skip
     threads: int | None = Field(
         None,
@@ -321,7 +335,7 @@ class EvalConfig(Strict):
         "call): fewer decode steps when evaluations are smaller than a batch (the quick profile)",
     )
 
-    def dtype_of(self, subject: str) -> DType:
+    def dtype_of(self, subject: str) -> DecodeDType:
         """The decode dtype of a run or zero-shot model."""
         return self.dtypes.get(subject, self.dtype)
 

@@ -162,8 +162,9 @@ def grammar_schema(
 
 
 def vocab_size(model: Any) -> int:
-    """Rows of the output layer (may exceed len(tokenizer): padded embeddings)."""
-    return int(model.get_output_embeddings().weight.shape[0])
+    """Rows of the output layer (may exceed len(tokenizer): padded embeddings); `out_features`,
+    not the weight's shape: a packed lm_head (maaza.models.pack_linears) hides its weight."""
+    return int(model.get_output_embeddings().out_features)
 
 
 # ----------------------------------------------------------------------------- grammar cache

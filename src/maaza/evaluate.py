@@ -60,7 +60,7 @@ class EvalSpec:
     adapter: str | None = None  # peft adapter folder
     limit: int | None = None  # first N examples only
     threads: int | None = None  # torch threads (None: torch's default)
-    dtype: str = "float32"  # model weights: auto | float32 | bfloat16 (see resolve_dtype)
+    dtype: str = "float32"  # decode weights: auto|float32|bfloat16|int8|float16 (load_model)
 
 
 def spec_from_params(
@@ -167,33 +167,39 @@ def _stderr(rows: list[dict[str, Any]], key: str) -> float:
     return round(math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1) / n), 6)
 
 
-MAX_BF16_DROP = 0.01  # JSONExact points (as a fraction) bf16 may lose and still count as equal
+MAX_DTYPE_DROP = 0.01  # JSONExact points (as a fraction) a cheaper decode dtype may lose: equal
 
 
 def dtype_verdict(
-    fp32_exact: list[int], bf16_exact: list[int], max_drop: float = MAX_BF16_DROP
+    fp32_exact: list[int],
+    candidate_exact: list[int],
+    setting: str = "auto",
+    max_drop: float = MAX_DTYPE_DROP,
 ) -> dict[str, Any]:
-    """Does decoding in bf16 keep JSONExact? Paired over the same examples: bf16 is `auto` (bf16
-    where native) when it loses at most `max_drop` and the 95% interval of the paired difference
-    reaches 0 (not significantly worse); else float32. Only the examples where the two differ
-    carry information (b: bf16 alone right, c: fp32 alone right)."""
-    if len(fp32_exact) != len(bf16_exact) or not fp32_exact:
+    """Does decoding in a cheaper dtype (bf16, int8, float16) keep JSONExact? Paired over the
+    same examples: the run gets `setting` (its evaluate.dtypes value: auto for bf16, i.e. bf16
+    only where native; int8; float16) when the candidate loses at most `max_drop` and the 95%
+    interval of the paired difference reaches 0 (not significantly worse); else float32. Only
+    the examples where the two differ carry information (b: candidate alone right, c: fp32
+    alone right)."""
+    if len(fp32_exact) != len(candidate_exact) or not fp32_exact:
         raise ValueError("one JSONExact per example in each dtype, on the same examples")
     n = len(fp32_exact)
-    b = sum(1 for f, h in zip(fp32_exact, bf16_exact, strict=True) if h and not f)
-    c = sum(1 for f, h in zip(fp32_exact, bf16_exact, strict=True) if f and not h)
+    pairs = list(zip(fp32_exact, candidate_exact, strict=True))
+    b = sum(1 for f, h in pairs if h and not f)
+    c = sum(1 for f, h in pairs if f and not h)
     diff = (b - c) / n
     half = 1.96 * math.sqrt(max(b + c - (b - c) ** 2 / n, 0.0)) / n  # paired (McNemar) s.e.
     equal = diff >= -max_drop and diff + half >= 0
     return {
         "n": n,
         "json_exact_fp32": sum(fp32_exact) / n,
-        "json_exact_bf16": sum(bf16_exact) / n,
+        "json_exact_candidate": sum(candidate_exact) / n,
         "diff": round(diff, 6),
         "ci95": [round(diff - half, 6), round(diff + half, 6)],
-        "bf16_only_right": b,
+        "candidate_only_right": b,
         "fp32_only_right": c,
-        "dtype": "auto" if equal else "float32",
+        "dtype": setting if equal else "float32",
     }
 
 
@@ -263,8 +269,9 @@ def failure_examples(rows: list[dict[str, Any]], k: int = 6) -> list[dict[str, A
 
 
 # ----------------------------------------------------------------------------- provenance
-def provenance(spec: EvalSpec, data: Path, n_threads: int, dtype: Any) -> dict[str, Any]:
-    """`dtype`: the weights' dtype as loaded (spec.dtype resolved, or a model handed in)."""
+def provenance(spec: EvalSpec, data: Path, n_threads: int, dtype: str) -> dict[str, Any]:
+    """`dtype`: the weights as loaded (maaza.models.weights_dtype: spec.dtype resolved, or a
+    model handed in)."""
     import torch
 
     from maaza.models import native_bf16
@@ -277,7 +284,7 @@ def provenance(spec: EvalSpec, data: Path, n_threads: int, dtype: Any) -> dict[s
         "data": {"path": str(data), "sha256": io.sha256(data)},
         "adapter": spec.adapter,
         "limit": spec.limit,
-        "dtype": str(dtype).removeprefix("torch."),
+        "dtype": dtype,
         "native_bf16": native_bf16(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "decode": spec.decode.model_dump(),
@@ -383,25 +390,30 @@ def load_model(
     model: str, adapter: str | Path | None = None, dtype: str = "float32"
 ) -> tuple[Any, Any]:
     """Base model from the registry, with a peft adapter merged in (merged weights decode faster).
-    `dtype`: float32 | bfloat16 | auto (maaza.models.resolve_dtype: bf16 where native)."""
-    from maaza.models import load, resolve_dtype
+    `dtype`: float32 | bfloat16 | auto (maaza.models.resolve_dtype: bf16 where native) | int8 |
+    float16 (fp32 merged, then its Linear layers packed: maaza.models.pack_linears)."""
+    from maaza.models import PACKED, load, pack_linears, resolve_dtype
 
-    base, tokenizer = load(model, dtype=resolve_dtype(dtype))
-    if adapter is None:
-        return base, tokenizer
+    packed = dtype in PACKED
+    base, tokenizer = load(model, dtype=resolve_dtype("float32" if packed else dtype))
+    merged = base if adapter is None else _merge(base, Path(adapter))
+    return (pack_linears(merged, dtype) if packed else merged), tokenizer
+
+
+def _merge(base: Any, adapter: Path) -> Any:
+    """`base` with a peft adapter (or a full fine-tuning delta) folded into its weights."""
     from peft import PeftModel
 
-    adapter = Path(adapter)
     from maaza.models import apply_full_delta, is_full_delta
 
     if is_full_delta(adapter):  # a `method: full` run: every weight changed
-        return apply_full_delta(base, adapter).eval(), tokenizer
+        return apply_full_delta(base, adapter).eval()
     if not (adapter / "adapter_config.json").is_file():
         raise FileNotFoundError(
             f"{adapter}: not a peft adapter folder (no adapter_config.json) nor a full "
             "fine-tuning delta"
         )
-    return PeftModel.from_pretrained(base, str(adapter)).merge_and_unload().eval(), tokenizer
+    return PeftModel.from_pretrained(base, str(adapter)).merge_and_unload().eval()
 
 
 def write_results(out: Path, rows: Iterable[dict[str, Any]], metrics: dict[str, Any]) -> None:
@@ -567,7 +579,9 @@ def finish_eval(
     """Aggregate an evaluation's prediction rows and write its folder; returns the metrics."""
     import torch
 
-    prov = provenance(spec, data, torch.get_num_threads(), next(model.parameters()).dtype)
+    from maaza.models import weights_dtype
+
+    prov = provenance(spec, data, torch.get_num_threads(), weights_dtype(model))
     if pooled_with:  # decoded in shared batches with these evaluations; wall split by rows
         prov["pooled_with"] = pooled_with
     metrics = {

@@ -416,12 +416,68 @@ def native_bf16() -> bool:
 def resolve_dtype(name: str) -> torch.dtype:
     """float32 | bfloat16 | auto; auto = bf16 where the hardware multiplies bf16 natively
     (measured on an AVX512-BF16 EPYC: 2.3x the fp32 decode speed), else fp32 (AVX2 CPUs
-    emulate bf16 far slower). Training and evaluation both resolve their dtype here."""
+    emulate bf16 far slower). Training and evaluation both resolve their dtype here; int8 and
+    float16 are decode-only (loaded in fp32, then pack_linears)."""
     import torch
 
+    if name in PACKED:
+        raise ValueError(
+            f"dtype {name}: decode-only weights (an fp32 model whose Linear layers are then "
+            "packed, maaza.models.pack_linears), not a dtype to load or train in"
+        )
     if name == "auto":
         return torch.bfloat16 if native_bf16() else torch.float32
     return {"float32": torch.float32, "bfloat16": torch.bfloat16}[name]
+
+
+# Decode-only weights: Linear layers swapped for torch.ao's dynamic ones (fbgemm), the rest fp32.
+PACKED = ("int8", "float16")
+
+
+def pack_linears(model: Any, weights: str) -> Any:
+    """`model` (fp32) with every nn.Linear, lm_head included, swapped in place for torch.ao's
+    dynamic Linear. A decode step reads every weight once, so smaller weights make it cheaper on
+    any CPU. `float16`: fp16 weights, fp32 activations and sums (fp32's outputs where measured).
+    `int8`: int8 weights with one scale per output channel; activations quantized per call with
+    ONE scale over the whole input tensor, so a row's logits can depend on the other rows of its
+    batch, and outputs change (README, evaluate.dtype)."""
+    import warnings
+
+    import torch
+    from torch import nn
+
+    with warnings.catch_warnings():
+        # torch 2.13 (pinned) deprecates torch.ao quantization for torchao and the quantized
+        # tensor constructors it uses; both still work there. Only these two messages are hidden.
+        warnings.filterwarnings(
+            "ignore", r"torch\.ao\.quantization is deprecated", DeprecationWarning
+        )
+        warnings.filterwarnings(
+            "ignore", r"torch\.quantize_per_tensor, torch\.quantize_per_channel", UserWarning
+        )
+        from torch.ao.quantization import (
+            float16_dynamic_qconfig,
+            per_channel_dynamic_qconfig,
+            quantize_dynamic,
+        )
+
+        qconfig, dtype = {
+            "int8": (per_channel_dynamic_qconfig, torch.qint8),
+            "float16": (float16_dynamic_qconfig, torch.float16),
+        }[weights]
+        return quantize_dynamic(model, {nn.Linear: qconfig}, dtype=dtype, inplace=True)
+
+
+def weights_dtype(model: Any) -> str:
+    """The decode weights as provenance records them: int8 or float16 (pack_linears), else the
+    parameters' dtype (float32, bfloat16)."""
+    import torch
+    from torch.ao.nn.quantized.dynamic import Linear as PackedLinear
+
+    for m in model.modules():
+        if isinstance(m, PackedLinear):
+            return "int8" if m._packed_params.dtype == torch.qint8 else "float16"
+    return str(next(model.parameters()).dtype).removeprefix("torch.")
 
 
 def _tiny_random(tok: Any, dtype: torch.dtype) -> Any:
