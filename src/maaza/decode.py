@@ -26,7 +26,7 @@ import copy
 import functools
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -664,6 +664,11 @@ class DecodeStats:
 
 
 @torch.inference_mode()
+def _room(rows: Iterable[Any]) -> int:
+    """The rows' largest remaining token budget: how far the KV cache must still grow."""
+    return max(row.budget - len(row.tokens) for row in rows)
+
+
 def _decode(
     model: Any,
     tokenizer: Any,
@@ -694,8 +699,7 @@ def _decode(
         keep = [j for j, (_, row) in enumerate(rows) if row.stop is None]
         if keep:
             going = [rows[j][1] for j in keep]
-            room = max(row.budget - len(row.tokens) for row in going)
-            forward.advance(keep, [row.tokens[-1] for row in going], room)
+            forward.advance(keep, [row.tokens[-1] for row in going], _room(going))
         return [rows[j] for j in keep]
 
     while live or pending:
@@ -710,8 +714,7 @@ def _decode(
             going = step(fresh, joining)
             stats.prefills += 1
             if going and live:
-                room = max(row.budget - len(row.tokens) for _, row in live + going)
-                batch.merge(fresh, room)
+                batch.merge(fresh, _room(row for _, row in live + going))
                 stats.merges += 1
             elif going:
                 batch = fresh

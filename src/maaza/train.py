@@ -1,7 +1,8 @@
 """LoRA fine-tuning with the paper's recipe, fast on a CPU, resumable, launchable by accelerate.
 
-    python -m maaza.train --run smollm2-135m-r16 --params params.yaml --data data/train.jsonl --out runs/smollm2-135m-r16
-    accelerate launch --num_processes 2 -m maaza.train --run ... # same entry point, multi-GPU / multi-node
+    python -m maaza.train --run smollm2-135m-r16 --params params.yaml --data data/train.jsonl \\
+        --out runs/smollm2-135m-r16
+    accelerate launch --num_processes 2 -m maaza.train --run ...  # same entry point, multi-node
     maaza train smollm2-135m-r16                                  # the CLI wrapper
 
 Rerunning the same command after a kill resumes from `<out>/checkpoints/` (deleted on success).
@@ -32,8 +33,8 @@ examples near the mean length unless noted; "tok/s" counts real, non-padding tok
 - torch.compile (inductor, dynamic shapes, plain peft): 16 min to compile, then 91 tok/CPU-s vs
   125 for the eager lean path: not used.
 - Threads under load (load average 3-6): 1 thread 74-77 tok/s; 2 threads with OpenMP spinning
-  15-33; 2 threads with OMP_WAIT_POLICY=PASSIVE 59-114. Hence the PASSIVE default (maaza/__init__.py), and
-  `threads: 1` when the CPU is crowded.
+  15-33; 2 threads with OMP_WAIT_POLICY=PASSIVE 59-114. Hence the PASSIVE default
+  (maaza/__init__.py), and `threads: 1` when the CPU is crowded.
 - 2026-11-30, method full vs lora (our recipe's batch: 4 x 2, data/train.jsonl + 2,400 extra,
   3 steps, 2 threads, shared CPU): seconds per step lora 19.1 / 23.1 / 11.0, full 21.1 / 26.0 /
   12.1 (full ~1.1x: the frozen base already pays the activation backward; weight gradients and
