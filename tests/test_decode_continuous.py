@@ -141,3 +141,17 @@ def test_real_model_continuous_batches_equal_one_at_a_time(smollm2, mode):
     assert stats.merges >= 1
     assert len({n for _, n, *_ in batched}) >= 4  # rows end at different steps
     assert batched == decoded(model, tok, prompts, cfg, 1, **kwargs)
+
+
+def test_decoding_records_no_autograd_graph(tiny_model):
+    """Every forward pass of generate runs in inference mode: no graph, no saved activations
+    (a decorator once slid off _decode onto a helper and nothing else noticed)."""
+    model, tok = tiny_model
+    seen: list[bool] = []
+    hook = model.register_forward_hook(lambda *_: seen.append(torch.is_inference_mode_enabled()))
+    try:
+        cfg = DecodeConfig(batch_size=3, max_new_tokens=8, repeat_span=12)
+        generate(model, tok, PROMPTS[:4], cfg, budgets=[8] * 4, progress=False)
+    finally:
+        hook.remove()
+    assert seen and all(seen)

@@ -663,12 +663,12 @@ class DecodeStats:
         return self.row_steps / self.steps if self.steps else 0.0
 
 
-@torch.inference_mode()
 def _room(rows: Iterable[Any]) -> int:
     """The rows' largest remaining token budget: how far the KV cache must still grow."""
     return max(row.budget - len(row.tokens) for row in rows)
 
 
+@torch.inference_mode()
 def _decode(
     model: Any,
     tokenizer: Any,
