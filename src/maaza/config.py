@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -30,7 +30,8 @@ FormatPolicy = Literal["annotation", "assert"]
 # Weights dtype; auto = bf16 where the hardware multiplies bf16 natively (maaza.models.resolve_dtype).
 DType = Literal["auto", "float32", "bfloat16"]
 # Decoding may also pack the Linear layers of an fp32 model: int8 or float16 weights (pack_linears).
-DecodeDType = Literal["auto", "float32", "bfloat16", "int8", "float16"]
+PackedDType = Literal["int8", "float16"]
+DecodeDType = Literal[DType, PackedDType]
 # What an import does with records that fail a data check (maaza.importer).
 OnInvalid = Literal["fail", "drop", "keep"]
 DEFAULT_MODE: DecodeMode = (
@@ -198,7 +199,6 @@ class TrainRun(Strict):
     base_dtype: DType = Field(
         "auto", description="frozen base weights; auto = bf16 only where matmuls are native bf16"
     )
-
     checkpoint_every: int = Field(10, gt=0, description="optimizer steps between checkpoints")
     max_steps: int | None = Field(None, gt=0, description="cap on optimizer steps (quick profile)")
     step_fraction: float = Field(
@@ -217,7 +217,7 @@ class TrainRun(Strict):
     @field_validator("base_dtype", mode="before")
     @classmethod
     def _not_packed(cls, value: Any) -> Any:
-        if value in ("int8", "float16"):  # clearer than the enumeration's word: a value that exists
+        if value in get_args(PackedDType):  # clearer than the enumeration's word: it exists
             raise ValueError(
                 f"{value} is decode-only (evaluate.dtype / evaluate.dtypes); training's frozen "
                 "base is auto, float32 or bfloat16"

@@ -25,12 +25,13 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 from urllib.parse import urlparse
 
 from filelock import FileLock  # a dependency of transformers/torch: cross-process cache lock
 
 from maaza import io
+from maaza.config import PackedDType
 
 if TYPE_CHECKING:  # torch loads on first use, so config checks (`maaza params`) stay torch-free
     import torch
@@ -431,7 +432,7 @@ def resolve_dtype(name: str) -> torch.dtype:
 
 
 # Decode-only weights: Linear layers swapped for torch.ao's dynamic ones (fbgemm), the rest fp32.
-PACKED = ("int8", "float16")
+PACKED: tuple[str, ...] = get_args(PackedDType)
 
 
 def pack_linears(model: Any, weights: str) -> Any:
