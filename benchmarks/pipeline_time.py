@@ -41,7 +41,7 @@ def _read(path: Path) -> dict[str, Any]:
     return io.read_json(path) if path.is_file() else {}
 
 
-def _wall(metrics: dict[str, Any], *keys: str) -> float | None:
+def _number(metrics: dict[str, Any], *keys: str) -> float | None:
     value: Any = metrics
     for key in keys:
         value = value.get(key, {}) if isinstance(value, dict) else {}
@@ -67,15 +67,15 @@ def stage_times(root: Path) -> list[dict[str, Any]]:
         m = _read(root / "runs" / run.name / "train_metrics.json")
         rows.append({
             "stage": "train", "subject": run.name, "role": run.role, "part": _part(plan, run.name),
-            "wall_s": _wall(m, "wall_time_s"), "cpu": _cpu_kind(m),
+            "wall_s": _number(m, "wall_time_s"), "cpu": _cpu_kind(m),
         })  # fmt: skip
     for subject in plan.subjects:
         evals = []
         for e in plan.evals_of(subject):
             m = _read(root / e.out_dir() / "metrics.json")
             evals.append({
-                "name": e.name, "split": e.split, "mode": e.mode, "n": _wall(m, "n"),
-                "wall_s": _wall(m, "overall", "wall_time_s"), "cpu": _cpu_kind(m.get("provenance", m)),
+                "name": e.name, "split": e.split, "mode": e.mode, "n": _number(m, "n"),
+                "wall_s": _number(m, "overall", "wall_time_s"), "cpu": _cpu_kind(m.get("provenance", m)),
             })  # fmt: skip
         walls = [e["wall_s"] for e in evals]
         rows.append({
@@ -151,7 +151,7 @@ def project(rows: list[dict[str, Any]], speedup: dict[str, float], sizes: dict[s
 
 def split_sizes(root: Path) -> dict[str, int]:
     return {
-        split: sum(1 for line in (root / "data" / f).open() if line.strip())
+        split: len(io.read_jsonl(root / "data" / f))
         for split, f in SPLIT_FILES.items()
         if (root / "data" / f).is_file()
     }
@@ -167,10 +167,8 @@ def main() -> None:
     result = summary(rows)
     result["stages"] = rows
     # where the committed default runs were measured (not necessarily this machine)
-    result["machine"] = next(
-        (_read(p).get("hardware") for p in sorted((ROOT / "runs").glob("*/train_metrics.json"))
-         if _read(p).get("hardware")), {},
-    )  # fmt: skip
+    hardware = (_read(p).get("hardware") for p in sorted(ROOT.glob("runs/*/train_metrics.json")))
+    result["machine"] = next((hw for hw in hardware if hw), {})
     if args.decode_bench:
         bench = io.read_json(args.decode_bench)
         speedup = {
