@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from maaza import models
 from maaza.cli import app
 from maaza.config import DEFAULT_PARAMS, ConfigError, TrainRun, load_params, resolve
+from maaza.extract import Source, source_dtype
 
 RAW = yaml.safe_load(DEFAULT_PARAMS.read_text())
 
@@ -189,6 +190,11 @@ def test_decode_dtype_per_subject():
         resolve(_with("evaluate.dtypes", {"smollm2-135m-r61": "auto"}))
     params = resolve(_with("evaluate.dtypes", {"smollm2-135m-r16": "int8"}))
     assert params.evaluate.dtype_of("smollm2-135m-r16") == "int8"
+    # the extractor decodes a run as its evaluation did, zero-shot models in evaluate.dtype
+    run = Source(model="smollm2-135m-instruct", prompt_format="compact", run="smollm2-135m-r16")
+    assert source_dtype(run, params) == "int8"
+    assert source_dtype(Source("smollm2-135m-instruct", "compact"), params) == params.evaluate.dtype
+    assert source_dtype(run, None) == "float32"  # installed package, no params.yaml
 
 
 def test_packed_weights_are_decode_only():

@@ -507,8 +507,7 @@ def extract(
             source = ex.choose_source(model, adapter or ex.AUTO, zero_shot=zero_shot,
                                       prompt_format=prompt_format, root=root)  # fmt: skip
             params = ex.read_params(ex.project_root(root))
-            job = ex.job_key(source, mode, cfg, schema_obj,
-                             params.evaluate.dtype if params else "float32")  # fmt: skip
+            job = ex.job_key(source, mode, cfg, schema_obj, ex.source_dtype(source, params))
             if len(ex.completed_lines(output, lines, job)) == len(lines):
                 err.print(f"{output}: all {len(lines)} lines already done")
                 return

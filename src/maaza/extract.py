@@ -371,6 +371,12 @@ class Source:
         return f"run {self.run} ({self.model} + {self.adapter}, prompt {self.prompt_format})"
 
 
+def source_dtype(source: Source, params: Params | None) -> str:
+    """The weights dtype a source decodes in, as evaluation decodes it: its run's (or zero-shot
+    model's) evaluate.dtypes entry, else evaluate.dtype."""
+    return params.evaluate.dtype_of(source.run or source.model) if params else "float32"
+
+
 def project_root(root: str | Path | None = None) -> Path:
     return Path(root or os.environ.get(ROOT_ENV) or PROJECT_ROOT)
 
@@ -577,7 +583,7 @@ class Extractor:
         self.mode = mode
         self.cfg = decode or (params.evaluate.decode if params else DecodeConfig())
         threads = threads or (params.evaluate.threads if params else None)
-        self.dtype = params.evaluate.dtype if params else "float32"  # as evaluation decodes
+        self.dtype = source_dtype(self.source, params)
         if threads:
             import torch
 
