@@ -59,16 +59,21 @@ def main(args: argparse.Namespace) -> dict:
     spec = subject_spec(params, args.subject, args.mode, args.runs_dir)
     records, schemas = import_edgejson(args.data, args.schemas)
     records = records[: args.n] if args.n else records
-    exact = {}
+    exact, raw, walls = {}, {}, {}
     for dtype in ("float32", *args.candidate):
         model, tok = load_model(spec.model, spec.adapter, dtype)
-        rows, wall = predict(model, tok, records, schemas, spec)
+        rows, walls[dtype] = predict(model, tok, records, schemas, spec)
         exact[dtype] = [int(r["json_exact"]) for r in rows]
-        print(f"{dtype}: JSONExact {sum(exact[dtype])}/{len(rows)} in {wall:.0f} s", flush=True)
+        raw[dtype] = [r["raw"] for r in rows]
+        print(f"{dtype}: JSONExact {sum(exact[dtype])}/{len(rows)} in {walls[dtype]:.0f} s",
+              flush=True)  # fmt: skip
     verdicts = [
-        {"candidate": c, **dtype_verdict(exact["float32"], exact[c], SETTING[c])}
+        {"candidate": c, **dtype_verdict(exact["float32"], exact[c], SETTING[c]),
+         # how often the cheaper weights change the answer at all, and the decode's wall time
+         "identical_outputs": sum(a == b for a, b in zip(raw["float32"], raw[c], strict=True)),
+         "wall_s": round(walls[c], 1), "wall_s_float32": round(walls["float32"], 1)}
         for c in args.candidate
-    ]
+    ]  # fmt: skip
     # the first candidate (in the order given: the preferred first) that keeps JSONExact
     dtype = next((v["dtype"] for v in verdicts if v["dtype"] != "float32"), "float32")
     result = {
