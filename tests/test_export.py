@@ -79,7 +79,7 @@ def test_cli_export_refuses_bad_gguf_type_and_unknown_run(tmp_path, monkeypatch)
     r = CliRunner().invoke(app, ["export", "x", "--out", str(tmp_path / "o"), "--gguf-type", "q4"])
     assert r.exit_code == 2 and "f32, f16, bf16, q8_0" in r.output
     r = CliRunner().invoke(app, ["export", "nope", "--out", str(tmp_path / "o")])
-    assert r.exit_code == 1 and "nope: not a LoRA adapter folder" in r.output
+    assert r.exit_code == 1 and "nope: not an adapter folder (LoRA or full)" in r.output
     assert not (tmp_path / "o").exists()
 
 

@@ -273,7 +273,7 @@ def test_no_adapter_says_how_to_train(tmp_path, root):
     assert "no trained adapter" in result.output and "dvc repro train" in result.output
     assert "--zero-shot" in result.output
     result = _cli("--schema", schema, "--adapter", str(tmp_path / "nowhere"), "Dune")
-    assert result.exit_code == 1 and "not a LoRA adapter folder" in result.output
+    assert result.exit_code == 1 and "not an adapter folder (LoRA or full)" in result.output
     result = _cli("--schema", schema, "--zero-shot", "--adapter", "x", "Dune")
     assert result.exit_code == 1 and "drop --adapter" in result.output
 
@@ -371,6 +371,33 @@ def test_real_adapter_is_found_and_applied(tmp_path, tiny_model, monkeypatch):
     assert not any("lora" in n for n, _ in ex.model.named_parameters())  # merged, not wrapped
     q_base = model.model.layers[0].self_attn.q_proj.weight
     assert not torch.allclose(ex.model.model.layers[0].self_attn.q_proj.weight, q_base)
+    jsonschema.validate(ex.extract(TEXTS[0], BOOK), BOOK)
+
+
+def test_full_fine_tuning_run_is_found_and_applied(tmp_path, tiny_model, monkeypatch):
+    """A `method: full` run leaves a weight delta, not a peft adapter: extract finds it, by name
+    and by default, and decodes with the changed weights."""
+    import copy
+
+    from maaza.models import save_full_delta
+
+    monkeypatch.setenv("MAAZA_ROOT", str(tmp_path))
+    model, _ = tiny_model
+    tuned = copy.deepcopy(model)
+    with torch.no_grad():
+        tuned.model.layers[0].self_attn.q_proj.weight.add_(0.5)
+    folder = tmp_path / "runs" / "tiny-full" / "adapter"
+    folder.mkdir(parents=True)
+    save_full_delta(tuned, model, folder, "tiny-random")
+    _write(folder.parent / "train_metrics.json",
+           {"run": "tiny-full", "model": "tiny-random", "prompt_format": "compact"})  # fmt: skip
+
+    assert [s.run for s in find_adapters(tmp_path)] == ["tiny-full"]
+    assert choose_source(adapter="tiny-full").adapter == folder
+    ex = Extractor(decode=TIGHT)
+    assert ex.source.run == "tiny-full"
+    q = ex.model.model.layers[0].self_attn.q_proj.weight
+    assert torch.allclose(q, tuned.model.layers[0].self_attn.q_proj.weight, atol=1e-2)  # bf16 delta
     jsonschema.validate(ex.extract(TEXTS[0], BOOK), BOOK)
 
 

@@ -43,6 +43,7 @@ from maaza.config import (
     Params,
     PromptFormat,
 )
+from maaza.models import FULL_DELTA, is_full_delta
 from maaza.plan import VAL_SPLIT
 
 ROOT_ENV = "MAAZA_ROOT"
@@ -447,8 +448,8 @@ def find_adapters(root: Path, params: Params | None = None) -> list[Source]:
     """Every trained adapter under <root>/runs, best first (evaluated by JSONExact, then the rest)."""
     scores = eval_scores(root / "results" / "eval")
     found = []
-    for cfg in sorted((root / "runs").glob("*/adapter/adapter_config.json")):
-        run_dir = cfg.parent.parent
+    for folder in sorted(f for f in (root / "runs").glob("*/adapter") if is_trained_folder(f)):
+        run_dir = folder.parent
         run = (_read_json(run_dir / "train_metrics.json") or {}).get("run", run_dir.name)
         if params is not None and run in params.run_names() and params.run_role(run) == "trial":
             continue  # a search screen; the recipe it chose is a run of its own
@@ -458,8 +459,13 @@ def find_adapters(root: Path, params: Params | None = None) -> list[Source]:
             continue
         exact = scores.get(run)
         note = f"val JSONExact {exact:.3f}" if exact is not None else "not evaluated on val yet"
-        found.append(Source(model, fmt, cfg.parent, run, exact, note))
+        found.append(Source(model, fmt, folder, run, exact, note))
     return sorted(found, key=lambda s: (s.json_exact is None, -(s.json_exact or 0.0), s.run))
+
+
+def is_trained_folder(folder: Path) -> bool:
+    """A run's `adapter` folder: a peft LoRA adapter or a full fine-tuning delta (`method: full`)."""
+    return (folder / "adapter_config.json").is_file() or is_full_delta(folder)
 
 
 def _explicit_adapter(adapter: str | Path, root: Path) -> tuple[Path, str]:
@@ -469,11 +475,11 @@ def _explicit_adapter(adapter: str | Path, root: Path) -> tuple[Path, str]:
         Path(adapter) / "adapter",
         root / "runs" / str(adapter) / "adapter",
     ):
-        if (cand / "adapter_config.json").is_file():
+        if is_trained_folder(cand):
             run_dir = cand.parent
             return cand, (_read_json(run_dir / "train_metrics.json") or {}).get("run", run_dir.name)
-    raise NoAdapterError(f"{adapter}: not a LoRA adapter folder, run folder or run name under "
-                         f"{root / 'runs'} (no adapter_config.json)")  # fmt: skip
+    raise NoAdapterError(f"{adapter}: not an adapter folder (LoRA or full), run folder or run name under "
+                         f"{root / 'runs'} (no adapter_config.json nor {FULL_DELTA})")  # fmt: skip
 
 
 def choose_source(
@@ -723,7 +729,8 @@ def _sha(data: bytes | str) -> str:
 def _adapter_sha(adapter: Path | None) -> str | None:
     if adapter is None:
         return None
-    files = sorted(p for p in Path(adapter).glob("adapter_*") if p.is_file())
+    # a LoRA adapter's adapter_* files, or a full fine-tuning's delta and its config
+    files = sorted(p for p in Path(adapter).glob("*") if p.name.startswith(("adapter_", "full_")))
     return _sha(b"".join(p.name.encode() + p.read_bytes() for p in files))
 
 
