@@ -17,7 +17,24 @@ from maaza.report.numbers import parse, parse_numbers, render
 from maaza.results import ReportError, load_bench, load_eval, load_reference, load_results
 
 __all__ = [
-    "Design", "Frames", "Inventory", "ReportError", "ReportPaths", "build_frames", "build_report",
-    "describe", "design_from_params", "load_bench", "load_design", "load_eval", "load_frames",
-    "load_reference", "load_results", "parse", "parse_numbers", "render", "tex_escape", "wilson",
-]  # fmt: skip
+    "Design",
+    "Frames",
+    "Inventory",
+    "ReportError",
+    "ReportPaths",
+    "build_frames",
+    "build_report",
+    "describe",
+    "design_from_params",
+    "load_bench",
+    "load_design",
+    "load_eval",
+    "load_frames",
+    "load_reference",
+    "load_results",
+    "parse",
+    "parse_numbers",
+    "render",
+    "tex_escape",
+    "wilson",
+]

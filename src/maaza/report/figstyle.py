@@ -34,12 +34,19 @@ OURS_HATCH = "...."  # our recipe's fine-tuned bars (zero-shot bars are hatched 
 OURS_DODGE = 1.08  # our recipe's points sit at the main run's x: shift them right (log axis)
 WIDTH = 6.3  # inches: the text width of the paper's one-column layout
 RC = {
-    **sns.axes_style("whitegrid"), **sns.plotting_context("paper", font_scale=1.0),
-    "font.family": "DejaVu Sans", "axes.titlesize": 9, "axes.labelsize": 8.5,
-    "legend.fontsize": 7, "legend.title_fontsize": 7.5, "xtick.labelsize": 7.5,
-    "ytick.labelsize": 7.5, "axes.titleweight": "bold", "grid.linewidth": 0.5,
+    **sns.axes_style("whitegrid"),
+    **sns.plotting_context("paper", font_scale=1.0),
+    "font.family": "DejaVu Sans",
+    "axes.titlesize": 9,
+    "axes.labelsize": 8.5,
+    "legend.fontsize": 7,
+    "legend.title_fontsize": 7.5,
+    "xtick.labelsize": 7.5,
+    "ytick.labelsize": 7.5,
+    "axes.titleweight": "bold",
+    "grid.linewidth": 0.5,
     "svg.hashsalt": "maaza",  # fixed ids in vector output: same results, same bytes
-}  # fmt: skip
+}
 PAPER_LABEL = "reported by the original paper"
 MAIN_ROLES = ("paper_recipe", "ours", "scale")  # drawn in their model's colour, thick
 
@@ -100,19 +107,27 @@ def point_style(row: pd.Series, colors: dict[str, Any]) -> dict[str, Any]:
     color = colors.get(series(row), PAPER_GREY)
     marker = (OURS_MARKERS if is_ours(row) else MARKERS).get(row["mode"], "^")
     face = color if row["kind"] != "zero-shot" else "white"  # zero-shot points are hollow
-    return dict(marker=marker, color=color, markerfacecolor=face, markeredgecolor=color,
-                markersize=6, linestyle="none")  # fmt: skip
+    return dict(
+        marker=marker,
+        color=color,
+        markerfacecolor=face,
+        markeredgecolor=color,
+        markersize=6,
+        linestyle="none",
+    )
 
 
 def bar_style(row: pd.Series, colors: dict[str, Any]) -> dict[str, Any]:
     color = colors.get(series(row), PAPER_GREY)
     zero = row["kind"] == "zero-shot"
     return {
-        "facecolor": "white" if zero else color, "edgecolor": color,
+        "facecolor": "white" if zero else color,
+        "edgecolor": color,
         "hatch": "////" if zero else OURS_HATCH if is_ours(row) else None,
         "hatchcolor": color if zero else "white",  # white dots on our recipe's filled bars
-        "alpha": 1.0 if row["mode"] == "constrained" else 0.6, "linewidth": 0.8,
-    }  # fmt: skip
+        "alpha": 1.0 if row["mode"] == "constrained" else 0.6,
+        "linewidth": 0.8,
+    }
 
 
 def _marker(label: str, marker: str = "o", color: Any = "0.3", **kw: Any) -> Line2D:
@@ -126,14 +141,19 @@ def style_legend(fig: Figure, colors: dict[str, Any]) -> None:
     shapes = [_marker("constrained", mfc="0.3"), _marker("free", "s", mfc="0.3")]
     if any("|" in key for key in colors):
         shapes += [_marker(f"{OURS_LABEL}, {m}", OURS_MARKERS[m]) for m in ("constrained", "free")]
-    labels = {key: short_model(key.partition("|")[0]) + (f", {OURS_LABEL}" if "|" in key else "")
-              for key in colors}  # fmt: skip
+    labels = {
+        key: short_model(key.partition("|")[0]) + (f", {OURS_LABEL}" if "|" in key else "")
+        for key in colors
+    }
     columns = {
         "colour: model": [Patch(color=c, label=labels[m]) for m, c in colors.items()],
-        "fill: setting": [_marker("fine-tuned", color="k"), _marker("zero-shot", color="k", mfc="white"),
-                          _marker(PAPER_LABEL, "D", PAPER_GREY, mfc="white")],
+        "fill: setting": [
+            _marker("fine-tuned", color="k"),
+            _marker("zero-shot", color="k", mfc="white"),
+            _marker(PAPER_LABEL, "D", PAPER_GREY, mfc="white"),
+        ],
         "shape: decoding": shapes,
-    }  # fmt: skip
+    }
     rows = max(map(len, columns.values()))
     handles = []  # legends fill column by column: a title, its entries, blanks to the same height
     for title, entries in columns.items():

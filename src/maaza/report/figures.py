@@ -33,22 +33,45 @@ FigureFn = Callable[[Frames, dict[str, Any]], Figure]
 def exact_vs_params(frames: Frames, reference: dict[str, Any]) -> Figure:
     """JSONExact vs parameter count: fine-tuned vs zero-shot, ours beside the paper's."""
     return _exact_against(
-        frames, reference, "params_total", 1e-6, "params_m", "JSONExact vs parameters", 3.3,
-        xlabel="parameters (millions, log scale)", ylabel="JSONExact (%) on the test split",
-    )  # fmt: skip
+        frames,
+        reference,
+        "params_total",
+        1e-6,
+        "params_m",
+        "JSONExact vs parameters",
+        3.3,
+        xlabel="parameters (millions, log scale)",
+        ylabel="JSONExact (%) on the test split",
+    )
 
 
 @style.styled
 def size_vs_accuracy(frames: Frames, reference: dict[str, Any]) -> Figure:
     """Disk size (bf16 weights + adapter) vs JSONExact, with the paper's reported sizes."""
     return _exact_against(
-        frames, reference, "disk_mb", 1.0, "size_mb", "Disk size vs JSONExact", 3.0,
-        xlabel="size on disk (MB, log scale): bf16 weights + LoRA adapter", ylabel="JSONExact (%)",
-    )  # fmt: skip
+        frames,
+        reference,
+        "disk_mb",
+        1.0,
+        "size_mb",
+        "Disk size vs JSONExact",
+        3.0,
+        xlabel="size on disk (MB, log scale): bf16 weights + LoRA adapter",
+        ylabel="JSONExact (%)",
+    )
 
 
-def _exact_against(frames: Frames, reference: dict[str, Any], x: str, scale: float, paper_x: str,
-                   title: str, height: float, xlabel: str, ylabel: str) -> Figure:  # fmt: skip
+def _exact_against(
+    frames: Frames,
+    reference: dict[str, Any],
+    x: str,
+    scale: float,
+    paper_x: str,
+    title: str,
+    height: float,
+    xlabel: str,
+    ylabel: str,
+) -> Figure:
     """Test-split JSONExact of every headline eval against `x` (times `scale`) on a log axis, with
     its 95% Wilson interval; zero-shot -> fine-tuned joined by a line (the paper's recipe and ours
     start from the same zero-shot point). The paper's models sit at their `paper_x` (those that
@@ -63,20 +86,37 @@ def _exact_against(frames: Frames, reference: dict[str, Any], x: str, scale: flo
     xs = {i: r[x] * scale * dodge[i] for i, r in rows.iterrows()}
     for i, r in rows.iterrows():
         y, lo, hi = style.pct([r["json_exact"], r["json_exact_lo"], r["json_exact_hi"]])
-        ax.errorbar(xs[i], y, yerr=[[y - lo], [hi - y]], elinewidth=0.8, capsize=2,
-                    **style.point_style(r, colors))  # fmt: skip
+        ax.errorbar(
+            xs[i],
+            y,
+            yerr=[[y - lo], [hi - y]],
+            elinewidth=0.8,
+            capsize=2,
+            **style.point_style(r, colors),
+        )
     for z, f in _pairs(rows):
         ft = rows.loc[f]
-        ax.plot([xs[z], xs[f]], style.pct([rows.loc[z, "json_exact"], ft["json_exact"]]),
-                color=colors[style.series(ft)], lw=0.7, alpha=0.5,
-                ls="-" if ft["mode"] == "constrained" else ":")  # fmt: skip
+        ax.plot(
+            [xs[z], xs[f]],
+            style.pct([rows.loc[z, "json_exact"], ft["json_exact"]]),
+            color=colors[style.series(ft)],
+            lw=0.7,
+            alpha=0.5,
+            ls="-" if ft["mode"] == "constrained" else ":",
+        )
     paper = [m for m in style.paper_models(reference) if m.get(paper_x)]
     for m in paper:
         xy = (m[paper_x], m["overall"]["json_exact"])
         ax.plot(*xy, "D", color=style.PAPER_GREY, mfc="white", ms=5)
         if paper_x == "params_m":
-            ax.annotate(f"{m['label']} ({m['kind']})", xy, fontsize=6, color=style.PAPER_GREY,
-                        xytext=(4, -8), textcoords="offset points")  # fmt: skip
+            ax.annotate(
+                f"{m['label']} ({m['kind']})",
+                xy,
+                fontsize=6,
+                color=style.PAPER_GREY,
+                xytext=(4, -8),
+                textcoords="offset points",
+            )
     style.model_ticks(ax, [*(rows[x] * scale), *(m[paper_x] for m in paper)])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -136,8 +176,14 @@ def finetune_gain(frames: Frames, reference: dict[str, Any]) -> Figure:
     for i, (_, zs, ft, zs_color, ft_color, hatch) in enumerate(bars):
         z, f = style.pct([zs["json_exact"], ft["json_exact"]])
         ax.bar(i - 0.2, z, 0.38, facecolor="white", edgecolor=zs_color, hatch="////")
-        ax.bar(i + 0.2, f, 0.38, color=ft_color, hatch=style.OURS_HATCH if hatch else None,
-               hatchcolor="white")  # fmt: skip
+        ax.bar(
+            i + 0.2,
+            f,
+            0.38,
+            color=ft_color,
+            hatch=style.OURS_HATCH if hatch else None,
+            hatchcolor="white",
+        )
         x = fmt.gain_factor(ft, zs)
         label = f"{f - z:+.0f} pp" if x is None else f"×{x}"
         ax.text(i, max(z, f) + 2, label, ha="center", fontsize=7.5)
@@ -145,11 +191,19 @@ def finetune_gain(frames: Frames, reference: dict[str, Any]) -> Figure:
     ax.set_xticks(range(len(labels)), labels, fontsize=6.5 if len(labels) > 5 else 7.5)
     ax.set_ylabel("JSONExact (%)")
     ax.set_ylim(0, 110)
-    handles = [Patch(facecolor="white", edgecolor="k", hatch="////", label="zero-shot"),
-               Patch(color="0.4", label="fine-tuned")]  # fmt: skip
+    handles = [
+        Patch(facecolor="white", edgecolor="k", hatch="////", label="zero-shot"),
+        Patch(color="0.4", label="fine-tuned"),
+    ]
     if any(b[-1] for b in ours):
-        handles.append(Patch(facecolor="0.4", hatch=style.OURS_HATCH, hatchcolor="white",
-                             label=f"fine-tuned, {style.OURS_LABEL}"))  # fmt: skip
+        handles.append(
+            Patch(
+                facecolor="0.4",
+                hatch=style.OURS_HATCH,
+                hatchcolor="white",
+                label=f"fine-tuned, {style.OURS_LABEL}",
+            )
+        )
     ax.legend(handles=handles, loc="upper left")
     return fig
 
@@ -176,9 +230,18 @@ def _paper_gain(reference: dict[str, Any]) -> list[Bar]:
     zero = [m for m in models if m["kind"] == "zero-shot" and not m["overall"].get("estimated")]
     rows = {m["id"]: {"json_exact": m["overall"]["json_exact"] / 100, "n": n} for m in models}
     return [
-        (f"paper {zs['params_m']}M\n(reported)", rows[zs["id"]], rows[ft["id"]], style.PAPER_GREY, style.PAPER_GREY, False)
-        for zs in zero for ft in models if ft["kind"] == "fine-tuned" and ft["params_m"] == zs["params_m"]
-    ]  # fmt: skip
+        (
+            f"paper {zs['params_m']}M\n(reported)",
+            rows[zs["id"]],
+            rows[ft["id"]],
+            style.PAPER_GREY,
+            style.PAPER_GREY,
+            False,
+        )
+        for zs in zero
+        for ft in models
+        if ft["kind"] == "fine-tuned" and ft["params_m"] == zs["params_m"]
+    ]
 
 
 @style.styled
@@ -187,24 +250,39 @@ def ablations(frames: Frames, reference: dict[str, Any]) -> Figure:
     ab = frames.ablations
     if ab.empty or ab["json_exact"].notna().sum() == 0:
         return style.placeholder("Ablations", "not run: no ablation run has been evaluated yet")
-    fig, axes = plt.subplots(1, 3, layout="constrained", figsize=(style.WIDTH, 2.5),
-                             gridspec_kw={"width_ratios": [1, 1, 0.9]})  # fmt: skip
+    fig, axes = plt.subplots(
+        1,
+        3,
+        layout="constrained",
+        figsize=(style.WIDTH, 2.5),
+        gridspec_kw={"width_ratios": [1, 1, 0.9]},
+    )
     ref = reference.get("ablations", {})
     _curve(axes[0], ab[ab["factor"] == "rank"], "LoRA rank r", ref.get("rank"), "r", log2=True)
-    _curve(axes[1], ab[ab["factor"] == "data"], "training data (fraction)", ref.get("data"), "fraction")  # fmt: skip
+    _curve(
+        axes[1], ab[ab["factor"] == "data"], "training data (fraction)", ref.get("data"), "fraction"
+    )
     _loss_decode_bars(axes[2], frames)
     axes[0].set_ylabel("JSONExact (%)")
     handles = [
         Line2D([], [], marker="o", color=style.PALETTE[0], label="JSONExact (ours; band: 95% CI)"),
         Line2D([], [], marker="^", color=style.TIME_COLOR, ls="--", label="training time (ours)"),
-        Line2D([], [], marker="D", color=style.PAPER_GREY, mfc="white", label=f"JSONExact, {style.PAPER_LABEL}"),
-    ]  # fmt: skip
+        Line2D(
+            [],
+            [],
+            marker="D",
+            color=style.PAPER_GREY,
+            mfc="white",
+            label=f"JSONExact, {style.PAPER_LABEL}",
+        ),
+    ]
     fig.legend(handles=handles, loc="outside lower center", ncol=3)
     return fig
 
 
-def _curve(ax: plt.Axes, pts: pd.DataFrame, xlabel: str, ref: dict | None, key: str,
-           log2: bool = False) -> None:  # fmt: skip
+def _curve(
+    ax: plt.Axes, pts: pd.DataFrame, xlabel: str, ref: dict | None, key: str, log2: bool = False
+) -> None:
     """JSONExact (left axis) and training time (right axis) against one ablated knob."""
     pts = pts[pts["json_exact"].notna()].sort_values("value")
     ax.set_xlabel(xlabel)
@@ -219,8 +297,14 @@ def _curve(ax: plt.Axes, pts: pd.DataFrame, xlabel: str, ref: dict | None, key: 
     ax.plot(xs, style.pct(pts["json_exact"]), "o-", color=style.PALETTE[0])
     # 95% Wilson band: with ~150 test examples it is several points wide, and the curve's steps
     # mean little where the bands overlap.
-    ax.fill_between(xs, style.pct(pts["json_exact_lo"]), style.pct(pts["json_exact_hi"]), color=style.PALETTE[0],
-                    alpha=0.15, lw=0)  # fmt: skip
+    ax.fill_between(
+        xs,
+        style.pct(pts["json_exact_lo"]),
+        style.pct(pts["json_exact_hi"]),
+        color=style.PALETTE[0],
+        alpha=0.15,
+        lw=0,
+    )
     minutes = pts["wall_time_s"] / 60
     if minutes.notna().any():
         twin = ax.twinx()
@@ -247,9 +331,17 @@ def _loss_decode_bars(ax: plt.Axes, frames: Frames) -> None:
     colors = [style.PALETTE[2]] * 2 + [style.PALETTE[4]] * 2  # loss bars, decoding bars
     ax.bar(range(len(bars)), np.nan_to_num(values), color=colors)
     for i, v in enumerate(values):
-        ax.text(i, (0 if np.isnan(v) else v) + 2, "not run" if np.isnan(v) else f"{v:.0f}",
-                ha="center", fontsize=6.5, rotation=90 if np.isnan(v) else 0)  # fmt: skip
-    ax.set_xticks(range(len(bars)), labels, fontsize=6, rotation=45, ha="right", rotation_mode="anchor")  # fmt: skip
+        ax.text(
+            i,
+            (0 if np.isnan(v) else v) + 2,
+            "not run" if np.isnan(v) else f"{v:.0f}",
+            ha="center",
+            fontsize=6.5,
+            rotation=90 if np.isnan(v) else 0,
+        )
+    ax.set_xticks(
+        range(len(bars)), labels, fontsize=6, rotation=45, ha="right", rotation_mode="anchor"
+    )
     ax.set_ylim(0, 105)
     ax.set_title("loss masking / decoding", fontsize=8)
 
@@ -270,13 +362,28 @@ def schema_heatmap(frames: Frames, reference: dict[str, Any]) -> Figure:
         index=order, columns=[lbl for lbl in cols["label"] if lbl in set(data["label"])]
     )
     fig, ax = plt.subplots(layout="constrained", figsize=(style.WIDTH, 0.8 + 0.2 * len(order)))
-    sns.heatmap(grid * 100, ax=ax, cmap="cividis", vmin=0, vmax=100, annot=True, fmt=".0f",
-                annot_kws={"fontsize": 6}, cbar_kws={"label": "JSONExact (%)", "shrink": 0.6},
-                linewidths=0.3, linecolor="white", mask=grid.isna())  # fmt: skip
+    sns.heatmap(
+        grid * 100,
+        ax=ax,
+        cmap="cividis",
+        vmin=0,
+        vmax=100,
+        annot=True,
+        fmt=".0f",
+        annot_kws={"fontsize": 6},
+        cbar_kws={"label": "JSONExact (%)", "shrink": 0.6},
+        linewidths=0.3,
+        linecolor="white",
+        mask=grid.isna(),
+    )
     ax.set_facecolor("0.9")  # NaN cells (schema not in that split) read as light grey
     ax.grid(False)
-    ax.set_yticks(np.arange(len(order)) + 0.5, [f"{s} ({tiers[s][0]})" for s in order], fontsize=6.5)  # fmt: skip
-    ax.set_xticks(np.arange(grid.shape[1]) + 0.5, grid.columns, rotation=35, ha="right", fontsize=6.5)  # fmt: skip
+    ax.set_yticks(
+        np.arange(len(order)) + 0.5, [f"{s} ({tiers[s][0]})" for s in order], fontsize=6.5
+    )
+    ax.set_xticks(
+        np.arange(grid.shape[1]) + 0.5, grid.columns, rotation=35, ha="right", fontsize=6.5
+    )
     ax.set_xlabel("")
     ax.set_ylabel("schema (tier: s/m/c)")
     return fig
@@ -296,8 +403,14 @@ def errors(frames: Frames, reference: dict[str, Any]) -> Figure:
     share = err.pivot_table(index="label", columns="category", values="share")
     share = share.reindex(index=labels, columns=cats)
     has_tiers = not frames.error_tiers.empty
-    fig, axes = plt.subplots(1, 2 if has_tiers else 1, layout="constrained", figsize=(style.WIDTH, 0.9 + 0.22 * len(labels)),
-                             gridspec_kw={"width_ratios": [2.2, 1]} if has_tiers else None, squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        1,
+        2 if has_tiers else 1,
+        layout="constrained",
+        figsize=(style.WIDTH, 0.9 + 0.22 * len(labels)),
+        gridspec_kw={"width_ratios": [2.2, 1]} if has_tiers else None,
+        squeeze=False,
+    )
     ax = axes[0, 0]
     left = np.zeros(len(labels))
     for c in cats:
@@ -318,7 +431,9 @@ def errors(frames: Frames, reference: dict[str, Any]) -> Figure:
         vals = table.loc[c].reindex(tiers).fillna(0).to_numpy(dtype=float)
         ax.bar(range(len(tiers)), vals, bottom=bottom, color=colors.get(c, "k"))
         bottom += vals
-    ax.set_xticks(range(len(tiers)), tiers, fontsize=6.5, rotation=30, ha="right", rotation_mode="anchor")  # fmt: skip
+    ax.set_xticks(
+        range(len(tiers)), tiers, fontsize=6.5, rotation=30, ha="right", rotation_mode="anchor"
+    )
     ax.set_ylabel("examples")
     ax.set_title("main model by tier", fontsize=7)
     ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
@@ -347,16 +462,28 @@ def loss_curves(frames: Frames, reference: dict[str, Any]) -> Figure:
         for run, g in loss.groupby("run", sort=False):
             role, done = g["role"].iloc[0], bool(g["finished"].iloc[0])
             tag = f" ({style.OURS_LABEL})" if role == "ours" else ""
-            ax.plot(g[x] / (1e6 if x == "tokens" else 1), g["loss"], color=colors[run],
-                    lw=1.8 if role in style.MAIN_ROLES else 0.9, ls="-" if done else "--",  # ablations thin
-                    label=run + tag + ("" if done else " (running)"))  # fmt: skip
+            ax.plot(
+                g[x] / (1e6 if x == "tokens" else 1),
+                g["loss"],
+                color=colors[run],
+                lw=1.8 if role in style.MAIN_ROLES else 0.9,
+                ls="-" if done else "--",  # ablations thin
+                label=run + tag + ("" if done else " (running)"),
+            )
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
     axes[0].set_ylabel("training loss, response tokens\n(log scale)")
     handles, labels = axes[0].get_legend_handles_labels()
     note = f"not shown (loss over the full sequence): {', '.join(full)}" if full else None
-    fig.legend(handles, labels, ncol=3, fontsize=6.5, loc="outside lower center", title=note,
-               title_fontsize=6.5)  # fmt: skip
+    fig.legend(
+        handles,
+        labels,
+        ncol=3,
+        fontsize=6.5,
+        loc="outside lower center",
+        title=note,
+        title_fontsize=6.5,
+    )
     return fig
 
 
@@ -378,9 +505,20 @@ def search(frames: Frames, reference: dict[str, Any]) -> Figure:
     return fig
 
 
-FIGURES: dict[str, FigureFn] = {f.__name__: f for f in (  # in the paper's order
-    exact_vs_params, by_tier, size_vs_accuracy, finetune_gain, ablations,
-    schema_heatmap, errors, loss_curves, search)}  # fmt: skip
+FIGURES: dict[str, FigureFn] = {
+    f.__name__: f
+    for f in (  # in the paper's order
+        exact_vs_params,
+        by_tier,
+        size_vs_accuracy,
+        finetune_gain,
+        ablations,
+        schema_heatmap,
+        errors,
+        loss_curves,
+        search,
+    )
+}
 
 
 # ----------------------------------------------------------------------------- saving (I/O)

@@ -147,10 +147,20 @@ def paper_f1(x: float | None, estimated: bool = False) -> str:
     return "--" if x is None else f"{x:.3f}" + (DAGGER if estimated else "")
 
 
-_TEX_SPECIALS = str.maketrans({
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-})  # fmt: skip
+_TEX_SPECIALS = str.maketrans(
+    {
+        "\\": r"\textbackslash{}",
+        "&": r"\&",
+        "%": r"\%",
+        "$": r"\$",
+        "#": r"\#",
+        "_": r"\_",
+        "{": r"\{",
+        "}": r"\}",
+        "~": r"\textasciitilde{}",
+        "^": r"\textasciicircum{}",
+    }
+)
 
 
 def tex_escape(text: Any) -> str:
@@ -164,20 +174,37 @@ def tt(name: Any) -> str:
 
 # Formats by name (numbers.yaml names them), and how a run's column prints wherever it appears.
 FORMATS: dict[str, Callable[[Any], str]] = {
-    "integer": integer, "params": params, "duration": duration, "pct": pct, "sig": sig,
+    "integer": integer,
+    "params": params,
+    "duration": duration,
+    "pct": pct,
+    "sig": sig,
     "signed_pct": lambda x: NOT_RUN if missing(x) else f"{100 * x:+.1f}\\%",
-    "tt": lambda x: NOT_RUN if missing(x) else tt(x), "pct0": lambda x: pct(x, 0),
-    "num0": lambda x: num(x, 0), "num1": lambda x: num(x, 1), "num3": lambda x: num(x, 3),
+    "tt": lambda x: NOT_RUN if missing(x) else tt(x),
+    "pct0": lambda x: pct(x, 0),
+    "num0": lambda x: num(x, 0),
+    "num1": lambda x: num(x, 1),
+    "num3": lambda x: num(x, 3),
     "seconds1": lambda x: seconds(x, 1),
     "pct_value": lambda x: NOT_RUN if missing(x) else f"{x:.2f}\\%",  # already in percent
     "text": lambda x: NOT_RUN if missing(x) else tex_escape(x),
-}  # fmt: skip
+}
 COLUMNS = {
-    "wall_time_s": "duration", "real_tokens_per_s": "num0", "roof_fraction": "pct0",
-    "params_trainable": "params", "trainable_pct": "pct_value", "adapter_mb": "num1",
-    "epochs": "num0", "steps": "integer", "r": "integer", "n_train_examples": "integer",
-    "n_truncated": "integer", "cores": "integer", "cpu": "text", "final_loss": "num3",
-}  # fmt: skip
+    "wall_time_s": "duration",
+    "real_tokens_per_s": "num0",
+    "roof_fraction": "pct0",
+    "params_trainable": "params",
+    "trainable_pct": "pct_value",
+    "adapter_mb": "num1",
+    "epochs": "num0",
+    "steps": "integer",
+    "r": "integer",
+    "n_train_examples": "integer",
+    "n_truncated": "integer",
+    "cores": "integer",
+    "cpu": "text",
+    "final_loss": "num3",
+}
 
 
 def column(key: str, x: Any) -> str:
@@ -216,8 +243,16 @@ def head(metric: str) -> str:
     return "Compl." if metric == "compliance" else METRICS[metric].label
 
 
-def table(name: str, header: list[str], body: list[str], sources: Iterable[str], *,
-          note_end: str = "", colspec: str | None = None, **fields: Any) -> str:  # fmt: skip
+def table(
+    name: str,
+    header: list[str],
+    body: list[str],
+    sources: Iterable[str],
+    *,
+    note_end: str = "",
+    colspec: str | None = None,
+    **fields: Any,
+) -> str:
     """A booktabs `table` float with the caption, note and layout tables.yaml gives `name`
     (`fields` fill in their @words; `colspec` where the data decides it). `body` lines are
     finished TeX rows or rules; without any, one row says tables.yaml's `empty`."""

@@ -148,43 +148,61 @@ def _eval_row(e: EvalResult, results: Results, design: Design, params: dict[str,
     adapter = run.metrics.adapter_mb if run and run.metrics else 0.0
     lo, hi = wilson(m.overall.json_exact, m.n)
     return {
-        "name": e.name, "label": eval_label(m.model, role, m.run, m.mode, m.split),
-        "model": m.model, "run": m.run, "role": role, "kind": kind, "mode": m.mode,
-        "split": m.split, "prompt_format": m.prompt_format, "n": m.n, "params_total": n_params,
+        "name": e.name,
+        "label": eval_label(m.model, role, m.run, m.mode, m.split),
+        "model": m.model,
+        "run": m.run,
+        "role": role,
+        "kind": kind,
+        "mode": m.mode,
+        "split": m.split,
+        "prompt_format": m.prompt_format,
+        "n": m.n,
+        "params_total": n_params,
         "disk_mb": n_params * BF16_BYTES / 1e6 + adapter if n_params else math.nan,
         **m.overall.model_dump(include={"n", "tier", *METRICS}),
-        "json_exact_lo": lo, "json_exact_hi": hi, "source": e.source,
-    }  # fmt: skip
+        "json_exact_lo": lo,
+        "json_exact_hi": hi,
+        "source": e.source,
+    }
 
 
 def eval_frame(results: Results, design: Design) -> pd.DataFrame:
     """One row per evaluation, ordered by model size, then zero-shot before fine-tuned."""
     params = model_params(results)
     rows = [_eval_row(e, results, design, params) for e in results.evals.values()]
-    return _sorted(rows, lambda r: (
-        r.params_total if pd.notna(r.params_total) else math.inf,
-        r.model,
-        _order(r.split, SPLIT_ORDER),
-        _order(r.kind, KIND_ORDER),
-        _order(r.role, ROLE_ORDER),  # the paper's recipe before ours on the same model
-        str(r.run),
-        _order(r.mode, MODES),
-    ), ["name", "label", "model", "run", "role", "kind", "mode", "split", "source"])  # fmt: skip
+    return _sorted(
+        rows,
+        lambda r: (
+            r.params_total if pd.notna(r.params_total) else math.inf,
+            r.model,
+            _order(r.split, SPLIT_ORDER),
+            _order(r.kind, KIND_ORDER),
+            _order(r.role, ROLE_ORDER),  # the paper's recipe before ours on the same model
+            str(r.run),
+            _order(r.mode, MODES),
+        ),
+        ["name", "label", "model", "run", "role", "kind", "mode", "split", "source"],
+    )
 
 
 def _breakdown(results: Results, evals: pd.DataFrame, attr: str, key: str) -> pd.DataFrame:
     # key last: by_tier rows carry tier=None from Scores, the dict key is the tier
-    rows = [{"name": name, "label": label, **s.model_dump(), key: k}
-            for name, label in zip(evals["name"], evals["label"], strict=True)
-            for k, s in getattr(results.evals[name].metrics, attr).items()]  # fmt: skip
+    rows = [
+        {"name": name, "label": label, **s.model_dump(), key: k}
+        for name, label in zip(evals["name"], evals["label"], strict=True)
+        for k, s in getattr(results.evals[name].metrics, attr).items()
+    ]
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["name", "label", key, "n"])
 
 
 def error_frame(results: Results, evals: pd.DataFrame) -> pd.DataFrame:
     """Long table: eval, category, count, share of all examples, share of the errors."""
-    rows = [(name, label, cat, count)
-            for name, label in zip(evals["name"], evals["label"], strict=True)
-            for cat, count in results.evals[name].metrics.errors.items()]  # fmt: skip
+    rows = [
+        (name, label, cat, count)
+        for name, label in zip(evals["name"], evals["label"], strict=True)
+        for cat, count in results.evals[name].metrics.errors.items()
+    ]
     err = pd.DataFrame(rows, columns=["name", "label", "category", "count"])
     is_error = err["category"] != "correct"
     total = err.groupby("name")["count"].transform("sum")
@@ -208,8 +226,11 @@ def outcome_frame(results: Results) -> pd.DataFrame:
     """Long table of per-example JSONExact (name, id, schema_id, json_exact) from every
     predictions.jsonl: the paired tests and clustered bootstraps of maaza.claims."""
     cols = ["id", "schema_id", "json_exact"]
-    parts = [e.predictions[cols].assign(name=e.name) for e in results.evals.values()
-             if e.predictions is not None and set(cols) <= set(e.predictions.columns)]  # fmt: skip
+    parts = [
+        e.predictions[cols].assign(name=e.name)
+        for e in results.evals.values()
+        if e.predictions is not None and set(cols) <= set(e.predictions.columns)
+    ]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["name", *cols])
 
 
@@ -218,33 +239,58 @@ def find_eval(
 ) -> pd.Series | None:
     """The eval row of a fine-tuned run (run given) or a zero-shot model, or None."""
     hit = evals[(evals["mode"] == mode) & (evals["split"] == split)]
-    return first_row(hit[hit["run"] == run] if run else hit[hit["run"].isna() & (hit["model"] == model)])  # fmt: skip
+    return first_row(
+        hit[hit["run"] == run] if run else hit[hit["run"].isna() & (hit["model"] == model)]
+    )
 
 
 # ----------------------------------------------------------------------------- runs
 _RUN_FIELDS = {
-    "params_total", "params_trainable", "trainable_pct", "n_train_examples", "n_truncated",
-    "epochs", "steps", "wall_time_s", "real_tokens_per_s", "roof_fraction", "final_loss",
+    "params_total",
+    "params_trainable",
+    "trainable_pct",
+    "n_train_examples",
+    "n_truncated",
+    "epochs",
+    "steps",
+    "wall_time_s",
+    "real_tokens_per_s",
+    "roof_fraction",
+    "final_loss",
     "adapter_mb",
     # extra keys of train_metrics.json that TrainMetrics does not declare (it allows extras; a
     # run without them gets NaN): the base's resolved dtype, and the counts the compute ratio uses
-    "base_dtype", "real_tokens", "flops_per_token",
-}  # fmt: skip
+    "base_dtype",
+    "real_tokens",
+    "flops_per_token",
+}
 
 
 def run_frame(results: Results, design: Design) -> pd.DataFrame:
     """One row per finished training run, ordered by model size then role."""
     factor = {a.run: a.factor for a in design.ablations}
-    rows = [{
-        "run": r.name, "model": r.metrics.model, "role": design.role_of(r.name),
-        "factor": factor.get(r.name), "r": r.metrics.lora.r, "alpha": r.metrics.lora.alpha,
-        "loss_type": r.metrics.loss_type, "train_fraction": r.metrics.train_fraction,
-        **r.metrics.model_dump(include=_RUN_FIELDS),
-        **{k: r.metrics.hardware.get(k) for k in ("cpu", "cores", "torch")},
-        "source": r.source,
-    } for r in results.runs.values() if r.metrics is not None]  # fmt: skip
-    return _sorted(rows, lambda r: (r.params_total, _order(r.role, ROLE_ORDER), r.run),
-                   ["run", "model", "role", "factor", "source"])  # fmt: skip
+    rows = [
+        {
+            "run": r.name,
+            "model": r.metrics.model,
+            "role": design.role_of(r.name),
+            "factor": factor.get(r.name),
+            "r": r.metrics.lora.r,
+            "alpha": r.metrics.lora.alpha,
+            "loss_type": r.metrics.loss_type,
+            "train_fraction": r.metrics.train_fraction,
+            **r.metrics.model_dump(include=_RUN_FIELDS),
+            **{k: r.metrics.hardware.get(k) for k in ("cpu", "cores", "torch")},
+            "source": r.source,
+        }
+        for r in results.runs.values()
+        if r.metrics is not None
+    ]
+    return _sorted(
+        rows,
+        lambda r: (r.params_total, _order(r.role, ROLE_ORDER), r.run),
+        ["run", "model", "role", "factor", "source"],
+    )
 
 
 _ABLATION_EVAL = ("json_exact", "field_f1", "json_exact_lo", "json_exact_hi")
@@ -260,13 +306,24 @@ def ablation_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> p
     rows = []
     for factor, value, run in points:
         ev, tr = find_eval(evals, run, "constrained"), first_row(runs[runs["run"] == run])
-        rows.append({"factor": factor, "value": value, "run": run, "is_main": run == design.main_run,
-                     **pick(ev, _ABLATION_EVAL), "eval": cell(ev, "name"), **pick(tr, _ABLATION_RUN)})  # fmt: skip
+        rows.append(
+            {
+                "factor": factor,
+                "value": value,
+                "run": run,
+                "is_main": run == design.main_run,
+                **pick(ev, _ABLATION_EVAL),
+                "eval": cell(ev, "name"),
+                **pick(tr, _ABLATION_RUN),
+            }
+        )
     # Within a factor values share a type (ranks, fractions, or loss names with the main run first).
-    rows.sort(key=lambda r: (
-        _order(r["factor"], FACTORS),
-        r["value"] if r["factor"] in ("rank", "data") else (not r["is_main"], str(r["value"])),
-    ))  # fmt: skip
+    rows.sort(
+        key=lambda r: (
+            _order(r["factor"], FACTORS),
+            r["value"] if r["factor"] in ("rank", "data") else (not r["is_main"], str(r["value"])),
+        )
+    )
     columns = ["factor", "value", "run", "is_main", *_ABLATION_EVAL, "eval", *_ABLATION_RUN]
     return pd.DataFrame(rows, columns=columns)  # the columns even without rows
 
@@ -285,12 +342,18 @@ def loss_frame(results: Results, design: Design) -> pd.DataFrame:
     full), step, epoch, loss, tokens (real tokens seen so far)."""
     role = {name: design.role_of(name) for name in results.runs}
     parts = [
-        r.loss.assign(run=r.name, role=role[r.name], finished=r.metrics is not None,
-                      loss_type=design.loss_of.get(r.name, "response"),
-                      tokens=_tokens_seen(r.loss))
-        for r in sorted(results.runs.values(), key=lambda r: (_order(role[r.name], ROLE_ORDER), r.name))
+        r.loss.assign(
+            run=r.name,
+            role=role[r.name],
+            finished=r.metrics is not None,
+            loss_type=design.loss_of.get(r.name, "response"),
+            tokens=_tokens_seen(r.loss),
+        )
+        for r in sorted(
+            results.runs.values(), key=lambda r: (_order(role[r.name], ROLE_ORDER), r.name)
+        )
         if r.loss is not None and not r.loss.empty
-    ]  # fmt: skip
+    ]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
@@ -305,12 +368,16 @@ def search_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> pd.
     for trial in design.trial_runs:
         val, fit = (find_eval(evals, trial, "constrained", s) for s in (VAL_SPLIT, FIT_SPLIT))
         tr = first_row(runs[runs["run"] == trial])
-        rows.append({
-            "trial": trial, "model": design.run_model(trial), **pick(val, SEARCH_EVAL),
-            "fit_exact": pick(fit, ["json_exact"])["json_exact"],
-            "train_minutes": pick(tr, ["wall_time_s"])["wall_time_s"] / 60,
-            "sources": [x["source"] for x in (val, fit, tr) if x is not None],
-        })  # fmt: skip
+        rows.append(
+            {
+                "trial": trial,
+                "model": design.run_model(trial),
+                **pick(val, SEARCH_EVAL),
+                "fit_exact": pick(fit, ["json_exact"])["json_exact"],
+                "train_minutes": pick(tr, ["wall_time_s"])["wall_time_s"] / 60,
+                "sources": [x["source"] for x in (val, fit, tr) if x is not None],
+            }
+        )
     columns = ["trial", "model", *SEARCH_EVAL, "fit_exact", "train_minutes", "sources"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -354,11 +421,19 @@ class Frames:
         """Found headline evals plus the plan's headline evals that are missing, test split first."""
         found = self.headline()
         absent = [
-            {"name": e.name, "model": e.model, "run": e.run, "mode": e.mode, "split": e.split,
-             "role": e.role, "kind": e.kind, "label": eval_label(e.model, e.role, e.run, e.mode, e.split)}
+            {
+                "name": e.name,
+                "model": e.model,
+                "run": e.run,
+                "mode": e.mode,
+                "split": e.split,
+                "role": e.role,
+                "kind": e.kind,
+                "label": eval_label(e.model, e.role, e.run, e.mode, e.split),
+            }
             for e in self.design.plan.evals
             if e.kind in HEADLINE_KINDS and e.name not in set(found["name"])
-        ]  # fmt: skip
+        ]
         rows = pd.concat([found, pd.DataFrame(absent)], ignore_index=True) if absent else found
         order = rows.assign(_test=rows["split"] != "test").sort_values("_test", kind="stable")
         return order.drop(columns="_test").reset_index(drop=True)

@@ -37,15 +37,29 @@ def reference_numbers(reference: dict[str, Any]) -> list[Number]:
     split = reference["test_split"]
     out = [
         Number(name, str(split[key]), f"{SOURCE}: test_split.{key} (Section {split['section']})")
-        for name, key in (("PaperTestN", "n"), ("PaperTrainN", "n_train"), ("PaperNSchemas", "n_schemas"))
-    ]  # fmt: skip
+        for name, key in (
+            ("PaperTestN", "n"),
+            ("PaperTrainN", "n_train"),
+            ("PaperNSchemas", "n_schemas"),
+        )
+    ]
     models = {m["macro"]: m for m in reference.get("models", [])}
     for k, m in models.items():
-        out.append(Number(f"Paper{k}Exact", _pct(m["overall"]["json_exact"]),
-                          f"{SOURCE}: {m['id']} (Section {m['overall']['section']})"))  # fmt: skip
+        out.append(
+            Number(
+                f"Paper{k}Exact",
+                _pct(m["overall"]["json_exact"]),
+                f"{SOURCE}: {m['id']} (Section {m['overall']['section']})",
+            )
+        )
         if k == "MaazaSmall":  # the paper's recipe model: its trainable parameters
-            out.append(Number("PaperMaazaSmallTrainable", f"{m['trainable_m']}M",
-                              f"{SOURCE}: {m['id']} (Section 4.2.1)"))  # fmt: skip
+            out.append(
+                Number(
+                    "PaperMaazaSmallTrainable",
+                    f"{m['trainable_m']}M",
+                    f"{SOURCE}: {m['id']} (Section 4.2.1)",
+                )
+            )
     out += _ablation_numbers(reference)
     comp = reference.get("compute", {})
     out += [
@@ -67,7 +81,7 @@ def _ablation_numbers(reference: dict[str, Any]) -> list[Number]:
             if factor == "rank":
                 out.append(Number(f"PaperAbl{name}{pos}Value", str(p[key]), src))
             out.append(Number(f"PaperAbl{name}{pos}Exact", _pct(p["json_exact"]), src))
-    return out  # fmt: skip
+    return out
 
 
 def _paper_gain(models: dict[str, dict[str, Any]], n: int) -> list[Number]:
@@ -131,9 +145,14 @@ def gain_360m(ref: dict[str, Any]) -> Derived:
     exact = ft["overall"]["json_exact"]
     est, alt = base["overall"]["json_exact"], base["alt_overall"]["json_exact"]
     claim, card = ref["claims"]["gain_360m"], ref["model_card"]["gain"]
-    paper = (f"{claim['value']}$\\times$ ({exact:.1f} / $\\sim${est:.1f})", f"Sec. {claim['section']}")  # fmt: skip
-    other = (f"{fmt.times(exact / alt)} ({exact:.1f} / {alt:.1f}); card {card}$\\times$",
-             "closing Table 1; model card")  # fmt: skip
+    paper = (
+        f"{claim['value']}$\\times$ ({exact:.1f} / $\\sim${est:.1f})",
+        f"Sec. {claim['section']}",
+    )
+    other = (
+        f"{fmt.times(exact / alt)} ({exact:.1f} / {alt:.1f}); card {card}$\\times$",
+        "closing Table 1; model card",
+    )
     return paper, other, {"paper_gain": fmt.times(exact / est), "alt_gain": fmt.times(exact / alt)}
 
 
@@ -150,17 +169,28 @@ def _tier_rows(ref: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]
 
 def tier_percentages(ref: dict[str, Any]) -> Derived:
     sizes, card = ref["test_split"]["by_tier"], ref["model_card"]["test_by_tier"]
-    checked = [(m, t, bt[t]["json_exact"]) for m, bt, _ in _tier_rows(ref) if bt is m["by_tier"]
-               for t in TIERS]  # fmt: skip
+    checked = [
+        (m, t, bt[t]["json_exact"])
+        for m, bt, _ in _tier_rows(ref)
+        if bt is m["by_tier"]
+        for t in TIERS
+    ]
     bad = [(m, t, v) for m, t, v in checked if not achievable(v, sizes[t])]
     nonzero = [(t, v) for _, t, v in checked if v > 0 and t != "complex"]
-    paper = ("; ".join(f"{tex_escape(m['label'])} {t} {v:.1f}\\% of {sizes[t]}" for m, t, v in bad),
-             "Table 3 (Sec. 5.3)")  # fmt: skip
+    paper = (
+        "; ".join(f"{tex_escape(m['label'])} {t} {v:.1f}\\% of {sizes[t]}" for m, t, v in bad),
+        "Table 3 (Sec. 5.3)",
+    )
     other = (" / ".join(str(sizes[t]) for t in TIERS) + " examples", "Sec. 3.3")
-    values = {"n_bad": len(bad), "n_checked": len(checked), "n_nonzero": len(nonzero),
-              "n_fit": sum(achievable(v, card[t]) for t, v in nonzero),
-              "n_fit_stated": sum(achievable(v, sizes[t]) for t, v in nonzero),
-              "card_simple": card["simple"], "card_medium": card["medium"]}  # fmt: skip
+    values = {
+        "n_bad": len(bad),
+        "n_checked": len(checked),
+        "n_nonzero": len(nonzero),
+        "n_fit": sum(achievable(v, card[t]) for t, v in nonzero),
+        "n_fit_stated": sum(achievable(v, sizes[t]) for t, v in nonzero),
+        "card_simple": card["simple"],
+        "card_medium": card["medium"],
+    }
     return paper, other, {k: str(v) for k, v in values.items()}
 
 
@@ -172,14 +202,27 @@ def correct_by_tiers(bt: dict[str, Any], sizes: dict[str, int]) -> float:
 def tier_sums(ref: dict[str, Any]) -> Derived:
     sizes, card = ref["test_split"]["by_tier"], ref["model_card"]["test_by_tier"]
     n = ref["test_split"]["n"]
-    off = [(m, bt, ov) for m, bt, ov in _tier_rows(ref)
-           if abs(correct_by_tiers(bt, sizes) - ov["json_exact"] * n / 100) >= 1]  # fmt: skip
+    off = [
+        (m, bt, ov)
+        for m, bt, ov in _tier_rows(ref)
+        if abs(correct_by_tiers(bt, sizes) - ov["json_exact"] * n / 100) >= 1
+    ]
     labels = [tex_escape(m["label"]) for m, _, _ in off]
-    paper = ("; ".join(f"{lab} {correct_by_tiers(bt, sizes):.1f}" for lab, (_, bt, _) in
-                       zip(labels, off, strict=True)) + " correct by tiers",
-             "Table 3 on the sizes of Sec. 3.3")  # fmt: skip
-    other = ("; ".join(f"{ov['json_exact']:.1f}\\% of {n} = {ov['json_exact'] * n / 100:.1f}"
-                       for _, _, ov in off), "Table 2")  # fmt: skip
+    paper = (
+        "; ".join(
+            f"{lab} {correct_by_tiers(bt, sizes):.1f}"
+            for lab, (_, bt, _) in zip(labels, off, strict=True)
+        )
+        + " correct by tiers",
+        "Table 3 on the sizes of Sec. 3.3",
+    )
+    other = (
+        "; ".join(
+            f"{ov['json_exact']:.1f}\\% of {n} = {ov['json_exact'] * n / 100:.1f}"
+            for _, _, ov in off
+        ),
+        "Table 2",
+    )
     card_sums = " and ".join(f"{correct_by_tiers(bt, card):.1f}" for _, bt, _ in off)
     return paper, other, {"card_sums": card_sums}
 
@@ -193,9 +236,13 @@ def overall_percentages(ref: dict[str, Any]) -> Derived:
             if ov.get("estimated"):
                 continue
             bad += [(m, ov, k) for k in PCT_KEYS if k in ov and not achievable(ov[k], n)]
-    paper = ("; ".join(f"{tex_escape(m['label'])} {k.replace('_', '')} {ov[k]:.1f}\\%"
-                       for m, ov, k in bad) or "none",
-             "; ".join(sorted({ov["section"] for _, ov, _ in bad})))  # fmt: skip
+    paper = (
+        "; ".join(
+            f"{tex_escape(m['label'])} {k.replace('_', '')} {ov[k]:.1f}\\%" for m, ov, k in bad
+        )
+        or "none",
+        "; ".join(sorted({ov["section"] for _, ov, _ in bad})),
+    )
     near = [
         f"{k}/{n} = {100 * k / n:.1f}\\%"
         for _, ov, key in bad
@@ -218,10 +265,14 @@ def trainable(ref: dict[str, Any]) -> Derived:
     stated = " / ".join(f"{model(ref, i)['trainable_m']}M" for i in ids)
     computed = " / ".join(f"{real[i]:.1f}M" for i in ids)
     mb = ref["claims"]["adapter_mb"]
-    fit = "; ".join(f"{mb[i]} MB for {real[i]:.1f}M $\\times$ {BYTES_FP32} B = "
-                    f"{real[i] * BYTES_FP32:.1f} MB" for i in ids)  # fmt: skip
-    other = (f"{ref['model_card']['trainable_m']}M for the 360M; the shapes give {computed}",
-             "model card; config.json shapes")  # fmt: skip
+    fit = "; ".join(
+        f"{mb[i]} MB for {real[i]:.1f}M $\\times$ {BYTES_FP32} B = {real[i] * BYTES_FP32:.1f} MB"
+        for i in ids
+    )
+    other = (
+        f"{ref['model_card']['trainable_m']}M for the 360M; the shapes give {computed}",
+        "model card; config.json shapes",
+    )
     return (stated, "Sec. 4.2.1, 4.5.1"), other, {"adapter_fit": fit}
 
 
@@ -230,8 +281,10 @@ def steps(ref: dict[str, Any]) -> Derived:
     n, batch, epochs = ref["test_split"]["n_train"], c["batch"]["value"], c["epochs"]["value"]
     total = math.ceil(n / batch) * epochs
     conv = c["converges_steps"]
-    paper = (f"converges after $\\sim${conv['maaza-mlm-135m']} / $\\sim${conv['maaza-slm-360m']} steps",
-             f"Sec. {conv['section']}")  # fmt: skip
+    paper = (
+        f"converges after $\\sim${conv['maaza-mlm-135m']} / $\\sim${conv['maaza-slm-360m']} steps",
+        f"Sec. {conv['section']}",
+    )
     other = (f"{n} examples, batch {batch}, {epochs} epochs: {total} steps", "Sec. 3.3, 4.2.2")
     return paper, other, {"steps": str(total), "warmup": str(c["warmup_steps"]["value"])}
 
@@ -241,27 +294,48 @@ def latency(ref: dict[str, Any]) -> Derived:
     table = " / ".join(f"{model(ref, i)['overall']['latency_ms']}" for i in ids) + " ms"
 
     def pair(ms: str, tps: str) -> str:
-        return (" / ".join(f"$\\sim${c[ms][i]}" for i in ids) + " ms at "
-                + " / ".join(str(c[tps][i]) for i in ids) + " tokens/s")  # fmt: skip
+        return (
+            " / ".join(f"$\\sim${c[ms][i]}" for i in ids)
+            + " ms at "
+            + " / ".join(str(c[tps][i]) for i in ids)
+            + " tokens/s"
+        )
 
-    tokens = [c[ms][i] * c[tps][i] / 1000 for ms, tps in
-              (("latency_cpu_ms", "tokens_per_s_cpu"), ("latency_gpu_ms", "tokens_per_s_gpu"))
-              for i in ids]  # fmt: skip
+    tokens = [
+        c[ms][i] * c[tps][i] / 1000
+        for ms, tps in (
+            ("latency_cpu_ms", "tokens_per_s_cpu"),
+            ("latency_gpu_ms", "tokens_per_s_gpu"),
+        )
+        for i in ids
+    ]
     card_tps = ref["model_card"]["tokens_per_s"]["maaza-mlm-135m"]
-    other = (f"CPU {pair('latency_cpu_ms', 'tokens_per_s_cpu')}; "
-             f"GPU {pair('latency_gpu_ms', 'tokens_per_s_gpu')}", "Sec. 4.4.2")  # fmt: skip
+    other = (
+        f"CPU {pair('latency_cpu_ms', 'tokens_per_s_cpu')}; "
+        f"GPU {pair('latency_gpu_ms', 'tokens_per_s_gpu')}",
+        "Sec. 4.4.2",
+    )
     low, high = c["output_tokens"]["low"], c["output_tokens"]["high"]
-    return (table, "Table 2 (Sec. 5.2)"), other, {
-        "tokens": f"{min(tokens):.2f}--{max(tokens):.2f}", "card_tps": str(card_tps),
-        "answer_s": f"{low / card_tps:.1f}", "answer_tokens": f"{low}--{high}"}  # fmt: skip
+    return (
+        (table, "Table 2 (Sec. 5.2)"),
+        other,
+        {
+            "tokens": f"{min(tokens):.2f}--{max(tokens):.2f}",
+            "card_tps": str(card_tps),
+            "answer_s": f"{low / card_tps:.1f}",
+            "answer_tokens": f"{low}--{high}",
+        },
+    )
 
 
 def size_ratio(ref: dict[str, Any]) -> Derived:
     c, small, qwen = ref["claims"], model(ref, "maaza-mlm-135m"), model(ref, "qwen2.5-0.5b")
     paper = (f"{c['smaller_params']['value']}$\\times$ smaller", c["smaller_params"]["section"])
     other = (f"{c['smaller_size']['value']}$\\times$ smaller size", c["smaller_size"]["section"])
-    ratios = {name: f"{qwen[k]} / {small[k]} = {fmt.times(qwen[k] / small[k])}"
-              for name, k in (("param_ratio", "params_m"), ("size_ratio", "size_mb"))}  # fmt: skip
+    ratios = {
+        name: f"{qwen[k]} / {small[k]} = {fmt.times(qwen[k] / small[k])}"
+        for name, k in (("param_ratio", "params_m"), ("size_ratio", "size_mb"))
+    }
     return paper, other, ratios
 
 
@@ -276,9 +350,18 @@ def model_size(ref: dict[str, Any]) -> Derived:
 
 DERIVE: dict[str, Callable[[dict[str, Any]], Derived]] = {
     f.__name__: f
-    for f in (gain_360m, tier_percentages, tier_sums, overall_percentages, trainable, steps,
-              latency, size_ratio, model_size)
-}  # fmt: skip
+    for f in (
+        gain_360m,
+        tier_percentages,
+        tier_sums,
+        overall_percentages,
+        trainable,
+        steps,
+        latency,
+        size_ratio,
+        model_size,
+    )
+}
 
 
 # ----------------------------------------------------------------------------- the table
@@ -288,7 +371,9 @@ def inconsistency_rows(ref: dict[str, Any]) -> list[tuple[str, Cell, Cell, str]]
     for i, row in enumerate(ref.get("inconsistencies", [])):
         where, derive = f"{SOURCE}: inconsistencies[{i}]", row.get("derive")
         if derive is None:
-            out.append((row["what"], cell(ref, row["paper"]), cell(ref, row["elsewhere"]), row["follows"]))  # fmt: skip
+            out.append(
+                (row["what"], cell(ref, row["paper"]), cell(ref, row["elsewhere"]), row["follows"])
+            )
             continue
         if derive not in DERIVE:
             raise ReportError(f"{where}: unknown derive {derive!r} (one of {sorted(DERIVE)})")
@@ -313,23 +398,32 @@ def inconsistency_table(frames: Frames, reference: dict[str, Any]) -> str:
     spec = "@{}" + spec + "@{}"
     head = r"What & In the paper & Elsewhere in the original & What follows \\"
     body = [rf"{w} & {_cell_tex(p)} & {_cell_tex(o)} & {f} \\ \addlinespace" for w, p, o, f in rows]
-    return "\n".join([
-        "% Generated by maaza.report.original.inconsistency_table -- do not edit; rerun `dvc repro report`.",
-        f"% source: {SOURCE} (inconsistencies, model_card, claims, architectures)",
-        r"\begingroup\scriptsize\setlength{\tabcolsep}{3pt}",
-        rf"\begin{{longtable}}{{{spec}}}",
-        r"\caption{The original's inconsistencies. Each value as the paper~\citep{maaza} prints it, "
-        r"the same quantity elsewhere in the paper or in its model card~\citep{maazacard} (grey: "
-        r"where), and what follows. Numbers in the last column are computed from those values.}"
-        r"\label{tab:original-inconsistencies}\\",
-        r"\toprule", head, r"\midrule", r"\endfirsthead",
-        r"\toprule", head, r"\midrule", r"\endhead",
-        r"\bottomrule", r"\endfoot",
-        *body,
-        r"\end{longtable}",
-        r"\endgroup",
-        "",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "% Generated by maaza.report.original.inconsistency_table -- do not edit; rerun `dvc repro report`.",
+            f"% source: {SOURCE} (inconsistencies, model_card, claims, architectures)",
+            r"\begingroup\scriptsize\setlength{\tabcolsep}{3pt}",
+            rf"\begin{{longtable}}{{{spec}}}",
+            r"\caption{The original's inconsistencies. Each value as the paper~\citep{maaza} prints it, "
+            r"the same quantity elsewhere in the paper or in its model card~\citep{maazacard} (grey: "
+            r"where), and what follows. Numbers in the last column are computed from those values.}"
+            r"\label{tab:original-inconsistencies}\\",
+            r"\toprule",
+            head,
+            r"\midrule",
+            r"\endfirsthead",
+            r"\toprule",
+            head,
+            r"\midrule",
+            r"\endhead",
+            r"\bottomrule",
+            r"\endfoot",
+            *body,
+            r"\end{longtable}",
+            r"\endgroup",
+            "",
+        ]
+    )
 
 
 TableFn = Callable[[Frames, dict[str, Any]], str]

@@ -83,15 +83,24 @@ def dataset_numbers(frames: Frames) -> list[Number]:
         "DataStyles": (", ".join(map(tex_escape, styles)), "counts.*.by_style"),
         "DataNChecks": (str(len(checks)), "checks"),
         "DataCheckNames": (", ".join(map(tt, checks)), "checks"),
-        "DataMinPassRate": (fmt.pct(min(rates)) if rates else NOT_RUN, "checks.*.checks.*.pass_rate (min)"),
-        "DataNFailed": (fmt.integer(sum(sc.n_failed for sc in r.checks.values())), "checks.*.n_failed"),
+        "DataMinPassRate": (
+            fmt.pct(min(rates)) if rates else NOT_RUN,
+            "checks.*.checks.*.pass_rate (min)",
+        ),
+        "DataNFailed": (
+            fmt.integer(sum(sc.n_failed for sc in r.checks.values())),
+            "checks.*.n_failed",
+        ),
         "DataLeakage": (fmt.integer(sum(r.leakage.values())) if r.leakage else NOT_RUN, "leakage"),
-        "DataTokenizer": (tt(r.tokens["tokenizer"]) if r.tokens.get("tokenizer") else NOT_RUN, "tokens.tokenizer"),
+        "DataTokenizer": (
+            tt(r.tokens["tokenizer"]) if r.tokens.get("tokenizer") else NOT_RUN,
+            "tokens.tokenizer",
+        ),
         "DataSeqMean": (fmt.num(seq.get("mean"), 0), "tokens.train.all.sequence.mean"),
         "DataSeqPNinetyFive": (fmt.integer(seq.get("p95")), "tokens.train.all.sequence.p95"),
         "DataSeqMax": (fmt.integer(seq.get("max")), "tokens.train.all.sequence.max"),
         "DataTargetMean": (fmt.num(target.get("mean"), 0), "tokens.train.all.target.mean"),
-    }  # fmt: skip
+    }
     return [
         Number(name, value if d else NOT_RUN, f"{src}: {key}")
         for name, (value, key) in made.items()
@@ -167,19 +176,37 @@ def bench_numbers(frames: Frames) -> list[Number]:
     return out + [
         Number("BenchEvalAdapter", _adapter_text(ev), f"{src['eval_throughput']}: adapter"),
         # The reference never stops early, so this is its max_new_tokens as actually run.
-        Number("BenchEvalRefNewTokens", fmt.integer(ref_tokens / n) if ref_tokens is not None and n else NOT_RUN,
-               f"{ev_src}: reference.tokens / n"),
-        Number("BenchEvalSpeedup", fmt.ratio(ref_s, _dig(ev, "free.seconds")),
-               f"{ev_src}: reference.seconds / free.seconds"),
-        Number("BenchEvalConstrainedSpeedup", fmt.ratio(ref_s, _dig(ev, "constrained.seconds")),
-               f"{ev_src}: reference.seconds / constrained.seconds"),
-        Number("BenchTrainSpeedup", _train_speedup(tr, "wall_s"),
-               f"{tr_src}: real_tokens / wall_s, ours over the reference's"),
-        Number("BenchTrainSpeedupCPU", _train_speedup(tr, "cpu_s"),
-               f"{tr_src}: real_tokens / cpu_s, ours over the reference's"),
-        Number("BenchTrainRefPadding", fmt.pct(1 - real / padded) if real is not None and padded else NOT_RUN,
-               f"{tr_src}: 1 - reference.real_tokens / reference.padded_tokens"),
-    ]  # fmt: skip
+        Number(
+            "BenchEvalRefNewTokens",
+            fmt.integer(ref_tokens / n) if ref_tokens is not None and n else NOT_RUN,
+            f"{ev_src}: reference.tokens / n",
+        ),
+        Number(
+            "BenchEvalSpeedup",
+            fmt.ratio(ref_s, _dig(ev, "free.seconds")),
+            f"{ev_src}: reference.seconds / free.seconds",
+        ),
+        Number(
+            "BenchEvalConstrainedSpeedup",
+            fmt.ratio(ref_s, _dig(ev, "constrained.seconds")),
+            f"{ev_src}: reference.seconds / constrained.seconds",
+        ),
+        Number(
+            "BenchTrainSpeedup",
+            _train_speedup(tr, "wall_s"),
+            f"{tr_src}: real_tokens / wall_s, ours over the reference's",
+        ),
+        Number(
+            "BenchTrainSpeedupCPU",
+            _train_speedup(tr, "cpu_s"),
+            f"{tr_src}: real_tokens / cpu_s, ours over the reference's",
+        ),
+        Number(
+            "BenchTrainRefPadding",
+            fmt.pct(1 - real / padded) if real is not None and padded else NOT_RUN,
+            f"{tr_src}: 1 - reference.real_tokens / reference.padded_tokens",
+        ),
+    ]
 
 
 def _train_speedup(tr: dict[str, Any] | None, seconds: str) -> str:

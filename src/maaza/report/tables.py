@@ -62,12 +62,20 @@ def run_cell(frames: Frames, run: str) -> str:
 
 # ----------------------------------------------------------------------------- results
 MAIN_METRICS = ("json_exact", "ci", "field_f1", "leaf_f1", "compliance", "latency_mean_s")
-RESULT_HEADER = row(["Model", "Params", "Setting", "Decoding",
-                     *("95\\% CI" if m == "ci" else head(m) for m in MAIN_METRICS)])  # fmt: skip
+RESULT_HEADER = row(
+    [
+        "Model",
+        "Params",
+        "Setting",
+        "Decoding",
+        *("95\\% CI" if m == "ci" else head(m) for m in MAIN_METRICS),
+    ]
+)
 
 
-def _results_table(name: str, frames: Frames, reference: dict[str, Any] | None,
-                   **fields: Any) -> str:  # fmt: skip
+def _results_table(
+    name: str, frames: Frames, reference: dict[str, Any] | None, **fields: Any
+) -> str:
     """The main results' layout, shared by our test split and an external dataset's; the
     paper's rows beside them unless `reference` is None."""
     rows, body = frames.headline_rows(), []
@@ -104,23 +112,46 @@ def external_results(frames: Frames, reference: dict[str, Any]) -> str:
     paper, spec = name == PAPER_DATASET, fmt.TABLES["external_results"]
     runs = ", ".join(tt(r.name) for r in ext.design.plan.runs)
     return Prose(spec["intro"]).substitute(dataset=tt(name)) + _results_table(
-        "external_results", ext, reference if paper else None, dataset=tt(name),
-        beside=spec["beside"] if paper else ".", runs=runs, key=esc(name),
-    )  # fmt: skip
+        "external_results",
+        ext,
+        reference if paper else None,
+        dataset=tt(name),
+        beside=spec["beside"] if paper else ".",
+        runs=runs,
+        key=esc(name),
+    )
 
 
 def _paper_main_rows(reference: dict[str, Any]) -> list[str]:
     models = reference.get("models", [])
     if not models:
         return []
-    out = [block_title(f"{PAPER} (Section {models[0]['overall']['section']}; its test split of "
-                       f"{reference['test_split']['n']} examples)", 10)]  # fmt: skip
+    out = [
+        block_title(
+            f"{PAPER} (Section {models[0]['overall']['section']}; its test split of "
+            f"{reference['test_split']['n']} examples)",
+            10,
+        )
+    ]
     for m in models:
         o, est = m["overall"], m["overall"].get("estimated", False)
         lat = fmt.integer(o["latency_ms"]) + r"\,ms" if "latency_ms" in o else "--"
-        out.append(row([esc(m["label"]), f"{m['params_m']}M", m["kind"], "greedy",
-                        fmt.paper_pct(o["json_exact"], est), "--", fmt.paper_f1(o["field_f1"], est), "--",
-                        fmt.paper_pct(o.get("compliance"), est), lat]))  # fmt: skip
+        out.append(
+            row(
+                [
+                    esc(m["label"]),
+                    f"{m['params_m']}M",
+                    m["kind"],
+                    "greedy",
+                    fmt.paper_pct(o["json_exact"], est),
+                    "--",
+                    fmt.paper_f1(o["field_f1"], est),
+                    "--",
+                    fmt.paper_pct(o.get("compliance"), est),
+                    lat,
+                ]
+            )
+        )
     return out
 
 
@@ -137,8 +168,11 @@ def tier_breakdown(frames: Frames, reference: dict[str, Any]) -> str:
     body = []
     for _, r in rows.iterrows():
         sub = tiers[tiers["name"] == r["name"]].set_index("tier")
-        cells = [fmt.metric(m, sub.loc[t, m] if t in sub.index else None)
-                 for t in order for m in ("json_exact", "field_f1")]  # fmt: skip
+        cells = [
+            fmt.metric(m, sub.loc[t, m] if t in sub.index else None)
+            for t in order
+            for m in ("json_exact", "field_f1")
+        ]
         body.append(row([model_cell(r), setting(r), r["mode"], *cells]))
     papers = [m for m in reference.get("models", []) if m.get("by_tier")]
     if papers:  # the paper's rows
@@ -148,11 +182,23 @@ def tier_breakdown(frames: Frames, reference: dict[str, Any]) -> str:
         body.append(block_title(title, 3 + 2 * len(order)))
     for m in papers:
         bt, est = m["by_tier"], m["by_tier"].get("estimated", False)
-        cells = [c for t in order for c in (fmt.paper_pct(bt.get(t, {}).get("json_exact"), est),
-                                             fmt.paper_f1(bt.get(t, {}).get("field_f1"), est))]  # fmt: skip
+        cells = [
+            c
+            for t in order
+            for c in (
+                fmt.paper_pct(bt.get(t, {}).get("json_exact"), est),
+                fmt.paper_f1(bt.get(t, {}).get("field_f1"), est),
+            )
+        ]
         body.append(row([esc(m["label"]), m["kind"], "greedy", *cells]))
-    return table("tier_breakdown", header, body, [*sources_of(rows), SOURCE],
-                 colspec="lll" + "rr" * len(order), note_end=ours_note(frames))  # fmt: skip
+    return table(
+        "tier_breakdown",
+        header,
+        body,
+        [*sources_of(rows), SOURCE],
+        colspec="lll" + "rr" * len(order),
+        note_end=ours_note(frames),
+    )
 
 
 # ----------------------------------------------------------------------------- ablations
@@ -177,10 +223,21 @@ def ablations(frames: Frames, reference: dict[str, Any]) -> str:
         for _, p in group.iterrows():
             ref = next((x for x in points if float(x[PAPER_KEY[factor]]) == float(p["value"])), {})
             name = tt(p["run"]) + (r" {\scriptsize(main)}" if p["is_main"] else "")
-            body.append(row([_ablation_setting(factor, p["value"]), name,
-                             fmt.params(p["params_trainable"]), fmt.integer(p["n_train_examples"]),
-                             fmt.pct(p["json_exact"]), fmt.f1(p["field_f1"]), fmt.duration(p["wall_time_s"]),
-                             fmt.paper_pct(ref.get("json_exact")), f"{ref['time_s']}\\,s" if ref else "--"]))  # fmt: skip
+            body.append(
+                row(
+                    [
+                        _ablation_setting(factor, p["value"]),
+                        name,
+                        fmt.params(p["params_trainable"]),
+                        fmt.integer(p["n_train_examples"]),
+                        fmt.pct(p["json_exact"]),
+                        fmt.f1(p["field_f1"]),
+                        fmt.duration(p["wall_time_s"]),
+                        fmt.paper_pct(ref.get("json_exact")),
+                        f"{ref['time_s']}\\,s" if ref else "--",
+                    ]
+                )
+            )
     main = frames.design.main_run
     if main:  # the main run's decoding modes, fine-tuned and zero-shot
         model = frames.design.run_model(main)
@@ -195,11 +252,27 @@ def ablations(frames: Frames, reference: dict[str, Any]) -> str:
     header = [
         row([span(7, "Ours"), span(2, r"\shortstack{Reported by the\\original paper}")]),
         r"\cmidrule(r){1-7}\cmidrule(l){8-9}",
-        row(["Setting", "Run", "Trainable", "Train ex.", head("json_exact"), head("field_f1"),
-             "Time", head("json_exact"), "Time (GPU)"]),
-    ]  # fmt: skip
-    return table("ablations", header, body, [*sources_of(frames.evals), *frames.runs["source"]],
-                 sections=", ".join(s for s in sections if s))  # fmt: skip
+        row(
+            [
+                "Setting",
+                "Run",
+                "Trainable",
+                "Train ex.",
+                head("json_exact"),
+                head("field_f1"),
+                "Time",
+                head("json_exact"),
+                "Time (GPU)",
+            ]
+        ),
+    ]
+    return table(
+        "ablations",
+        header,
+        body,
+        [*sources_of(frames.evals), *frames.runs["source"]],
+        sections=", ".join(s for s in sections if s),
+    )
 
 
 # ----------------------------------------------------------------------------- schemas, fit
@@ -216,13 +289,22 @@ def schema_best_worst(frames: Frames, reference: dict[str, Any], k: int = 5) -> 
         worst = data.drop(best.index).sort_values(keys).head(k)
         for title, rows, before in ((f"Best {k}", best, ""), (f"Worst {k}", worst, r"\midrule")):
             body.append(block_title(title, 7, before=before))
-            body += [row([tt(r["schema"]), str(r["tier"]), fmt.integer(r["n"]),
-                          *(fmt.metric(m, r.get(m)) for m in SCHEMA_METRICS)])
-                     for _, r in rows.iterrows()]  # fmt: skip
+            body += [
+                row(
+                    [
+                        tt(r["schema"]),
+                        str(r["tier"]),
+                        fmt.integer(r["n"]),
+                        *(fmt.metric(m, r.get(m)) for m in SCHEMA_METRICS),
+                    ]
+                )
+                for _, r in rows.iterrows()
+            ]
     src = frames.evals.loc[frames.evals["name"] == name, "source"] if name else []
     header = [row(["Schema", "Tier", "n", *map(head, SCHEMA_METRICS)])]
-    return table("schema_best_worst", header, body, list(src), k=k,
-                 eval=tt(name) if name else NOT_RUN)  # fmt: skip
+    return table(
+        "schema_best_worst", header, body, list(src), k=k, eval=tt(name) if name else NOT_RUN
+    )
 
 
 FIT_COLUMNS = (("train sample", FIT_SPLIT), ("test", "test"), ("held-out", "holdout"))
@@ -238,8 +320,15 @@ def generalisation(frames: Frames, reference: dict[str, Any]) -> str:
         hits = [frames.find_eval(run, "constrained", split) for _, split in FIT_COLUMNS]
         sources += [h["source"] for h in hits if h is not None]
         sizes |= {int(hits[0]["n"])} if hits[0] is not None else set()
-        cells = [c for h in hits for c in ([span(3, NOT_RUN)] if h is None else
-                 [fmt.pct(h["json_exact"]), fmt.ci(h), fmt.f1(h.get("leaf_f1"))])]  # fmt: skip
+        cells = [
+            c
+            for h in hits
+            for c in (
+                [span(3, NOT_RUN)]
+                if h is None
+                else [fmt.pct(h["json_exact"]), fmt.ci(h), fmt.f1(h.get("leaf_f1"))]
+            )
+        ]
         label = tt(run) + (f" ({OURS_LABEL})" if d.role_of(run) == "ours" else "")
         body.append(row([label, *cells]))  # the run's name says its model
     header = [
@@ -247,15 +336,24 @@ def generalisation(frames: Frames, reference: dict[str, Any]) -> str:
         r"\cmidrule(lr){2-4}\cmidrule(lr){5-7}\cmidrule(lr){8-10}",
         row(["Run", *[head("json_exact"), "95\\% CI", head("leaf_f1")] * len(FIT_COLUMNS)]),
     ]
-    return table("generalisation", header, body, sources,
-                 sizes=" or ".join(map(str, sorted(sizes))) or NOT_RUN)  # fmt: skip
+    return table(
+        "generalisation",
+        header,
+        body,
+        sources,
+        sizes=" or ".join(map(str, sorted(sizes))) or NOT_RUN,
+    )
 
 
 # ----------------------------------------------------------------------------- errors, compute
 ERROR_HEAD = {
-    "correct": "Correct", "field_omission": "Omission", "type_error": "Type",
-    "value_mismatch": "Value", "structure_error": "Structure", "invalid_json": "Invalid JSON",
-}  # fmt: skip
+    "correct": "Correct",
+    "field_omission": "Omission",
+    "type_error": "Type",
+    "value_mismatch": "Value",
+    "structure_error": "Structure",
+    "invalid_json": "Invalid JSON",
+}
 
 
 def _err_cell(sub: pd.DataFrame, cat: str) -> str:
@@ -276,21 +374,50 @@ def error_analysis(frames: Frames, reference: dict[str, Any]) -> str:
         body.append(row([span(3 + len(cats), NOT_RUN)]))
     ref = reference.get("errors")
     if ref:
-        title = (f"{PAPER} (Section {ref['section']}; {ref['n_inspected']} errors of "
-                 "Maaza-SLM-360M, labelled by hand; \\% of errors)")  # fmt: skip
+        title = (
+            f"{PAPER} (Section {ref['section']}; {ref['n_inspected']} errors of "
+            "Maaza-SLM-360M, labelled by hand; \\% of errors)"
+        )
         shares = ["--" if c == "correct" else fmt.paper_pct(ref["share"].get(c)) for c in cats]
         body.append(block_title(title, 3 + len(cats)))
         body.append(row(["Maaza-SLM-360M", "fine-tuned", "greedy", *shares]))
     header = [row(["Model", "Setting", "Decoding", *[ERROR_HEAD.get(c, esc(c)) for c in cats]])]
-    return table("error_analysis", header, body, list(evals["source"]),
-                 colspec="lll" + "r" * len(cats), note_end=ours_note(frames))  # fmt: skip
+    return table(
+        "error_analysis",
+        header,
+        body,
+        list(evals["source"]),
+        colspec="lll" + "r" * len(cats),
+        note_end=ours_note(frames),
+    )
 
 
 # The compute table's columns after the run's name; "trainable": the count and its share.
-COMPUTE_COLUMNS = ("r", "n_train_examples", "epochs", "steps", "wall_time_s", "real_tokens_per_s",
-                   "roof_fraction", "trainable", "adapter_mb", "final_loss")  # fmt: skip
-COMPUTE_HEADER = ("Run", "$r$", "Train ex.", "Ep.", "Steps", "Time", "Tok/s", "Roof", "Trainable",
-                  "MB", "Loss")  # fmt: skip
+COMPUTE_COLUMNS = (
+    "r",
+    "n_train_examples",
+    "epochs",
+    "steps",
+    "wall_time_s",
+    "real_tokens_per_s",
+    "roof_fraction",
+    "trainable",
+    "adapter_mb",
+    "final_loss",
+)
+COMPUTE_HEADER = (
+    "Run",
+    "$r$",
+    "Train ex.",
+    "Ep.",
+    "Steps",
+    "Time",
+    "Tok/s",
+    "Roof",
+    "Trainable",
+    "MB",
+    "Loss",
+)
 
 
 def _compute_cell(r: pd.Series, key: str) -> str:
@@ -303,8 +430,10 @@ def _compute_cell(r: pd.Series, key: str) -> str:
 def compute(frames: Frames, reference: dict[str, Any]) -> str:
     trials = set(frames.design.trial_runs)  # the search table gives their training time
     runs = frames.runs[~frames.runs["run"].isin(trials)]
-    body = [row([run_cell(frames, r["run"]), *(_compute_cell(r, k) for k in COMPUTE_COLUMNS)])
-            for _, r in runs.iterrows()]  # fmt: skip
+    body = [
+        row([run_cell(frames, r["run"]), *(_compute_cell(r, k) for k in COMPUTE_COLUMNS)])
+        for _, r in runs.iterrows()
+    ]
     inv = frames.inventory
     for run in (r for r in inv.missing_runs if r not in trials):
         steps = inv.in_progress.get(run)
@@ -320,8 +449,14 @@ def compute(frames: Frames, reference: dict[str, Any]) -> str:
         f"{esc(c.cpu or 'unknown CPU')}, {c.cores or '?'} cores, torch {esc(c.torch or '?')}"
         for c in machines.itertuples()
     )
-    return table("compute", [row(COMPUTE_HEADER)], body, [*runs["source"], SOURCE],
-                 hardware=hardware or NOT_RUN, note_end=ours_note(frames))  # fmt: skip
+    return table(
+        "compute",
+        [row(COMPUTE_HEADER)],
+        body,
+        [*runs["source"], SOURCE],
+        hardware=hardware or NOT_RUN,
+        note_end=ours_note(frames),
+    )
 
 
 # ----------------------------------------------------------------------------- data, search
@@ -330,8 +465,17 @@ def dataset(frames: Frames, reference: dict[str, Any]) -> str:
     d = frames.data
     counts = d.counts if d else {}
     tiers = tier_order(t for c in counts.values() for t in c.by_tier) or list(TIERS)
-    body = [row([esc(s), fmt.integer(c.n), *(fmt.integer(c.by_tier.get(t, 0)) for t in tiers),
-                 fmt.integer(len(c.by_schema))]) for s, c in counts.items()]  # fmt: skip
+    body = [
+        row(
+            [
+                esc(s),
+                fmt.integer(c.n),
+                *(fmt.integer(c.by_tier.get(t, 0)) for t in tiers),
+                fmt.integer(len(c.by_schema)),
+            ]
+        )
+        for s, c in counts.items()
+    ]
     checks = sorted({k for sc in d.checks.values() for k in sc.checks}) if d else []
     if checks:
         body.append(block_title("Validation checks: pass rate (failed examples)", 3 + len(tiers)))
@@ -339,20 +483,32 @@ def dataset(frames: Frames, reference: dict[str, Any]) -> str:
         found = [d.checks[s].checks.get(check) if s in d.checks else None for s in counts]
         cells = [NOT_RUN if c is None else f"{fmt.pct(c.pass_rate)} ({c.failed})" for c in found]
         body.append(row([tt(check), span(1 + len(tiers) + 1, " / ".join(cells), "l")]))
-    return table("dataset", [row(["Split", "n", *tiers, "Schemas"])], body,
-                 [frames.data_source or ""], colspec="lr" + "r" * len(tiers) + "r",
-                 splits=" / ".join(esc(s) for s in counts))  # fmt: skip
+    return table(
+        "dataset",
+        [row(["Split", "n", *tiers, "Schemas"])],
+        body,
+        [frames.data_source or ""],
+        colspec="lr" + "r" * len(tiers) + "r",
+        splits=" / ".join(esc(s) for s in counts),
+    )
 
 
 def search(frames: Frames, reference: dict[str, Any]) -> str:
     """The recipe search: each trial on the validation split (constrained), its train-sample score
     where evaluated, and its training time. Test is not a column: it was not looked at."""
     body = [
-        row([tt(r["trial"]), tt(short_model(r["model"] or "")), fmt.pct(r["json_exact"]),
-             NOT_RUN if fmt.missing(r["json_exact"]) else fmt.ci(r), fmt.pct(r["fit_exact"]),
-             fmt.num(r["train_minutes"], 1)])
+        row(
+            [
+                tt(r["trial"]),
+                tt(short_model(r["model"] or "")),
+                fmt.pct(r["json_exact"]),
+                NOT_RUN if fmt.missing(r["json_exact"]) else fmt.ci(r),
+                fmt.pct(r["fit_exact"]),
+                fmt.num(r["train_minutes"], 1),
+            ]
+        )
         for _, r in frames.search.iterrows()
-    ]  # fmt: skip
+    ]
     ex = head("json_exact")
     header = [row(["Trial", "Model", f"Val {ex}", "95\\% CI", f"Train-sample {ex}", "Train min"])]
     sources = [s for srcs in frames.search.get("sources", []) for s in srcs]
@@ -367,13 +523,27 @@ def paired_tests(frames: Frames, reference: dict[str, Any]) -> str:
     for _, r in tests.iterrows():
         other = fmt.pct(r["b_exact"]) + (DAGGER if r["b"] == "reported" else "")
         done = r["test"] not in ("", "none") and not fmt.missing(r["p"])
-        seed = (NOT_RUN if r["seeds_declared"] else "--") if fmt.missing(r["seed_range"]) else (
-            f"{100 * r['seed_range']:.1f}\\,pp ({'within' if r['within_seed'] else 'beyond'})")  # fmt: skip
-        body.append(row([esc(r["what"]), fmt.pct(r["a_exact"]), other,
-                         r["test"] or NOT_RUN, esc(r["detail"]),
-                         f"${claims.p_number(r['p'])}$".replace("$= ", "$") if done else NOT_RUN,
-                         {"same": "n.s."}.get(r["direction"], r["direction"]) if done else NOT_RUN,
-                         seed]))  # fmt: skip
+        seed = (
+            (NOT_RUN if r["seeds_declared"] else "--")
+            if fmt.missing(r["seed_range"])
+            else (
+                f"{100 * r['seed_range']:.1f}\\,pp ({'within' if r['within_seed'] else 'beyond'})"
+            )
+        )
+        body.append(
+            row(
+                [
+                    esc(r["what"]),
+                    fmt.pct(r["a_exact"]),
+                    other,
+                    r["test"] or NOT_RUN,
+                    esc(r["detail"]),
+                    f"${claims.p_number(r['p'])}$".replace("$= ", "$") if done else NOT_RUN,
+                    {"same": "n.s."}.get(r["direction"], r["direction"]) if done else NOT_RUN,
+                    seed,
+                ]
+            )
+        )
     header = [
         row(["Comparison (A vs B)", "A", "B", "Test", "Counts", "$p$", "A is", "Seed spread"])
     ]
@@ -389,12 +559,34 @@ def seed_spread(frames: Frames, reference: dict[str, Any]) -> str:
     for _, r in seeds.iterrows():
         per_seed = ", ".join(NOT_RUN if v is None else fmt.pct(v) for v in r["values"].values())
         spread = NOT_RUN if fmt.missing(r["range"]) else f"{100 * r['range']:.1f}\\,pp"
-        body.append(row([run_cell(frames, r["run"]), f"{r['n_run']} of {r['seeds']}", per_seed,
-                         fmt.pct(r["mean"]) if r["n_run"] else NOT_RUN, spread]))  # fmt: skip
+        body.append(
+            row(
+                [
+                    run_cell(frames, r["run"]),
+                    f"{r['n_run']} of {r['seeds']}",
+                    per_seed,
+                    fmt.pct(r["mean"]) if r["n_run"] else NOT_RUN,
+                    spread,
+                ]
+            )
+        )
     header = [row(["Run", "Seeds run", "JSONExact per seed", "Mean", "Range"])]
     return table("seed_spread", header, body, [s for srcs in seeds["sources"] for s in srcs])
 
 
-TABLES: dict[str, TableFn] = {t.__name__: t for t in (  # in the paper's order
-    dataset, main_results, tier_breakdown, ablations, schema_best_worst,
-    generalisation, error_analysis, compute, search, paired_tests, seed_spread)}  # fmt: skip
+TABLES: dict[str, TableFn] = {
+    t.__name__: t
+    for t in (  # in the paper's order
+        dataset,
+        main_results,
+        tier_breakdown,
+        ablations,
+        schema_best_worst,
+        generalisation,
+        error_analysis,
+        compute,
+        search,
+        paired_tests,
+        seed_spread,
+    )
+}
