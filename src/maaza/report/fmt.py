@@ -245,7 +245,7 @@ def head(metric: str) -> str:
 
 def table(
     name: str,
-    header: list[str],
+    header: list[str] | None,
     body: list[str],
     sources: Iterable[str],
     *,
@@ -253,10 +253,10 @@ def table(
     colspec: str | None = None,
     **fields: Any,
 ) -> str:
-    """A booktabs `table` float with the caption, note and layout tables.yaml gives `name`
-    (`fields` fill in their @words; `colspec` where the data decides it). `body` lines are
-    finished TeX rows or rules; without any, one row says tables.yaml's `empty`."""
+    """A booktabs `table` float with the caption, note and layout (header when None) tables.yaml
+    gives `name`; `fields` fill its @words. Without body rows, one row says its `empty`."""
     spec = TABLES[name]
+    header = header or [h if isinstance(h, str) else row(h) for h in spec["header"]]
     caption, note = (Prose(spec.get(k, "")).substitute(fields) for k in ("caption", "note"))
     note += note_end
     srcs = sorted({s for s in sources if s})
