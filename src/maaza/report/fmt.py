@@ -1,6 +1,5 @@
-"""How the report writes TeX: one function per kind of number (`pct(0.9123)` -> '91.2\\%'),
-`\\notrun{}` for a result that does not exist (never a guess); `Number`, one macro of numbers.tex;
-`table`, the booktabs layout every table shares, its captions and notes from tables.yaml. Pure."""
+"""How the report writes TeX: a function per kind of number (`pct(0.9123)` -> '91.2\\%'), `\\notrun{}`
+for a missing result (never a guess), and `table`, the booktabs layout every table shares. Pure."""
 
 from __future__ import annotations
 
@@ -147,20 +146,10 @@ def paper_f1(x: float | None, estimated: bool = False) -> str:
     return "--" if x is None else f"{x:.3f}" + (DAGGER if estimated else "")
 
 
-_TEX_SPECIALS = str.maketrans(
-    {
-        "\\": r"\textbackslash{}",
-        "&": r"\&",
-        "%": r"\%",
-        "$": r"\$",
-        "#": r"\#",
-        "_": r"\_",
-        "{": r"\{",
-        "}": r"\}",
-        "~": r"\textasciitilde{}",
-        "^": r"\textasciicircum{}",
-    }
-)
+_TEX_SPECIALS = str.maketrans({
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+})  # fmt: skip
 
 
 def tex_escape(text: Any) -> str:
@@ -172,7 +161,7 @@ def tt(name: Any) -> str:
     return r"\texttt{" + tex_escape(name) + "}"
 
 
-# Formats by name (numbers.yaml names them), and how a run's column prints wherever it appears.
+# Formats by name (numbers.yaml names them).
 FORMATS: dict[str, Callable[[Any], str]] = {
     "integer": integer,
     "params": params,
@@ -189,26 +178,10 @@ FORMATS: dict[str, Callable[[Any], str]] = {
     "pct_value": lambda x: NOT_RUN if missing(x) else f"{x:.2f}\\%",  # already in percent
     "text": lambda x: NOT_RUN if missing(x) else tex_escape(x),
 }
-COLUMNS = {
-    "wall_time_s": "duration",
-    "real_tokens_per_s": "num0",
-    "roof_fraction": "pct0",
-    "params_trainable": "params",
-    "trainable_pct": "pct_value",
-    "adapter_mb": "num1",
-    "epochs": "num0",
-    "steps": "integer",
-    "r": "integer",
-    "n_train_examples": "integer",
-    "n_truncated": "integer",
-    "cores": "integer",
-    "cpu": "text",
-    "final_loss": "num3",
-}
 
 
 def column(key: str, x: Any) -> str:
-    """A result column in its format: COLUMNS, else a registry metric's unit."""
+    """A result column in its format (tables.yaml's `column_formats`), else its metric's unit."""
     return FORMATS[COLUMNS[key]](x) if key in COLUMNS else metric(key, x)
 
 
@@ -217,8 +190,8 @@ def load_spec(name: str) -> dict[str, Any]:
     return yaml.safe_load(Path(__file__).with_name(f"{name}.yaml").read_text())
 
 
-# ----------------------------------------------------------------------------- table layout
-TABLES = load_spec("tables")  # caption, note and layout of each table
+LAYOUT = load_spec("tables")  # tables.yaml: caption, note and layout of each table
+COLUMNS: dict[str, str] = LAYOUT["column_formats"]
 
 
 class Prose(Template):
@@ -255,7 +228,7 @@ def table(
 ) -> str:
     """A booktabs `table` float with the caption, note and layout (header when None) tables.yaml
     gives `name`; `fields` fill its @words. Without body rows, one row says its `empty`."""
-    spec = TABLES[name]
+    spec = LAYOUT[name]
     header = header or [h if isinstance(h, str) else row(h) for h in spec["header"]]
     caption, note = (Prose(spec.get(k, "")).substitute(fields) for k in ("caption", "note"))
     note += note_end

@@ -317,7 +317,7 @@ def _cell_tex(c: Cell) -> str:
 
 def inconsistency_table(frames: Frames, reference: dict[str, Any]) -> str:
     """A longtable (it may run over a page): one row per inconsistency of the original."""
-    layout = fmt.TABLES["original_inconsistencies"]
+    layout = fmt.LAYOUT["original_inconsistencies"]
     cols = "".join(rf">{{\raggedright\arraybackslash}}p{{{w}\linewidth}}" for w in layout["widths"])
     rows = inconsistency_rows(reference)
     body = [rf"{w} & {_cell_tex(p)} & {_cell_tex(o)} & {f} \\ \addlinespace" for w, p, o, f in rows]

@@ -12,7 +12,7 @@ from maaza import claims
 from maaza.metrics import ERROR_CATEGORIES
 from maaza.plan import FIT_SPLIT, MODES
 from maaza.report import fmt
-from maaza.report.fmt import DAGGER, NOT_RUN, Prose, block_title, head, row, span, table, tt
+from maaza.report.fmt import DAGGER, LAYOUT, NOT_RUN, Prose, block_title, head, row, span, table, tt
 from maaza.report.fmt import tex_escape as esc
 from maaza.report.frames import OURS_LABEL, Frames, cell, error_categories, short_model, tier_order
 from maaza.report.original import SOURCE
@@ -23,7 +23,6 @@ Columns = dict[str, Callable[[pd.Series], str]]  # header -> the cell of a row
 TABLES: dict[str, TableFn] = {}  # in the paper's order
 PAPER = "Reported by the original paper"
 ADD_SPACE = r"\addlinespace[2pt]"  # before a block title instead of a rule
-LAYOUT = fmt.TABLES  # tables.yaml
 
 
 def tabular(fn: TableFn) -> TableFn:
