@@ -62,10 +62,8 @@ def _exact_against(
         return style.placeholder(title, NO_TEST)
     colors = style.model_colors(frames)
     fig, ax = style.figure(height)
-    xs = {
-        i: r[x] * scale * (style.OURS_DODGE if style.is_ours(r) else 1.0)
-        for i, r in rows.iterrows()
-    }
+    dodge = {i: style.OURS_DODGE if style.is_ours(r) else 1.0 for i, r in rows.iterrows()}
+    xs = {i: r[x] * scale * dodge[i] for i, r in rows.iterrows()}
     for i, r in rows.iterrows():
         y, lo, hi = style.pct([r["json_exact"], r["json_exact_lo"], r["json_exact_hi"]])
         ax.errorbar(xs[i], y, yerr=[[y - lo], [hi - y]], **style.point_style(r, colors))
@@ -81,12 +79,7 @@ def _exact_against(
         if paper_x == "params_m":
             text = f"{m['label']} ({m['kind']})"
             ax.annotate(
-                text,
-                xy,
-                fontsize=6,
-                color=style.PAPER_GREY,
-                xytext=(4, -8),
-                textcoords="offset points",
+                text, xy, (4, -8), textcoords="offset points", fontsize=6, color=style.PAPER_GREY
             )
     style.model_ticks(ax, [*(rows[x] * scale), *(m[paper_x] for m in paper)])
     ax.set(xlabel=xlabel, ylabel=ylabel, ylim=(-2, 102))
@@ -119,9 +112,8 @@ def by_tier(frames: Frames, reference: dict[str, Any]) -> Figure:
     for i, (_, r) in enumerate(rows.iterrows()):
         sub = data[data["name"] == r["name"]].set_index("tier").reindex(order)
         xs = np.arange(len(order)) + (i - (len(rows) - 1) / 2) * width
-        ax.bar(
-            xs, style.pct(sub["json_exact"]), width, **style.bar_style(r, colors), label=r["label"]
-        )
+        bars = style.bar_style(r, colors)
+        ax.bar(xs, style.pct(sub["json_exact"]), width, **bars, label=r["label"])
     n = data.groupby("tier")["n"].max().reindex(order)
     ax.set_xticks(range(len(order)), [f"{t}\n(n={int(k)})" for t, k in zip(order, n, strict=True)])
     ax.set(ylabel="JSONExact (%)", ylim=(0, 105))
@@ -147,9 +139,8 @@ def finetune_gain(frames: Frames, reference: dict[str, Any]) -> Figure:
     ours = _gain_bars(frames.headline("test"), colors)
     bars = ours + _paper_gain(reference)
     if not bars:
-        return style.placeholder(
-            "Fine-tuning gain", "not run: needs a zero-shot and a fine-tuned eval"
-        )
+        msg = "not run: needs a zero-shot and a fine-tuned eval"
+        return style.placeholder("Fine-tuning gain", msg)
     fig, ax = style.figure(2.8)
     for i, (_, zs, ft, zs_color, ft_color, hatch) in enumerate(bars):
         z, f = style.pct([zs["json_exact"], ft["json_exact"]])
@@ -157,13 +148,8 @@ def finetune_gain(frames: Frames, reference: dict[str, Any]) -> Figure:
         hatch = style.OURS_HATCH if hatch else None
         ax.bar(i + 0.2, f, 0.38, color=ft_color, hatch=hatch, hatchcolor="white")
         x = fmt.gain_factor(ft, zs)
-        ax.text(
-            i,
-            max(z, f) + 2,
-            f"{f - z:+.0f} pp" if x is None else f"×{x}",
-            ha="center",
-            fontsize=7.5,
-        )
+        label = f"{f - z:+.0f} pp" if x is None else f"×{x}"
+        ax.text(i, max(z, f) + 2, label, ha="center", fontsize=7.5)
     labels = [b[0] for b in bars]
     ax.set_xticks(range(len(labels)), labels, fontsize=6.5 if len(labels) > 5 else 7.5)
     ax.set(ylabel="JSONExact (%)", ylim=(0, 110))
@@ -189,9 +175,8 @@ def _gain_bars(rows: pd.DataFrame, colors: dict[str, Any]) -> list[Bar]:
         zs, ft = rows.loc[z], rows.loc[f]
         ours = f"\n{style.OURS_LABEL}" if style.is_ours(ft) else ""
         label = f"{style.short_model(ft['model'])}{ours}\n{ft['mode']}"
-        out.append(
-            (label, zs, ft, colors[style.series(zs)], colors[style.series(ft)], style.is_ours(ft))
-        )
+        colour = colors[style.series(zs)], colors[style.series(ft)]
+        out.append((label, zs, ft, *colour, style.is_ours(ft)))
     return out
 
 
@@ -217,9 +202,8 @@ def ablations(frames: Frames, reference: dict[str, Any]) -> Figure:
     fig, axes = style.figure(2.5, 3, gridspec_kw={"width_ratios": [1, 1, 0.9]})
     ref = reference.get("ablations", {})
     _curve(axes[0], ab[ab["factor"] == "rank"], "LoRA rank r", ref.get("rank"), "r", log2=True)
-    _curve(
-        axes[1], ab[ab["factor"] == "data"], "training data (fraction)", ref.get("data"), "fraction"
-    )
+    data = ab[ab["factor"] == "data"]
+    _curve(axes[1], data, "training data (fraction)", ref.get("data"), "fraction")
     _loss_decode_bars(axes[2], frames)
     axes[0].set_ylabel("JSONExact (%)")
     paper = f"JSONExact, {style.PAPER_LABEL}"
@@ -274,9 +258,8 @@ def _loss_decode_bars(ax: plt.Axes, frames: Frames) -> None:
     for i, v in enumerate(values):
         gone = np.isnan(v)
         text = "not run" if gone else f"{v:.0f}"
-        ax.text(
-            i, (0 if gone else v) + 2, text, ha="center", fontsize=6.5, rotation=90 if gone else 0
-        )
+        y, rotation = (0 if gone else v) + 2, 90 if gone else 0
+        ax.text(i, y, text, ha="center", fontsize=6.5, rotation=rotation)
     ax.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=6, rotation=45, **style.SLANT)
     ax.set_ylim(0, 105)
     ax.set_title("loss masking / decoding", fontsize=8)
@@ -313,9 +296,8 @@ def schema_heatmap(frames: Frames, reference: dict[str, Any]) -> Figure:
     )
     ax.set_facecolor("0.9")  # NaN cells (schema not in that split) read as light grey
     ax.grid(False)
-    ax.set_yticks(
-        np.arange(len(order)) + 0.5, [f"{s} ({tiers[s][0]})" for s in order], fontsize=6.5
-    )
+    names = [f"{s} ({tiers[s][0]})" for s in order]
+    ax.set_yticks(np.arange(len(order)) + 0.5, names, fontsize=6.5)
     ax.set_xticks(
         np.arange(grid.shape[1]) + 0.5, grid.columns, rotation=35, ha="right", fontsize=6.5
     )
@@ -338,9 +320,8 @@ def errors(frames: Frames, reference: dict[str, Any]) -> Figure:
     share = share.reindex(index=labels, columns=cats)
     by_tier = frames.error_tiers  # the main eval's categories by tier
     ratios = None if by_tier.empty else {"width_ratios": [2.2, 1]}
-    fig, axes = style.figure(
-        0.9 + 0.22 * len(labels), 1 + bool(ratios), gridspec_kw=ratios, squeeze=False
-    )
+    height = 0.9 + 0.22 * len(labels)
+    fig, axes = style.figure(height, 1 + bool(ratios), gridspec_kw=ratios, squeeze=False)
     ax, left = axes[0, 0], np.zeros(len(labels))
     for c in cats:
         vals = style.pct(share[c].fillna(0))
@@ -388,10 +369,8 @@ def loss_curves(frames: Frames, reference: dict[str, Any]) -> Figure:
             tag = f" ({style.OURS_LABEL})" if role == "ours" else ""
             label = run + tag + ("" if done else " (running)")
             lw = 1.8 if role in style.MAIN_ROLES else 0.9  # ablations thin
-            x_values = g[x] / (1e6 if x == "tokens" else 1)
-            ax.plot(
-                x_values, g["loss"], color=colors[run], lw=lw, ls="-" if done else "--", label=label
-            )
+            xs, ls = g[x] / (1e6 if x == "tokens" else 1), "-" if done else "--"
+            ax.plot(xs, g["loss"], color=colors[run], lw=lw, ls=ls, label=label)
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
     axes[0].set_ylabel("training loss, response tokens\n(log scale)")
@@ -407,9 +386,8 @@ def search(frames: Frames, reference: dict[str, Any]) -> Figure:
     """Val JSONExact of every search trial with its 95% interval (constrained decoding)."""
     done = frames.search.dropna(subset=["json_exact"]) if not frames.search.empty else frames.search
     if done.empty:
-        return style.placeholder(
-            "Recipe search", "not run: no search trial has a val evaluation yet"
-        )
+        msg = "not run: no search trial has a val evaluation yet"
+        return style.placeholder("Recipe search", msg)
     fig, ax = style.figure(0.8 + 0.28 * len(done))
     y = np.arange(len(done))[::-1]
     x, lo, hi = (style.pct(done[k]) for k in style.EXACT_CI)
