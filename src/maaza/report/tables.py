@@ -86,10 +86,8 @@ def dataset(frames: Frames, reference: dict[str, Any]) -> str:
         body.append(row([tt(check), span(1 + len(tiers) + 1, " / ".join(cells), "l")]))
     header = [row(["Split", "n", *tiers, "Schemas"])]
     splits = " / ".join(esc(s) for s in counts)
-    colspec = "lr" + "r" * len(tiers) + "r"
-    return table(
-        "dataset", header, body, [frames.data_source or ""], colspec=colspec, splits=splits
-    )
+    sources, colspec = [frames.data_source or ""], "lr" + "r" * len(tiers) + "r"
+    return table("dataset", header, body, sources, colspec=colspec, splits=splits)
 
 
 @tabular
@@ -166,10 +164,9 @@ def tier_breakdown(frames: Frames, reference: dict[str, Any]) -> str:
         "".join(rf"\cmidrule(lr){{{4 + 2 * i}-{5 + 2 * i}}}" for i in range(len(order))),
         row(["Model", "Setting", "Decoding"] + [head("json_exact"), head("field_f1")] * len(order)),
     ]
-    body = []
+    body, scores = [], [(t, m) for t in order for m in ("json_exact", "field_f1")]
     for _, r in headline.iterrows():
         sub = tiers[tiers["name"] == r["name"]].set_index("tier")
-        scores = [(t, m) for t in order for m in ("json_exact", "field_f1")]
         cells = [fmt.metric(m, sub.loc[t, m] if t in sub.index else None) for t, m in scores]
         body.append(row([model_cell(r), setting(r), r["mode"], *cells]))
     papers = [m for m in reference.get("models", []) if m.get("by_tier")]
@@ -180,21 +177,15 @@ def tier_breakdown(frames: Frames, reference: dict[str, Any]) -> str:
         body.append(block_title(title, 3 + 2 * len(order)))
     for m in papers:
         bt, est = m["by_tier"], m["by_tier"].get("estimated", False)
-        cells = []
-        for t in order:
-            scores = bt.get(t, {})
-            cells += [
-                fmt.paper_pct(scores.get("json_exact"), est),
-                fmt.paper_f1(scores.get("field_f1"), est),
-            ]
+        paper_cell = {"json_exact": fmt.paper_pct, "field_f1": fmt.paper_f1}
+        cells = [paper_cell[m](bt.get(t, {}).get(m), est) for t, m in scores]
         body.append(row([esc(m["label"]), m["kind"], "greedy", *cells]))
-    sources, colspec = [*sources_of(headline), SOURCE], "lll" + "rr" * len(order)
-    return table(
-        "tier_breakdown", header, body, sources, colspec=colspec, note_end=ours_note(frames)
-    )
+    layout = {"colspec": "lll" + "rr" * len(order), "note_end": ours_note(frames)}
+    return table("tier_breakdown", header, body, [*sources_of(headline), SOURCE], **layout)
 
 
 PAPER_KEY = {"rank": "r", "data": "fraction"}  # an ablation point's value in paper_reference
+ABLATION_COLUMNS = ("params_trainable", "n_train_examples", "json_exact", "field_f1", "wall_time_s")
 
 
 def _ablation_setting(factor: str, value: Any) -> str:
@@ -215,14 +206,12 @@ def ablations(frames: Frames, reference: dict[str, Any]) -> str:
         for _, p in group.iterrows():
             ref = next((x for x in points if float(x[PAPER_KEY[factor]]) == float(p["value"])), {})
             name = tt(p["run"]) + (r" {\scriptsize(main)}" if p["is_main"] else "")
-            cells = [_ablation_setting(factor, p["value"]), name, fmt.params(p["params_trainable"])]
-            cells += [
-                fmt.integer(p["n_train_examples"]),
-                fmt.pct(p["json_exact"]),
-                fmt.f1(p["field_f1"]),
+            cells = [fmt.column(k, p[k]) for k in ABLATION_COLUMNS]
+            reported = [
+                fmt.paper_pct(ref.get("json_exact")),
+                f"{ref['time_s']}\\,s" if ref else "--",
             ]
-            cells += [fmt.duration(p["wall_time_s"]), fmt.paper_pct(ref.get("json_exact"))]
-            body.append(row([*cells, f"{ref['time_s']}\\,s" if ref else "--"]))
+            body.append(row([_ablation_setting(factor, p["value"]), name, *cells, *reported]))
     main = frames.design.main_run
     if main:  # the main run's decoding modes, fine-tuned and zero-shot
         model = frames.design.run_model(main)
@@ -385,6 +374,9 @@ def paired_tests(frames: Frames, reference: dict[str, Any]) -> str:
     def done(r: pd.Series) -> bool:
         return r["test"] not in ("", "none") and not fmt.missing(r["p"])
 
+    def reading(r: pd.Series) -> str:
+        return {"same": "n.s."}.get(r["direction"], r["direction"]) if done(r) else NOT_RUN
+
     def seed(r: pd.Series) -> str:
         if fmt.missing(r["seed_range"]):
             return NOT_RUN if r["seeds_declared"] else "--"
@@ -397,15 +389,11 @@ def paired_tests(frames: Frames, reference: dict[str, Any]) -> str:
         "Test": lambda r: r["test"] or NOT_RUN,
         "Counts": lambda r: esc(r["detail"]),
         "$p$": lambda r: f"${claims.p_number(r['p'])}$".replace("$= ", "$") if done(r) else NOT_RUN,
-        "A is": lambda r: (
-            {"same": "n.s."}.get(r["direction"], r["direction"]) if done(r) else NOT_RUN
-        ),
+        "A is": reading,
         "Seed spread": seed,
     }
-    sources = sources_of(tests, "sources")
-    return table(
-        "paired_tests", [row(columns)], rows(tests, columns), sources, alpha=f"{claims.ALPHA:g}"
-    )
+    sources, alpha = sources_of(tests, "sources"), f"{claims.ALPHA:g}"
+    return table("paired_tests", [row(columns)], rows(tests, columns), sources, alpha=alpha)
 
 
 @tabular
