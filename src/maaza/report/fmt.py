@@ -79,9 +79,14 @@ def metric(name: str, x: float | None) -> str:
     return pct(x) if METRICS[name].aggregate == "rate" else f1(x)
 
 
+def interval(lo: float, hi: float) -> str:
+    """Two fractions as an interval in percent: '[9.4, 20.2]'."""
+    return f"[{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
 def ci(row: Any) -> str:
-    """An eval row's 95% Wilson interval of JSONExact, in percent: '[9.4, 20.2]'."""
-    return f"[{100 * row['json_exact_lo']:.1f}, {100 * row['json_exact_hi']:.1f}]"
+    """An eval row's 95% Wilson interval of JSONExact."""
+    return interval(row["json_exact_lo"], row["json_exact_hi"])
 
 
 def times(x: float | Decimal | None) -> str:
@@ -135,6 +140,11 @@ def sig(x: float | None, digits: int = 3) -> str:
 def points(a: float | None, b: float | None) -> str:
     """a - b of two fractions, in signed percentage points."""
     return NOT_RUN if missing(a) or missing(b) else f"{100 * (a - b):+.1f}\\,pp"
+
+
+def pp(x: float | None) -> str:
+    """A difference of two fractions (a spread, a half width) in percentage points."""
+    return NOT_RUN if missing(x) else f"{100 * x:.1f}\\,pp"
 
 
 def paper_pct(x: float | None, estimated: bool = False, absent: str = "--") -> str:

@@ -166,7 +166,7 @@ def ablation_numbers(frames: Frames) -> list[Number]:
     rank, data = (done[done["factor"] == f] for f in ("rank", "data"))
     best = first_row(rank.sort_values(["json_exact", "value"], ascending=[False, True]))
     exact = rank["json_exact"]
-    spread = f"{100 * (exact.max() - exact.min()):.1f}\\,pp" if len(rank) > 1 else NOT_RUN
+    spread = fmt.pp(exact.max() - exact.min() if len(rank) > 1 else None)
     half = ((done["json_exact_hi"] - done["json_exact_lo"]) / 2).max() if len(done) > 1 else None
     loss = ab[ab["factor"] == "loss"]
     is_main = loss["is_main"].astype(bool)
@@ -178,7 +178,7 @@ def ablation_numbers(frames: Frames) -> list[Number]:
         "AblRankBestExact": fmt.pct(cell(best, "json_exact")),
         "AblRankSpread": spread,
         **_ends(data, "Data", lambda v: fmt.pct(v, 0)),
-        "AblCIHalfWidth": NOT_RUN if half is None else f"{100 * half:.1f}\\,pp",
+        "AblCIHalfWidth": fmt.pp(half),
         "AblFullLossExact": fmt.pct(cell(full, "json_exact")),
         "AblFullLossDelta": fmt.points(cell(full, "json_exact"), cell(resp, "json_exact")),
     }
@@ -246,7 +246,7 @@ def claim_numbers(frames: Frames, reference: dict[str, Any]) -> list[Number]:
     for name, (role, split) in SPEC["bootstrapped"].items():
         row = frames.find_eval(r[role], "constrained", split)
         lo, hi = claims.bootstrap_interval(frames.outcomes, cell(row, "name"))
-        value = NOT_RUN if fmt.missing(lo) else f"[{100 * lo:.1f}, {100 * hi:.1f}]\\%"
+        value = NOT_RUN if fmt.missing(lo) else f"{fmt.interval(lo, hi)}\\%"
         src = f"derived: schema-clustered bootstrap of {cell(row, 'source') or '(not run)'}"
         out.append(Number(name, value, src))
     alpha = Number("TestAlpha", f"{claims.ALPHA:g}", "maaza.stats.ALPHA: above/below only below it")

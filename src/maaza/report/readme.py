@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from maaza.report import fmt
 from maaza.report.frames import Frames, short_model
 from maaza.report.setting_numbers import compute_ratio
 
@@ -27,9 +28,8 @@ def _row(r: pd.Series) -> str:
     if pd.isna(r.get("json_exact")):
         cells += ["not run"] * 4
     else:
-        ci = f"[{100 * r['json_exact_lo']:.1f}, {100 * r['json_exact_hi']:.1f}]"
         f1, latency = f"{r['field_f1']:.3f}", f"{r['latency_mean_s']:.2f} s"
-        cells += [f"{_pct(r['json_exact'])} {ci}", f1, _pct(r["compliance"]), latency]
+        cells += [f"{_pct(r['json_exact'])} {fmt.ci(r)}", f1, _pct(r["compliance"]), latency]
     return "| " + " | ".join(cells) + " |"
 
 

@@ -380,7 +380,7 @@ def paired_tests(frames: Frames, reference: dict[str, Any]) -> str:
     def seed(r: pd.Series) -> str:
         if fmt.missing(r["seed_range"]):
             return NOT_RUN if r["seeds_declared"] else "--"
-        return f"{100 * r['seed_range']:.1f}\\,pp ({'within' if r['within_seed'] else 'beyond'})"
+        return f"{fmt.pp(r['seed_range'])} ({'within' if r['within_seed'] else 'beyond'})"
 
     columns: Columns = {
         "Comparison (A vs B)": lambda r: esc(r["what"]),
@@ -406,6 +406,6 @@ def seed_spread(frames: Frames, reference: dict[str, Any]) -> str:
         "Seeds run": lambda r: f"{r['n_run']} of {r['seeds']}",
         "JSONExact per seed": lambda r: ", ".join(map(fmt.pct, r["values"].values())),
         "Mean": lambda r: fmt.pct(r["mean"]) if r["n_run"] else NOT_RUN,
-        "Range": lambda r: NOT_RUN if fmt.missing(r["range"]) else f"{100 * r['range']:.1f}\\,pp",
+        "Range": lambda r: fmt.pp(r["range"]),
     }
     return table("seed_spread", [row(columns)], rows(seeds, columns), sources_of(seeds, "sources"))
