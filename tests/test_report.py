@@ -379,13 +379,13 @@ def test_training_sample_evals_give_fit_numbers_and_their_own_table(built: Path)
     lo, hi = wilson(fit_x, fit["n"])
     assert n["OursFitVerdict"] == ("inside" if lo <= test_x <= hi else "outside")
     side = "inside" if lo <= test_x <= hi else ("below" if test_x < lo else "above")
-    assert n["OursFitReading"] == report_numbers.FIT_READING[side]
+    assert n["OursFitReading"] == report_numbers.SPEC["fit"]["reading"][side]
     main_fit = metrics("ft-smollm2-135m-r16-constrained-train")["overall"]["json_exact"]
     main_test = metrics("ft-smollm2-135m-r16-constrained")["overall"]["json_exact"]
     lo, hi = wilson(main_fit, metrics("ft-smollm2-135m-r16-constrained-train")["n"])
     main_side = "inside" if lo <= main_test <= hi else ("below" if main_test < lo else "above")
-    assert n["MainFitShort"] == report_numbers.FIT_SHORT[main_side]
-    assert set(report_numbers.FIT_SHORT) == set(report_numbers.FIT_READING)
+    assert n["MainFitShort"] == report_numbers.SPEC["fit"]["short"][main_side]
+    assert set(report_numbers.SPEC["fit"]["short"]) == set(report_numbers.SPEC["fit"]["reading"])
     assert n["ScaleFitExact"] == n["ScaleFitVerdict"] == n["ScaleFitShort"] == r"\notrun{}"
     table = (built / "paper" / "tables" / "generalisation.tex").read_text()
     row = rf"\texttt{{{OURS}}} (our recipe) & {pct(fit_x)} & "

@@ -1,23 +1,29 @@
-"""Figures, LaTeX tables and paper/generated/numbers.tex from the pipeline's result files.
-
-    maaza report                           # or `dvc repro report` (runs notebooks/04_report.ipynb)
-    inventory = build_report(ReportPaths(...))   # -> what was found, what is missing
-
-Reads only result files, found by glob; params.yaml (maaza.plan) says which runs and evaluations
-are meant to exist and each run's role, so a missing result reads "not run", never a guess. A
-one-way import chain (tests/test_report_structure.py): results -> design -> frames -> fmt ->
-original, setting_numbers, figstyle -> numbers, tables, figures, readme -> build (I/O out).
-"""
+"""Figures, LaTeX tables, paper/generated/numbers.tex and the README's results from the result
+files (`maaza report`, `dvc repro report`); params.yaml says what should exist, so a missing
+result reads "not run". Modules form a one-way chain (tests/test_report_structure.py)."""
 
 from maaza.report.build import ReportPaths, build_report, describe, load_frames
 from maaza.report.design import Design, design_from_params, load_design
 from maaza.report.fmt import tex_escape
-from maaza.report.frames import Frames, Inventory, build_frames, wilson
-from maaza.report.numbers import parse, parse_numbers, render
-from maaza.results import ReportError, load_bench, load_eval, load_reference, load_results
+from maaza.report.frames import Frames, wilson
+from maaza.report.numbers import parse_numbers, render
+from maaza.results import ReportError, load_bench, load_eval, load_reference
 
 __all__ = [
-    "Design", "Frames", "Inventory", "ReportError", "ReportPaths", "build_frames", "build_report",
-    "describe", "design_from_params", "load_bench", "load_design", "load_eval", "load_frames",
-    "load_reference", "load_results", "parse", "parse_numbers", "render", "tex_escape", "wilson",
-]  # fmt: skip
+    "Design",
+    "Frames",
+    "ReportError",
+    "ReportPaths",
+    "build_report",
+    "describe",
+    "design_from_params",
+    "load_bench",
+    "load_design",
+    "load_eval",
+    "load_frames",
+    "load_reference",
+    "parse_numbers",
+    "render",
+    "tex_escape",
+    "wilson",
+]

@@ -1,9 +1,5 @@
-"""Writes the report: every figure (PNG+PDF), every table, numbers.tex and the README's results
-block (results.md), atomically.
-
-inventory = build_report(ReportPaths(...))    # -> what was found, what is missing
-print(describe(inventory))
-"""
+"""Writes the report atomically: every figure (PNG+PDF), every table, numbers.tex, the README's
+results block (results.md) and the inventory of what was found and what is missing."""
 
 from __future__ import annotations
 

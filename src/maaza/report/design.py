@@ -1,19 +1,14 @@
-"""What params.yaml declares, as the report needs it: a thin layer over `maaza.plan`.
-
-    design = load_design(Path("params.yaml"))     # Design() when there is no params file
-    design.main_run, design.role_of("smollm2-135m-r8"), design.expected_evals()
-
-Runs have the roles params.yaml gives them (paper_recipe, ours, scale, ablation) and evaluations
-the names the plan builds; the report builds neither. Only the report's own readings live here:
-which knob each ablation run changes against the paper-recipe run, and the recipe settings the
-method section quotes, each with the params key it comes from.
-"""
+"""What params.yaml declares, as the report needs it: `maaza.plan`'s runs (with their declared
+roles) and evaluations, plus the report's own readings: each ablation's changed knob, and the
+recipe settings the text quotes with their params keys."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+import yaml
 
 from maaza.config import ConfigError, Params, TrainRun, load_params
 from maaza.io import InputError
@@ -110,63 +105,42 @@ def design_from_params(params: Params) -> Design:
     )
 
 
+SPEC = yaml.safe_load(Path(__file__).with_name("numbers.yaml").read_text())  # its `recipe`
+COMMON = "train.common."  # the paper-recipe run's settings
+
+
+def _at(params: Params, run: TrainRun, key: str) -> Any:
+    """The setting at a params.yaml key (train.common.*: as `run` resolves it); a list: its length."""
+    node: Any = run if key.startswith(COMMON) else params
+    for part in key.removeprefix(COMMON).split("."):
+        node = getattr(node, part)
+    return len(node) if isinstance(node, list | tuple) else node
+
+
 def recipe(params: Params, main: TrainRun) -> dict[str, tuple[Any, str]]:
-    """The settings the paper's method section quotes, each with the params key it comes from."""
-    t, d, e = "train.common", "data", "evaluate"
-    data, decode = params.data, params.evaluate.decode
-    return {
-        "LearningRate": (main.learning_rate, f"{t}.learning_rate"),
-        "Epochs": (main.epochs, f"{t}.epochs"),
-        "MicroBatch": (main.micro_batch_size, f"{t}.micro_batch_size"),
-        "GradAccum": (main.grad_accum, f"{t}.grad_accum"),
-        "Batch": (main.micro_batch_size * main.grad_accum, f"{t}.micro_batch_size * grad_accum"),
-        "WarmupRatio": (main.warmup_ratio, f"{t}.warmup_ratio"),
-        "WeightDecay": (main.weight_decay, f"{t}.weight_decay"),
-        "MaxGradNorm": (main.max_grad_norm, f"{t}.max_grad_norm"),
-        "MaxLength": (main.max_length, f"{t}.max_length"),
-        "LoraR": (main.lora.r, f"{t}.lora.r"),
-        "LoraAlpha": (main.lora.alpha, f"{t}.lora.alpha"),
-        "LoraDropout": (main.lora.dropout, f"{t}.lora.dropout"),
-        "LoraModules": (len(main.lora.target_modules), f"{t}.lora.target_modules"),
-        "PromptFormat": (main.prompt_format, f"{t}.prompt_format"),
-        "Seed": (main.seed, f"{t}.seed"),
-        "DataSeed": (data.seed, f"{d}.seed"),
-        "TestFraction": (data.test_fraction, f"{d}.test_fraction"),
-        "HoldoutSchemas": (len(data.holdout_schemas), f"{d}.holdout_schemas"),
-        "OptionalDropRate": (data.optional_drop_rate, f"{d}.optional_drop_rate"),
-        "MaxNewTokens": (decode.max_new_tokens, f"{e}.decode.max_new_tokens"),
-        "BudgetFactor": (decode.token_budget_factor, f"{e}.decode.token_budget_factor"),
-        "DecodeBatch": (decode.batch_size, f"{e}.decode.batch_size"),
-        "ZsPromptFormat": (params.evaluate.zeroshot_prompt_format, f"{e}.zeroshot_prompt_format"),
-    }
+    """The settings the method section quotes (numbers.yaml `recipe`), each with its params key."""
+    batch = main.micro_batch_size * main.grad_accum  # the one product
+    keys = SPEC["recipe"].items()
+    return {n: (batch if n == "Batch" else _at(params, main, k), k) for n, k in keys}
 
 
 def ours_recipe(params: Params, name: str) -> dict[str, tuple[Any, str]]:
-    """What our recipe changes, each with the params key its value comes from (the run's own
-    override when it has one, else train.common)."""
-    section, run = params.run_section(name), params.train_run(name)
+    """What our recipe changes, each with its params key (the run's own, else train.common)."""
+    section, run, data = params.run_section(name), params.train_run(name), params.data
     overrides = params.sections()[section][name]
 
     def key(setting: str) -> str:
-        return f"{section}.{name}.{setting}" if setting in overrides else f"train.common.{setting}"
+        return f"{section}.{name}.{setting}" if setting in overrides else f"{COMMON}{setting}"
 
-    data = params.data
+    out = {n: (getattr(run, s), key(s)) for n, s in SPEC["ours_recipe"].items()}
+    batch = f"{key('micro_batch_size')} * {key('grad_accum')}"
+    out["Batch"] = (run.micro_batch_size * run.grad_accum, batch)
+    # the extra examples' own generator settings (no locales: en_US only, one locale)
     drop = data.extra_optional_drop_rate
     drop = data.optional_drop_rate if drop is None else drop
-    return {
-        "ExtraTrain": (run.extra_train, key("extra_train")),
-        # the extra examples' own generator settings (empty locale list: en_US only, one locale)
-        "ExtraDropRate": (drop, "data.extra_optional_drop_rate"),
-        "ExtraLocales": (max(1, len(data.extra_name_locales)), "data.extra_name_locales"),
-        "LearningRate": (run.learning_rate, key("learning_rate")),
-        "Epochs": (run.epochs, key("epochs")),
-        "MicroBatch": (run.micro_batch_size, key("micro_batch_size")),
-        "GradAccum": (run.grad_accum, key("grad_accum")),
-        "Batch": (
-            run.micro_batch_size * run.grad_accum,
-            f"{key('micro_batch_size')} * {key('grad_accum')}",
-        ),
-    }
+    out["ExtraDropRate"] = (drop, "data.extra_optional_drop_rate")
+    out["ExtraLocales"] = (max(1, len(data.extra_name_locales)), "data.extra_name_locales")
+    return out
 
 
 def load_design(params_file: Path | None) -> Design:

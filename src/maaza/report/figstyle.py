@@ -1,14 +1,9 @@
-"""The figures' shared style: seaborn's colour-blind palette; colour = model, fill = fine-tuned
-(solid) vs zero-shot (hollow / hatched), marker = decoding mode (circle constrained, square free).
-A model trained with our recipe (role `ours`) is its own series: the next palette colour, plus /
-cross markers (constrained / free) and dotted bars; the original paper's reported numbers are
-always grey diamonds labelled as such. Drawn headless (Agg): the DVC stage needs no display.
-"""
+"""The figures' shared style: colour = model (our recipe's run: its own colour, + and x markers,
+dotted bars), fill = fine-tuned (solid) or zero-shot (hollow, hatched), marker = decoding mode;
+the original paper's numbers are grey diamonds. Drawn headless (Agg): DVC needs no display."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 import matplotlib
@@ -34,28 +29,30 @@ OURS_HATCH = "...."  # our recipe's fine-tuned bars (zero-shot bars are hatched 
 OURS_DODGE = 1.08  # our recipe's points sit at the main run's x: shift them right (log axis)
 WIDTH = 6.3  # inches: the text width of the paper's one-column layout
 RC = {
-    **sns.axes_style("whitegrid"), **sns.plotting_context("paper", font_scale=1.0),
-    "font.family": "DejaVu Sans", "axes.titlesize": 9, "axes.labelsize": 8.5,
-    "legend.fontsize": 7, "legend.title_fontsize": 7.5, "xtick.labelsize": 7.5,
-    "ytick.labelsize": 7.5, "axes.titleweight": "bold", "grid.linewidth": 0.5,
+    **sns.axes_style("whitegrid"),
+    **sns.plotting_context("paper", font_scale=1.0),
+    "font.family": "DejaVu Sans",
+    "axes.titlesize": 9,
+    "axes.labelsize": 8.5,
+    "legend.fontsize": 7,
+    "legend.title_fontsize": 7.5,
+    "xtick.labelsize": 7.5,
+    "ytick.labelsize": 7.5,
+    "axes.titleweight": "bold",
+    "grid.linewidth": 0.5,
     "svg.hashsalt": "maaza",  # fixed ids in vector output: same results, same bytes
-}  # fmt: skip
+}
 PAPER_LABEL = "reported by the original paper"
 MAIN_ROLES = ("paper_recipe", "ours", "scale")  # drawn in their model's colour, thick
+EXACT_CI = ("json_exact", "json_exact_lo", "json_exact_hi")
+SLANT = {"ha": "right", "rotation_mode": "anchor"}  # slanted tick labels, ending at their tick
 
 
-def styled(fn: Callable[..., Figure]) -> Callable[..., Figure]:
-    """Draw inside the report's rc context (no global state changed)."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Figure:
-        with plt.rc_context(RC):
-            return fn(*args, **kwargs)
-
-    return wrapper
+def figure(height: float, ncols: int = 1, **kw: Any) -> tuple[Figure, Any]:
+    """A figure as wide as the paper's text, in one row of `ncols` axes."""
+    return plt.subplots(1, ncols, layout="constrained", figsize=(WIDTH, height), **kw)
 
 
-# ----------------------------------------------------------------------------- shared helpers
 def is_ours(row: pd.Series) -> bool:
     return row.get("role") == "ours"
 
@@ -66,8 +63,7 @@ def series(row: pd.Series) -> str:
 
 
 def model_colors(frames: Frames) -> dict[str, Any]:
-    """A fixed colour per model, in model-size order, then one per model trained with our recipe,
-    so a series looks the same everywhere (keys: `series`)."""
+    """One colour per `series`, models by size then our recipe's: the same in every figure."""
     rows = [r for f in (frames.evals, frames.runs) for _, r in f.iterrows()]
     models = dict.fromkeys(r["model"] for r in rows)
     ours = dict.fromkeys(series(r) for r in rows if is_ours(r))
@@ -89,7 +85,7 @@ def run_colors(frames: Frames) -> dict[str, Any]:
 
 
 def placeholder(title: str, message: str) -> Figure:
-    fig, ax = plt.subplots(layout="constrained", figsize=(WIDTH, 2.0))
+    fig, ax = figure(2.0)
     ax.set_axis_off()
     ax.set_title(title)
     ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=9, style="italic")
@@ -97,22 +93,26 @@ def placeholder(title: str, message: str) -> Figure:
 
 
 def point_style(row: pd.Series, colors: dict[str, Any]) -> dict[str, Any]:
+    """An eval's point with its error bar (ax.errorbar's keywords)."""
     color = colors.get(series(row), PAPER_GREY)
     marker = (OURS_MARKERS if is_ours(row) else MARKERS).get(row["mode"], "^")
     face = color if row["kind"] != "zero-shot" else "white"  # zero-shot points are hollow
-    return dict(marker=marker, color=color, markerfacecolor=face, markeredgecolor=color,
-                markersize=6, linestyle="none")  # fmt: skip
+    return dict(
+        marker=marker, color=color, mfc=face, mec=color, ms=6, ls="none", elinewidth=0.8, capsize=2
+    )
 
 
 def bar_style(row: pd.Series, colors: dict[str, Any]) -> dict[str, Any]:
     color = colors.get(series(row), PAPER_GREY)
     zero = row["kind"] == "zero-shot"
     return {
-        "facecolor": "white" if zero else color, "edgecolor": color,
+        "facecolor": "white" if zero else color,
+        "edgecolor": color,
         "hatch": "////" if zero else OURS_HATCH if is_ours(row) else None,
         "hatchcolor": color if zero else "white",  # white dots on our recipe's filled bars
-        "alpha": 1.0 if row["mode"] == "constrained" else 0.6, "linewidth": 0.8,
-    }  # fmt: skip
+        "alpha": 1.0 if row["mode"] == "constrained" else 0.6,
+        "linewidth": 0.8,
+    }
 
 
 def _marker(label: str, marker: str = "o", color: Any = "0.3", **kw: Any) -> Line2D:
@@ -120,20 +120,23 @@ def _marker(label: str, marker: str = "o", color: Any = "0.3", **kw: Any) -> Lin
 
 
 def style_legend(fig: Figure, colors: dict[str, Any]) -> None:
-    """Figure-level legend under the axes in titled columns, one per visual channel: colour =
-    model, fill = fine-tuned or zero-shot (and the original paper's grey diamonds), marker shape =
-    decoding mode."""
+    """A legend under the axes with a titled column per channel: colour, fill, marker shape."""
     shapes = [_marker("constrained", mfc="0.3"), _marker("free", "s", mfc="0.3")]
     if any("|" in key for key in colors):
         shapes += [_marker(f"{OURS_LABEL}, {m}", OURS_MARKERS[m]) for m in ("constrained", "free")]
-    labels = {key: short_model(key.partition("|")[0]) + (f", {OURS_LABEL}" if "|" in key else "")
-              for key in colors}  # fmt: skip
+    labels = {
+        key: short_model(key.partition("|")[0]) + (f", {OURS_LABEL}" if "|" in key else "")
+        for key in colors
+    }
     columns = {
         "colour: model": [Patch(color=c, label=labels[m]) for m, c in colors.items()],
-        "fill: setting": [_marker("fine-tuned", color="k"), _marker("zero-shot", color="k", mfc="white"),
-                          _marker(PAPER_LABEL, "D", PAPER_GREY, mfc="white")],
+        "fill: setting": [
+            _marker("fine-tuned", color="k"),
+            _marker("zero-shot", color="k", mfc="white"),
+            _marker(PAPER_LABEL, "D", PAPER_GREY, mfc="white"),
+        ],
         "shape: decoding": shapes,
-    }  # fmt: skip
+    }
     rows = max(map(len, columns.values()))
     handles = []  # legends fill column by column: a title, its entries, blanks to the same height
     for title, entries in columns.items():
@@ -150,8 +153,8 @@ def style_legend(fig: Figure, colors: dict[str, Any]) -> None:
 
 
 def model_ticks(ax: plt.Axes, values: Any) -> None:
-    """Log x axis ticked at the models' own values, one tick per cluster within 15% (135, 270,
-    360, ...), so every group of points is labelled; room on the right for the point labels."""
+    """Log x axis with a tick per cluster of values within 15% (135, 270, 360, ...), and room on
+    the right for the point labels."""
     ax.set_xscale("log")
     ticks: list[float] = []
     for v in sorted(values):

@@ -1,8 +1,5 @@
-"""The report's figures, each `Frames, reference -> Figure` in figstyle's style; `save` writes PNG
-and PDF without timestamps (same results, same bytes). Missing data gives a placeholder saying so.
-
-    fig = FIGURES["exact_vs_params"](frames, reference); save(fig, Path("figures/exact_vs_params"))
-"""
+"""The report's figures, each `Frames, reference -> Figure` (a placeholder when its data is
+missing); `save` writes PNG and PDF without timestamps, so the same results give the same bytes."""
 
 from __future__ import annotations
 
@@ -26,68 +23,73 @@ from maaza.report import fmt
 from maaza.report.frames import Frames, cell, error_categories, tier_order
 
 FigureFn = Callable[[Frames, dict[str, Any]], Figure]
+FIGURES: dict[str, FigureFn] = {}  # in the paper's order
+NO_TEST = "not run: no test-split evaluation found"
 
 
-# ----------------------------------------------------------------------------- figures
-@style.styled
+def figure(fn: FigureFn) -> FigureFn:
+    """Register a figure in FIGURES, drawn in figstyle's rc context (no global state changed)."""
+    FIGURES[fn.__name__] = plt.rc_context(style.RC)(fn)
+    return FIGURES[fn.__name__]
+
+
+@figure
 def exact_vs_params(frames: Frames, reference: dict[str, Any]) -> Figure:
-    """JSONExact vs parameter count: fine-tuned vs zero-shot, ours beside the paper's."""
+    """JSONExact vs parameter count, fine-tuned and zero-shot, beside the paper's models."""
+    title, ylabel = "JSONExact vs parameters", "JSONExact (%) on the test split"
+    xlabel = "parameters (millions, log scale)"
     return _exact_against(
-        frames, reference, "params_total", 1e-6, "params_m", "JSONExact vs parameters", 3.3,
-        xlabel="parameters (millions, log scale)", ylabel="JSONExact (%) on the test split",
-    )  # fmt: skip
+        frames, reference, "params_total", 1e-6, "params_m", title, 3.3, xlabel, ylabel
+    )
 
 
-@style.styled
-def size_vs_accuracy(frames: Frames, reference: dict[str, Any]) -> Figure:
-    """Disk size (bf16 weights + adapter) vs JSONExact, with the paper's reported sizes."""
-    return _exact_against(
-        frames, reference, "disk_mb", 1.0, "size_mb", "Disk size vs JSONExact", 3.0,
-        xlabel="size on disk (MB, log scale): bf16 weights + LoRA adapter", ylabel="JSONExact (%)",
-    )  # fmt: skip
-
-
-def _exact_against(frames: Frames, reference: dict[str, Any], x: str, scale: float, paper_x: str,
-                   title: str, height: float, xlabel: str, ylabel: str) -> Figure:  # fmt: skip
-    """Test-split JSONExact of every headline eval against `x` (times `scale`) on a log axis, with
-    its 95% Wilson interval; zero-shot -> fine-tuned joined by a line (the paper's recipe and ours
-    start from the same zero-shot point). The paper's models sit at their `paper_x` (those that
-    report it; named on the params axis)."""
+def _exact_against(
+    frames: Frames,
+    reference: dict,
+    x: str,
+    scale: float,
+    paper_x: str,
+    title: str,
+    height: float,
+    xlabel: str,
+    ylabel: str,
+) -> Figure:
+    """Test-split JSONExact (95% interval) against `x` times `scale` on a log axis, zero-shot
+    joined to fine-tuned; the paper's models at their `paper_x`."""
     rows = frames.headline("test")
     rows = rows[rows[x].notna()] if not rows.empty else rows
     if rows.empty:
-        return style.placeholder(title, "not run: no test-split evaluation found")
+        return style.placeholder(title, NO_TEST)
     colors = style.model_colors(frames)
-    fig, ax = plt.subplots(layout="constrained", figsize=(style.WIDTH, height))
+    fig, ax = style.figure(height)
     dodge = {i: style.OURS_DODGE if style.is_ours(r) else 1.0 for i, r in rows.iterrows()}
     xs = {i: r[x] * scale * dodge[i] for i, r in rows.iterrows()}
     for i, r in rows.iterrows():
         y, lo, hi = style.pct([r["json_exact"], r["json_exact_lo"], r["json_exact_hi"]])
-        ax.errorbar(xs[i], y, yerr=[[y - lo], [hi - y]], elinewidth=0.8, capsize=2,
-                    **style.point_style(r, colors))  # fmt: skip
+        ax.errorbar(xs[i], y, yerr=[[y - lo], [hi - y]], **style.point_style(r, colors))
     for z, f in _pairs(rows):
         ft = rows.loc[f]
-        ax.plot([xs[z], xs[f]], style.pct([rows.loc[z, "json_exact"], ft["json_exact"]]),
-                color=colors[style.series(ft)], lw=0.7, alpha=0.5,
-                ls="-" if ft["mode"] == "constrained" else ":")  # fmt: skip
+        ls = "-" if ft["mode"] == "constrained" else ":"
+        ys = style.pct([rows.loc[z, "json_exact"], ft["json_exact"]])
+        ax.plot([xs[z], xs[f]], ys, color=colors[style.series(ft)], lw=0.7, alpha=0.5, ls=ls)
     paper = [m for m in style.paper_models(reference) if m.get(paper_x)]
     for m in paper:
         xy = (m[paper_x], m["overall"]["json_exact"])
         ax.plot(*xy, "D", color=style.PAPER_GREY, mfc="white", ms=5)
         if paper_x == "params_m":
-            ax.annotate(f"{m['label']} ({m['kind']})", xy, fontsize=6, color=style.PAPER_GREY,
-                        xytext=(4, -8), textcoords="offset points")  # fmt: skip
+            text = f"{m['label']} ({m['kind']})"
+            ax.annotate(
+                text, xy, (4, -8), textcoords="offset points", fontsize=6, color=style.PAPER_GREY
+            )
     style.model_ticks(ax, [*(rows[x] * scale), *(m[paper_x] for m in paper)])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_ylim(-2, 102)
+    ax.set(xlabel=xlabel, ylabel=ylabel, ylim=(-2, 102))
     style.style_legend(fig, colors)
     return fig
 
 
 def _pairs(rows: pd.DataFrame) -> list[tuple[Any, Any]]:
-    """(zero-shot index, fine-tuned index) of each fine-tuned eval that has a zero-shot eval of
-    its model and mode: the paper's recipe and ours on one model share that zero-shot eval."""
+    """(zero-shot index, fine-tuned index) per fine-tuned eval with a zero-shot eval of its model
+    and mode (the paper's recipe and ours share it)."""
     zero, out = rows[rows["kind"] == "zero-shot"], []
     for i, ft in rows[rows["kind"] == "fine-tuned"].iterrows():
         zs = zero[(zero["model"] == ft["model"]) & (zero["mode"] == ft["mode"])]
@@ -96,17 +98,16 @@ def _pairs(rows: pd.DataFrame) -> list[tuple[Any, Any]]:
     return out
 
 
-@style.styled
+@figure
 def by_tier(frames: Frames, reference: dict[str, Any]) -> Figure:
     """JSONExact per complexity tier for every headline eval (grouped bars)."""
-    rows = frames.headline("test")
-    tiers = frames.tiers
+    rows, tiers = frames.headline("test"), frames.tiers
     if rows.empty or tiers.empty:
-        return style.placeholder("JSONExact by tier", "not run: no test-split evaluation found")
+        return style.placeholder("JSONExact by tier", NO_TEST)
     data = tiers[tiers["name"].isin(rows["name"])]
     order = tier_order(data["tier"])
     colors = style.model_colors(frames)
-    fig, ax = plt.subplots(layout="constrained", figsize=(style.WIDTH, 3.0))
+    fig, ax = style.figure(3.0)
     width = 0.8 / len(rows)
     for i, (_, r) in enumerate(rows.iterrows()):
         sub = data[data["name"] == r["name"]].set_index("tier").reindex(order)
@@ -115,41 +116,52 @@ def by_tier(frames: Frames, reference: dict[str, Any]) -> Figure:
         ax.bar(xs, style.pct(sub["json_exact"]), width, **bars, label=r["label"])
     n = data.groupby("tier")["n"].max().reindex(order)
     ax.set_xticks(range(len(order)), [f"{t}\n(n={int(k)})" for t, k in zip(order, n, strict=True)])
-    ax.set_ylabel("JSONExact (%)")
-    ax.set_ylim(0, 105)
+    ax.set(ylabel="JSONExact (%)", ylim=(0, 105))
     fig.legend(ncol=3, loc="outside lower center")
     return fig
 
 
-@style.styled
+@figure
+def size_vs_accuracy(frames: Frames, reference: dict[str, Any]) -> Figure:
+    """Disk size (bf16 weights + adapter) vs JSONExact, with the paper's reported sizes."""
+    xlabel = "size on disk (MB, log scale): bf16 weights + LoRA adapter"
+    title = "Disk size vs JSONExact"
+    return _exact_against(
+        frames, reference, "disk_mb", 1.0, "size_mb", title, 3.0, xlabel, "JSONExact (%)"
+    )
+
+
+@figure
 def finetune_gain(frames: Frames, reference: dict[str, Any]) -> Figure:
-    """Zero-shot vs fine-tuned JSONExact per model and decoding mode; on top the factor, from
-    counts, or the difference in points where the zero-shot model got fewer than fmt.MIN_BASE
-    examples right."""
+    """Zero-shot vs fine-tuned JSONExact per model and mode, topped by the factor from counts (or
+    the difference in points below fmt.MIN_BASE right at zero-shot)."""
     colors = style.model_colors(frames)
     ours = _gain_bars(frames.headline("test"), colors)
     bars = ours + _paper_gain(reference)
     if not bars:
         msg = "not run: needs a zero-shot and a fine-tuned eval"
         return style.placeholder("Fine-tuning gain", msg)
-    fig, ax = plt.subplots(layout="constrained", figsize=(style.WIDTH, 2.8))
+    fig, ax = style.figure(2.8)
     for i, (_, zs, ft, zs_color, ft_color, hatch) in enumerate(bars):
         z, f = style.pct([zs["json_exact"], ft["json_exact"]])
         ax.bar(i - 0.2, z, 0.38, facecolor="white", edgecolor=zs_color, hatch="////")
-        ax.bar(i + 0.2, f, 0.38, color=ft_color, hatch=style.OURS_HATCH if hatch else None,
-               hatchcolor="white")  # fmt: skip
+        hatch = style.OURS_HATCH if hatch else None
+        ax.bar(i + 0.2, f, 0.38, color=ft_color, hatch=hatch, hatchcolor="white")
         x = fmt.gain_factor(ft, zs)
         label = f"{f - z:+.0f} pp" if x is None else f"×{x}"
         ax.text(i, max(z, f) + 2, label, ha="center", fontsize=7.5)
     labels = [b[0] for b in bars]
     ax.set_xticks(range(len(labels)), labels, fontsize=6.5 if len(labels) > 5 else 7.5)
-    ax.set_ylabel("JSONExact (%)")
-    ax.set_ylim(0, 110)
-    handles = [Patch(facecolor="white", edgecolor="k", hatch="////", label="zero-shot"),
-               Patch(color="0.4", label="fine-tuned")]  # fmt: skip
+    ax.set(ylabel="JSONExact (%)", ylim=(0, 110))
+    handles = [
+        Patch(facecolor="white", edgecolor="k", hatch="////", label="zero-shot"),
+        Patch(color="0.4", label="fine-tuned"),
+    ]
     if any(b[-1] for b in ours):
-        handles.append(Patch(facecolor="0.4", hatch=style.OURS_HATCH, hatchcolor="white",
-                             label=f"fine-tuned, {style.OURS_LABEL}"))  # fmt: skip
+        label = f"fine-tuned, {style.OURS_LABEL}"
+        handles.append(
+            Patch(facecolor="0.4", hatch=style.OURS_HATCH, hatchcolor="white", label=label)
+        )
     ax.legend(handles=handles, loc="upper left")
     return fig
 
@@ -158,7 +170,6 @@ Bar = tuple[str, Any, Any, Any, Any, bool]  # label, zero-shot row, fine-tuned r
 
 
 def _gain_bars(rows: pd.DataFrame, colors: dict[str, Any]) -> list[Bar]:
-    """A pair of bars per fine-tuned series and mode, beside its model's zero-shot eval."""
     out = []
     for z, f in _pairs(rows):
         zs, ft = rows.loc[z], rows.loc[f]
@@ -170,45 +181,47 @@ def _gain_bars(rows: pd.DataFrame, colors: dict[str, Any]) -> list[Bar]:
 
 
 def _paper_gain(reference: dict[str, Any]) -> list[Bar]:
-    """The paper's zero-shot -> fine-tuned pairs (same params, non-estimated values only), as
-    rows of its test split's n."""
-    models, n = style.paper_models(reference), reference["test_split"]["n"]
+    """The paper's zero-shot -> fine-tuned pairs of one size (measured values only)."""
+    models, n, grey = style.paper_models(reference), reference["test_split"]["n"], style.PAPER_GREY
     zero = [m for m in models if m["kind"] == "zero-shot" and not m["overall"].get("estimated")]
     rows = {m["id"]: {"json_exact": m["overall"]["json_exact"] / 100, "n": n} for m in models}
     return [
-        (f"paper {zs['params_m']}M\n(reported)", rows[zs["id"]], rows[ft["id"]], style.PAPER_GREY, style.PAPER_GREY, False)
-        for zs in zero for ft in models if ft["kind"] == "fine-tuned" and ft["params_m"] == zs["params_m"]
-    ]  # fmt: skip
+        (f"paper {zs['params_m']}M\n(reported)", rows[zs["id"]], rows[ft["id"]], grey, grey, False)
+        for zs in zero
+        for ft in models
+        if ft["kind"] == "fine-tuned" and ft["params_m"] == zs["params_m"]
+    ]
 
 
-@style.styled
+@figure
 def ablations(frames: Frames, reference: dict[str, Any]) -> Figure:
-    """Rank and data-size curves (JSONExact, left; training time, right) + loss/decoding bars."""
+    """Rank and data-size curves (JSONExact left, training time right) + loss/decoding bars."""
     ab = frames.ablations
     if ab.empty or ab["json_exact"].notna().sum() == 0:
         return style.placeholder("Ablations", "not run: no ablation run has been evaluated yet")
-    fig, axes = plt.subplots(1, 3, layout="constrained", figsize=(style.WIDTH, 2.5),
-                             gridspec_kw={"width_ratios": [1, 1, 0.9]})  # fmt: skip
+    fig, axes = style.figure(2.5, 3, gridspec_kw={"width_ratios": [1, 1, 0.9]})
     ref = reference.get("ablations", {})
     _curve(axes[0], ab[ab["factor"] == "rank"], "LoRA rank r", ref.get("rank"), "r", log2=True)
-    _curve(axes[1], ab[ab["factor"] == "data"], "training data (fraction)", ref.get("data"), "fraction")  # fmt: skip
+    data = ab[ab["factor"] == "data"]
+    _curve(axes[1], data, "training data (fraction)", ref.get("data"), "fraction")
     _loss_decode_bars(axes[2], frames)
     axes[0].set_ylabel("JSONExact (%)")
+    paper = f"JSONExact, {style.PAPER_LABEL}"
     handles = [
         Line2D([], [], marker="o", color=style.PALETTE[0], label="JSONExact (ours; band: 95% CI)"),
         Line2D([], [], marker="^", color=style.TIME_COLOR, ls="--", label="training time (ours)"),
-        Line2D([], [], marker="D", color=style.PAPER_GREY, mfc="white", label=f"JSONExact, {style.PAPER_LABEL}"),
-    ]  # fmt: skip
+        Line2D([], [], marker="D", color=style.PAPER_GREY, mfc="white", label=paper),
+    ]
     fig.legend(handles=handles, loc="outside lower center", ncol=3)
     return fig
 
 
-def _curve(ax: plt.Axes, pts: pd.DataFrame, xlabel: str, ref: dict | None, key: str,
-           log2: bool = False) -> None:  # fmt: skip
+def _curve(
+    ax: plt.Axes, pts: pd.DataFrame, xlabel: str, ref: dict | None, key: str, log2: bool = False
+) -> None:
     """JSONExact (left axis) and training time (right axis) against one ablated knob."""
     pts = pts[pts["json_exact"].notna()].sort_values("value")
-    ax.set_xlabel(xlabel)
-    ax.set_ylim(0, 105)
+    ax.set(xlabel=xlabel, ylim=(0, 105))
     if ref:
         ref_x, ref_y = [p[key] for p in ref["points"]], [p["json_exact"] for p in ref["points"]]
         ax.plot(ref_x, ref_y, "D-", color=style.PAPER_GREY, mfc="white", ms=4, lw=0.8)
@@ -216,17 +229,15 @@ def _curve(ax: plt.Axes, pts: pd.DataFrame, xlabel: str, ref: dict | None, key: 
         ax.text(0.5, 0.5, "not run", transform=ax.transAxes, ha="center", style="italic")
         return
     xs = pts["value"].astype(float)
-    ax.plot(xs, style.pct(pts["json_exact"]), "o-", color=style.PALETTE[0])
-    # 95% Wilson band: with ~150 test examples it is several points wide, and the curve's steps
-    # mean little where the bands overlap.
-    ax.fill_between(xs, style.pct(pts["json_exact_lo"]), style.pct(pts["json_exact_hi"]), color=style.PALETTE[0],
-                    alpha=0.15, lw=0)  # fmt: skip
+    y, lo, hi = (style.pct(pts[k]) for k in style.EXACT_CI)
+    ax.plot(xs, y, "o-", color=style.PALETTE[0])
+    # the 95% Wilson band: the curve's steps mean little where the bands overlap
+    ax.fill_between(xs, lo, hi, color=style.PALETTE[0], alpha=0.15, lw=0)
     minutes = pts["wall_time_s"] / 60
     if minutes.notna().any():
         twin = ax.twinx()
         twin.plot(xs, minutes, "^--", color=style.TIME_COLOR, ms=4, lw=0.9)
-        twin.set_ylabel("training time (min)")
-        twin.set_ylim(0, max(1.0, float(minutes.max()) * 1.2))
+        twin.set(ylabel="training time (min)", ylim=(0, max(1.0, float(minutes.max()) * 1.2)))
         twin.grid(False)
     if log2:
         ax.set_xscale("log", base=2)
@@ -236,30 +247,29 @@ def _curve(ax: plt.Axes, pts: pd.DataFrame, xlabel: str, ref: dict | None, key: 
 
 def _loss_decode_bars(ax: plt.Axes, frames: Frames) -> None:
     """Prompt-masked vs full-sequence loss, and free vs constrained decoding of the main run."""
-    ab = frames.ablations
-    loss = ab[ab["factor"] == "loss"]
+    loss = frames.ablations[frames.ablations["factor"] == "loss"]
     bars = [(f"{v}\nloss", x) for v, x in zip(loss["value"], loss["json_exact"], strict=True)]
     for mode, short in (("free", "free"), ("constrained", "constr.")):
         exact = cell(frames.find_eval(frames.design.main_run, mode), "json_exact")
         bars.append((f"{short}\ndecoding", math.nan if exact is None else exact))
-    labels = [b[0] for b in bars]
     values = style.pct([b[1] for b in bars])
     colors = [style.PALETTE[2]] * 2 + [style.PALETTE[4]] * 2  # loss bars, decoding bars
     ax.bar(range(len(bars)), np.nan_to_num(values), color=colors)
     for i, v in enumerate(values):
-        ax.text(i, (0 if np.isnan(v) else v) + 2, "not run" if np.isnan(v) else f"{v:.0f}",
-                ha="center", fontsize=6.5, rotation=90 if np.isnan(v) else 0)  # fmt: skip
-    ax.set_xticks(range(len(bars)), labels, fontsize=6, rotation=45, ha="right", rotation_mode="anchor")  # fmt: skip
+        gone = np.isnan(v)
+        text = "not run" if gone else f"{v:.0f}"
+        y, rotation = (0 if gone else v) + 2, 90 if gone else 0
+        ax.text(i, y, text, ha="center", fontsize=6.5, rotation=rotation)
+    ax.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=6, rotation=45, **style.SLANT)
     ax.set_ylim(0, 105)
     ax.set_title("loss masking / decoding", fontsize=8)
 
 
-@style.styled
+@figure
 def schema_heatmap(frames: Frames, reference: dict[str, Any]) -> Figure:
     """JSONExact per schema (rows, grouped by tier) x evaluation (columns)."""
-    e = frames.evals
     data = frames.schemas
-    if e.empty or data.empty:
+    if frames.evals.empty or data.empty:
         return style.placeholder("Per-schema JSONExact", "not run: no evaluation found")
     cols = frames.headline()
     data = data[data["name"].isin(cols["name"])]
@@ -269,20 +279,33 @@ def schema_heatmap(frames: Frames, reference: dict[str, Any]) -> Figure:
     grid = data.pivot_table(index="schema", columns="label", values="json_exact").reindex(
         index=order, columns=[lbl for lbl in cols["label"] if lbl in set(data["label"])]
     )
-    fig, ax = plt.subplots(layout="constrained", figsize=(style.WIDTH, 0.8 + 0.2 * len(order)))
-    sns.heatmap(grid * 100, ax=ax, cmap="cividis", vmin=0, vmax=100, annot=True, fmt=".0f",
-                annot_kws={"fontsize": 6}, cbar_kws={"label": "JSONExact (%)", "shrink": 0.6},
-                linewidths=0.3, linecolor="white", mask=grid.isna())  # fmt: skip
+    fig, ax = style.figure(0.8 + 0.2 * len(order))
+    sns.heatmap(
+        grid * 100,
+        ax=ax,
+        cmap="cividis",
+        vmin=0,
+        vmax=100,
+        annot=True,
+        fmt=".0f",
+        annot_kws={"fontsize": 6},
+        cbar_kws={"label": "JSONExact (%)", "shrink": 0.6},
+        linewidths=0.3,
+        linecolor="white",
+        mask=grid.isna(),
+    )
     ax.set_facecolor("0.9")  # NaN cells (schema not in that split) read as light grey
     ax.grid(False)
-    ax.set_yticks(np.arange(len(order)) + 0.5, [f"{s} ({tiers[s][0]})" for s in order], fontsize=6.5)  # fmt: skip
-    ax.set_xticks(np.arange(grid.shape[1]) + 0.5, grid.columns, rotation=35, ha="right", fontsize=6.5)  # fmt: skip
-    ax.set_xlabel("")
-    ax.set_ylabel("schema (tier: s/m/c)")
+    names = [f"{s} ({tiers[s][0]})" for s in order]
+    ax.set_yticks(np.arange(len(order)) + 0.5, names, fontsize=6.5)
+    ax.set_xticks(
+        np.arange(grid.shape[1]) + 0.5, grid.columns, rotation=35, ha="right", fontsize=6.5
+    )
+    ax.set(xlabel="", ylabel="schema (tier: s/m/c)")
     return fig
 
 
-@style.styled
+@figure
 def errors(frames: Frames, reference: dict[str, Any]) -> Figure:
     """Share of each error category per eval; right: the main eval's categories by tier."""
     err = frames.errors
@@ -295,46 +318,43 @@ def errors(frames: Frames, reference: dict[str, Any]) -> Figure:
     labels = list(dict.fromkeys(err["label"]))
     share = err.pivot_table(index="label", columns="category", values="share")
     share = share.reindex(index=labels, columns=cats)
-    has_tiers = not frames.error_tiers.empty
-    fig, axes = plt.subplots(1, 2 if has_tiers else 1, layout="constrained", figsize=(style.WIDTH, 0.9 + 0.22 * len(labels)),
-                             gridspec_kw={"width_ratios": [2.2, 1]} if has_tiers else None, squeeze=False)  # fmt: skip
-    ax = axes[0, 0]
-    left = np.zeros(len(labels))
+    by_tier = frames.error_tiers  # the main eval's categories by tier
+    ratios = None if by_tier.empty else {"width_ratios": [2.2, 1]}
+    height = 0.9 + 0.22 * len(labels)
+    fig, axes = style.figure(height, 1 + bool(ratios), gridspec_kw=ratios, squeeze=False)
+    ax, left = axes[0, 0], np.zeros(len(labels))
     for c in cats:
         vals = style.pct(share[c].fillna(0))
         ax.barh(range(len(labels)), vals, left=left, color=colors[c], label=c.replace("_", " "))
         left += vals
     ax.set_yticks(range(len(labels)), labels, fontsize=6.5)
     ax.invert_yaxis()
-    ax.set_xlabel("share of examples (%)")
-    ax.set_xlim(0, 100)
+    ax.set(xlabel="share of examples (%)", xlim=(0, 100))
     fig.legend(ncol=6, loc="outside lower center", fontsize=6.5)
-    if not has_tiers:
+    if by_tier.empty:
         return fig
-    ax, table = axes[0, 1], frames.error_tiers  # the main eval's categories by tier
-    tiers = tier_order(table.columns)
+    ax, tiers = axes[0, 1], tier_order(by_tier.columns)
     bottom = np.zeros(len(tiers))
-    for c in error_categories(table.index):
-        vals = table.loc[c].reindex(tiers).fillna(0).to_numpy(dtype=float)
+    for c in error_categories(by_tier.index):
+        vals = by_tier.loc[c].reindex(tiers).fillna(0).to_numpy(dtype=float)
         ax.bar(range(len(tiers)), vals, bottom=bottom, color=colors.get(c, "k"))
         bottom += vals
-    ax.set_xticks(range(len(tiers)), tiers, fontsize=6.5, rotation=30, ha="right", rotation_mode="anchor")  # fmt: skip
+    ax.set_xticks(range(len(tiers)), tiers, fontsize=6.5, rotation=30, **style.SLANT)
     ax.set_ylabel("examples")
     ax.set_title("main model by tier", fontsize=7)
     ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     return fig
 
 
-# Loss curves against optimizer steps (what a schedule is set in) and real tokens seen (what
-# the steps cost); epochs would hide that one epoch of one run is many times another's steps.
+# Loss against optimizer steps (what a schedule is set in) and real tokens seen (what the steps
+# cost); epochs would hide that one epoch of one run is many times another's steps.
 LOSS_AXES = {"step": "optimizer step", "tokens": "real tokens seen (millions)"}
 
 
-@style.styled
+@figure
 def loss_curves(frames: Frames, reference: dict[str, Any]) -> Figure:
-    """Training loss per run against optimizer steps and against real tokens seen; running runs
-    dashed. Runs trained on the full sequence's loss are left out, as the legend says: their loss
-    averages over prompt tokens too, another quantity than the response-only loss."""
+    """Training loss per run (dashed while running). Full-sequence-loss runs are left out, as the
+    legend says: their loss also averages over prompt tokens."""
     loss = frames.losses
     if loss.empty:
         return style.placeholder("Training loss", "not run: no runs/*/loss.csv found")
@@ -342,48 +362,41 @@ def loss_curves(frames: Frames, reference: dict[str, Any]) -> Figure:
     full = list(dict.fromkeys(loss.loc[loss["loss_type"] != "response", "run"]))
     loss = loss[loss["loss_type"] == "response"]
     colors = style.run_colors(frames)
-    fig, axes = plt.subplots(1, 2, layout="constrained", figsize=(style.WIDTH, 2.8), sharey=True)
+    fig, axes = style.figure(2.8, 2, sharey=True)
     for ax, (x, xlabel) in zip(axes, LOSS_AXES.items(), strict=True):
         for run, g in loss.groupby("run", sort=False):
             role, done = g["role"].iloc[0], bool(g["finished"].iloc[0])
             tag = f" ({style.OURS_LABEL})" if role == "ours" else ""
-            ax.plot(g[x] / (1e6 if x == "tokens" else 1), g["loss"], color=colors[run],
-                    lw=1.8 if role in style.MAIN_ROLES else 0.9, ls="-" if done else "--",  # ablations thin
-                    label=run + tag + ("" if done else " (running)"))  # fmt: skip
+            label = run + tag + ("" if done else " (running)")
+            lw = 1.8 if role in style.MAIN_ROLES else 0.9  # ablations thin
+            xs, ls = g[x] / (1e6 if x == "tokens" else 1), "-" if done else "--"
+            ax.plot(xs, g["loss"], color=colors[run], lw=lw, ls=ls, label=label)
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
     axes[0].set_ylabel("training loss, response tokens\n(log scale)")
     handles, labels = axes[0].get_legend_handles_labels()
     note = f"not shown (loss over the full sequence): {', '.join(full)}" if full else None
-    fig.legend(handles, labels, ncol=3, fontsize=6.5, loc="outside lower center", title=note,
-               title_fontsize=6.5)  # fmt: skip
+    legend = {"ncol": 3, "fontsize": 6.5, "title": note, "title_fontsize": 6.5}
+    fig.legend(handles, labels, loc="outside lower center", **legend)
     return fig
 
 
-@style.styled
+@figure
 def search(frames: Frames, reference: dict[str, Any]) -> Figure:
     """Val JSONExact of every search trial with its 95% interval (constrained decoding)."""
     done = frames.search.dropna(subset=["json_exact"]) if not frames.search.empty else frames.search
     if done.empty:
         msg = "not run: no search trial has a val evaluation yet"
         return style.placeholder("Recipe search", msg)
-    fig, ax = plt.subplots(layout="constrained", figsize=(style.WIDTH, 0.8 + 0.28 * len(done)))
+    fig, ax = style.figure(0.8 + 0.28 * len(done))
     y = np.arange(len(done))[::-1]
-    x = style.pct(done["json_exact"])
-    err = [x - style.pct(done["json_exact_lo"]), style.pct(done["json_exact_hi"]) - x]
-    ax.errorbar(x, y, xerr=err, fmt="o", color=style.PALETTE[0], capsize=2, lw=1)
+    x, lo, hi = (style.pct(done[k]) for k in style.EXACT_CI)
+    ax.errorbar(x, y, xerr=[x - lo, hi - x], fmt="o", color=style.PALETTE[0], capsize=2, lw=1)
     ax.set_yticks(y, done["trial"])
-    ax.set_xlabel("val JSONExact, constrained (%), 95% interval")
-    ax.set_xlim(0, 100)
+    ax.set(xlabel="val JSONExact, constrained (%), 95% interval", xlim=(0, 100))
     return fig
 
 
-FIGURES: dict[str, FigureFn] = {f.__name__: f for f in (  # in the paper's order
-    exact_vs_params, by_tier, size_vs_accuracy, finetune_gain, ablations,
-    schema_heatmap, errors, loss_curves, search)}  # fmt: skip
-
-
-# ----------------------------------------------------------------------------- saving (I/O)
 # No timestamps or producer strings: a rerun on the same results writes the same bytes.
 METADATA = {
     "png": {"Software": None},

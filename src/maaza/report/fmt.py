@@ -1,6 +1,5 @@
-"""How the report writes TeX: one function per kind of number (`pct(0.9123)` -> '91.2\\%'),
-`\\notrun{}` for a result that does not exist (never a guess); `Number`, one macro of numbers.tex;
-`table`, the booktabs layout every table shares, its captions and notes from tables.yaml. Pure."""
+"""How the report writes TeX: a function per kind of number (`pct(0.9123)` -> '91.2\\%'), `\\notrun{}`
+for a missing result (never a guess), and `table`, the booktabs layout every table shares. Pure."""
 
 from __future__ import annotations
 
@@ -80,9 +79,14 @@ def metric(name: str, x: float | None) -> str:
     return pct(x) if METRICS[name].aggregate == "rate" else f1(x)
 
 
+def interval(lo: float, hi: float) -> str:
+    """Two fractions as an interval in percent: '[9.4, 20.2]'."""
+    return f"[{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
 def ci(row: Any) -> str:
-    """An eval row's 95% Wilson interval of JSONExact, in percent: '[9.4, 20.2]'."""
-    return f"[{100 * row['json_exact_lo']:.1f}, {100 * row['json_exact_hi']:.1f}]"
+    """An eval row's 95% Wilson interval of JSONExact."""
+    return interval(row["json_exact_lo"], row["json_exact_hi"])
 
 
 def times(x: float | Decimal | None) -> str:
@@ -138,6 +142,11 @@ def points(a: float | None, b: float | None) -> str:
     return NOT_RUN if missing(a) or missing(b) else f"{100 * (a - b):+.1f}\\,pp"
 
 
+def pp(x: float | None) -> str:
+    """A difference of two fractions (a spread, a half width) in percentage points."""
+    return NOT_RUN if missing(x) else f"{100 * x:.1f}\\,pp"
+
+
 def paper_pct(x: float | None, estimated: bool = False, absent: str = "--") -> str:
     """A percentage as the original paper printed it (already 0-100), daggered if estimated."""
     return absent if x is None else f"{x:.1f}\\%" + (DAGGER if estimated else "")
@@ -162,26 +171,27 @@ def tt(name: Any) -> str:
     return r"\texttt{" + tex_escape(name) + "}"
 
 
-# Formats by name (numbers.yaml names them), and how a run's column prints wherever it appears.
+# Formats by name (numbers.yaml names them).
 FORMATS: dict[str, Callable[[Any], str]] = {
-    "integer": integer, "params": params, "duration": duration, "pct": pct, "sig": sig,
+    "integer": integer,
+    "params": params,
+    "duration": duration,
+    "pct": pct,
+    "sig": sig,
     "signed_pct": lambda x: NOT_RUN if missing(x) else f"{100 * x:+.1f}\\%",
-    "tt": lambda x: NOT_RUN if missing(x) else tt(x), "pct0": lambda x: pct(x, 0),
-    "num0": lambda x: num(x, 0), "num1": lambda x: num(x, 1), "num3": lambda x: num(x, 3),
+    "tt": lambda x: NOT_RUN if missing(x) else tt(x),
+    "pct0": lambda x: pct(x, 0),
+    "num0": lambda x: num(x, 0),
+    "num1": lambda x: num(x, 1),
+    "num3": lambda x: num(x, 3),
     "seconds1": lambda x: seconds(x, 1),
     "pct_value": lambda x: NOT_RUN if missing(x) else f"{x:.2f}\\%",  # already in percent
     "text": lambda x: NOT_RUN if missing(x) else tex_escape(x),
-}  # fmt: skip
-COLUMNS = {
-    "wall_time_s": "duration", "real_tokens_per_s": "num0", "roof_fraction": "pct0",
-    "params_trainable": "params", "trainable_pct": "pct_value", "adapter_mb": "num1",
-    "epochs": "num0", "steps": "integer", "r": "integer", "n_train_examples": "integer",
-    "n_truncated": "integer", "cores": "integer", "cpu": "text", "final_loss": "num3",
-}  # fmt: skip
+}
 
 
 def column(key: str, x: Any) -> str:
-    """A result column in its format: COLUMNS, else a registry metric's unit."""
+    """A result column in its format (tables.yaml's `column_formats`), else its metric's unit."""
     return FORMATS[COLUMNS[key]](x) if key in COLUMNS else metric(key, x)
 
 
@@ -190,8 +200,8 @@ def load_spec(name: str) -> dict[str, Any]:
     return yaml.safe_load(Path(__file__).with_name(f"{name}.yaml").read_text())
 
 
-# ----------------------------------------------------------------------------- table layout
-TABLES = load_spec("tables")  # caption, note and layout of each table
+LAYOUT = load_spec("tables")  # tables.yaml: caption, note and layout of each table
+COLUMNS: dict[str, str] = LAYOUT["column_formats"]
 
 
 class Prose(Template):
@@ -216,12 +226,20 @@ def head(metric: str) -> str:
     return "Compl." if metric == "compliance" else METRICS[metric].label
 
 
-def table(name: str, header: list[str], body: list[str], sources: Iterable[str], *,
-          note_end: str = "", colspec: str | None = None, **fields: Any) -> str:  # fmt: skip
-    """A booktabs `table` float with the caption, note and layout tables.yaml gives `name`
-    (`fields` fill in their @words; `colspec` where the data decides it). `body` lines are
-    finished TeX rows or rules; without any, one row says tables.yaml's `empty`."""
-    spec = TABLES[name]
+def table(
+    name: str,
+    header: list[str] | None,
+    body: list[str],
+    sources: Iterable[str],
+    *,
+    note_end: str = "",
+    colspec: str | None = None,
+    **fields: Any,
+) -> str:
+    """A booktabs `table` float with the caption, note and layout (header when None) tables.yaml
+    gives `name`; `fields` fill its @words. Without body rows, one row says its `empty`."""
+    spec = LAYOUT[name]
+    header = header or [h if isinstance(h, str) else row(h) for h in spec["header"]]
     caption, note = (Prose(spec.get(k, "")).substitute(fields) for k in ("caption", "note"))
     note += note_end
     srcs = sorted({s for s in sources if s})

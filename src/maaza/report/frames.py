@@ -1,10 +1,5 @@
 """Tidy pandas frames of the results, the one input of numbers, tables and figures (pure: no I/O).
-
-    frames = build_frames(results, design)       # frames.evals: one row per evaluation
-
-An evaluation row has its run's role (params.yaml's; zero-shot; `other` for an undeclared run),
-its kind (`maaza.plan.Eval.kind`), a label and its 95% Wilson interval of JSONExact.
-"""
+An evaluation row has its run's role (`other`: undeclared), kind, label and Wilson interval."""
 
 from __future__ import annotations
 
@@ -22,10 +17,8 @@ from maaza.report.design import FACTORS, Design
 from maaza.results import BenchResult, DataReport, EvalResult, Results
 from maaza.schemas import TIERS
 
-# fit = a fine-tuned run scored on a sample of its own training split (how well it fits what it
-# was trained on); kept out of the headline tables and figures, which are about unseen examples.
-# val = the validation split, on which recipe choices are made (the search trials): kept out of
-# the headline tables too, which report the final runs on test and held-out schemas.
+# fit (a run on a sample of its own training split) and val (where recipes are chosen) are kept
+# out of the headline tables and figures, which are about unseen examples.
 KIND_ORDER = ("zero-shot", "fine-tuned", "ablation", "fit", "val", "seed")
 ROLE_ORDER = ("zero-shot", "paper_recipe", "ours", "scale", "ablation", "trial", "other")
 HEADLINE_KINDS = ("zero-shot", "fine-tuned")
@@ -33,9 +26,7 @@ BF16_BYTES = 2  # disk size of a checkpoint = 2 bytes per parameter (bf16), plus
 OURS_LABEL = "our recipe"  # how tables, figures and labels name an `ours` run
 
 
-# ----------------------------------------------------------------------------- small helpers
 def short_model(model: str) -> str:
-    """Registry name without the '-instruct' suffix, for labels."""
     return model.removesuffix("-instruct")
 
 
@@ -129,15 +120,13 @@ def inventory(results: Results, design: Design) -> Inventory:
 
 
 def model_params(results: Results) -> dict[str, int]:
-    """Base-model parameter count per model name: an eval's `params_total`, else a run's, else the
-    model registry's (a fallback for a model no result has reported yet)."""
+    """Base-model parameters per model: an eval's `params_total`, else a run's, else the registry's."""
     out = dict(results.registry_params)
     out |= {r.metrics.model: r.metrics.params_total for r in results.runs.values() if r.metrics}
     evals = [e.metrics for e in results.evals.values() if e.metrics.params_total]
     return out | {m.model: m.params_total for m in evals}
 
 
-# ----------------------------------------------------------------------------- evaluations
 def _eval_row(e: EvalResult, results: Results, design: Design, params: dict[str, int]) -> dict:
     m = e.metrics
     role = design.role_of(m.run)
@@ -147,44 +136,50 @@ def _eval_row(e: EvalResult, results: Results, design: Design, params: dict[str,
     n_params = params.get(m.model)  # one count per model (see model_params)
     adapter = run.metrics.adapter_mb if run and run.metrics else 0.0
     lo, hi = wilson(m.overall.json_exact, m.n)
-    return {
-        "name": e.name, "label": eval_label(m.model, role, m.run, m.mode, m.split),
-        "model": m.model, "run": m.run, "role": role, "kind": kind, "mode": m.mode,
-        "split": m.split, "prompt_format": m.prompt_format, "n": m.n, "params_total": n_params,
-        "disk_mb": n_params * BF16_BYTES / 1e6 + adapter if n_params else math.nan,
-        **m.overall.model_dump(include={"n", "tier", *METRICS}),
-        "json_exact_lo": lo, "json_exact_hi": hi, "source": e.source,
-    }  # fmt: skip
+    row = {"name": e.name, "label": eval_label(m.model, role, m.run, m.mode, m.split)}
+    row |= {k: getattr(m, k) for k in ("model", "run", "mode", "split", "prompt_format")}
+    disk_mb = n_params * BF16_BYTES / 1e6 + adapter if n_params else math.nan
+    row |= {"role": role, "kind": kind, "params_total": n_params, "disk_mb": disk_mb}
+    row |= m.overall.model_dump(include={"n", "tier", *METRICS})
+    return row | {"json_exact_lo": lo, "json_exact_hi": hi, "source": e.source}
 
 
 def eval_frame(results: Results, design: Design) -> pd.DataFrame:
     """One row per evaluation, ordered by model size, then zero-shot before fine-tuned."""
     params = model_params(results)
     rows = [_eval_row(e, results, design, params) for e in results.evals.values()]
-    return _sorted(rows, lambda r: (
-        r.params_total if pd.notna(r.params_total) else math.inf,
-        r.model,
-        _order(r.split, SPLIT_ORDER),
-        _order(r.kind, KIND_ORDER),
-        _order(r.role, ROLE_ORDER),  # the paper's recipe before ours on the same model
-        str(r.run),
-        _order(r.mode, MODES),
-    ), ["name", "label", "model", "run", "role", "kind", "mode", "split", "source"])  # fmt: skip
+    return _sorted(
+        rows,
+        lambda r: (
+            r.params_total if pd.notna(r.params_total) else math.inf,
+            r.model,
+            _order(r.split, SPLIT_ORDER),
+            _order(r.kind, KIND_ORDER),
+            _order(r.role, ROLE_ORDER),  # the paper's recipe before ours on the same model
+            str(r.run),
+            _order(r.mode, MODES),
+        ),
+        ["name", "label", "model", "run", "role", "kind", "mode", "split", "source"],
+    )
 
 
 def _breakdown(results: Results, evals: pd.DataFrame, attr: str, key: str) -> pd.DataFrame:
     # key last: by_tier rows carry tier=None from Scores, the dict key is the tier
-    rows = [{"name": name, "label": label, **s.model_dump(), key: k}
-            for name, label in zip(evals["name"], evals["label"], strict=True)
-            for k, s in getattr(results.evals[name].metrics, attr).items()]  # fmt: skip
+    rows = [
+        {"name": name, "label": label, **s.model_dump(), key: k}
+        for name, label in zip(evals["name"], evals["label"], strict=True)
+        for k, s in getattr(results.evals[name].metrics, attr).items()
+    ]
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["name", "label", key, "n"])
 
 
 def error_frame(results: Results, evals: pd.DataFrame) -> pd.DataFrame:
     """Long table: eval, category, count, share of all examples, share of the errors."""
-    rows = [(name, label, cat, count)
-            for name, label in zip(evals["name"], evals["label"], strict=True)
-            for cat, count in results.evals[name].metrics.errors.items()]  # fmt: skip
+    rows = [
+        (name, label, cat, count)
+        for name, label in zip(evals["name"], evals["label"], strict=True)
+        for cat, count in results.evals[name].metrics.errors.items()
+    ]
     err = pd.DataFrame(rows, columns=["name", "label", "category", "count"])
     is_error = err["category"] != "correct"
     total = err.groupby("name")["count"].transform("sum")
@@ -208,8 +203,11 @@ def outcome_frame(results: Results) -> pd.DataFrame:
     """Long table of per-example JSONExact (name, id, schema_id, json_exact) from every
     predictions.jsonl: the paired tests and clustered bootstraps of maaza.claims."""
     cols = ["id", "schema_id", "json_exact"]
-    parts = [e.predictions[cols].assign(name=e.name) for e in results.evals.values()
-             if e.predictions is not None and set(cols) <= set(e.predictions.columns)]  # fmt: skip
+    parts = [
+        e.predictions[cols].assign(name=e.name)
+        for e in results.evals.values()
+        if e.predictions is not None and set(cols) <= set(e.predictions.columns)
+    ]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["name", *cols])
 
 
@@ -218,33 +216,49 @@ def find_eval(
 ) -> pd.Series | None:
     """The eval row of a fine-tuned run (run given) or a zero-shot model, or None."""
     hit = evals[(evals["mode"] == mode) & (evals["split"] == split)]
-    return first_row(hit[hit["run"] == run] if run else hit[hit["run"].isna() & (hit["model"] == model)])  # fmt: skip
+    return first_row(
+        hit[hit["run"] == run] if run else hit[hit["run"].isna() & (hit["model"] == model)]
+    )
 
 
-# ----------------------------------------------------------------------------- runs
 _RUN_FIELDS = {
-    "params_total", "params_trainable", "trainable_pct", "n_train_examples", "n_truncated",
-    "epochs", "steps", "wall_time_s", "real_tokens_per_s", "roof_fraction", "final_loss",
+    "loss_type",
+    "train_fraction",
+    "params_total",
+    "params_trainable",
+    "trainable_pct",
+    "n_train_examples",
+    "n_truncated",
+    "epochs",
+    "steps",
+    "wall_time_s",
+    "real_tokens_per_s",
+    "roof_fraction",
+    "final_loss",
     "adapter_mb",
     # extra keys of train_metrics.json that TrainMetrics does not declare (it allows extras; a
     # run without them gets NaN): the base's resolved dtype, and the counts the compute ratio uses
-    "base_dtype", "real_tokens", "flops_per_token",
-}  # fmt: skip
+    "base_dtype",
+    "real_tokens",
+    "flops_per_token",
+}
 
 
 def run_frame(results: Results, design: Design) -> pd.DataFrame:
     """One row per finished training run, ordered by model size then role."""
     factor = {a.run: a.factor for a in design.ablations}
-    rows = [{
-        "run": r.name, "model": r.metrics.model, "role": design.role_of(r.name),
-        "factor": factor.get(r.name), "r": r.metrics.lora.r, "alpha": r.metrics.lora.alpha,
-        "loss_type": r.metrics.loss_type, "train_fraction": r.metrics.train_fraction,
-        **r.metrics.model_dump(include=_RUN_FIELDS),
-        **{k: r.metrics.hardware.get(k) for k in ("cpu", "cores", "torch")},
-        "source": r.source,
-    } for r in results.runs.values() if r.metrics is not None]  # fmt: skip
-    return _sorted(rows, lambda r: (r.params_total, _order(r.role, ROLE_ORDER), r.run),
-                   ["run", "model", "role", "factor", "source"])  # fmt: skip
+    rows = []
+    for r in (r for r in results.runs.values() if r.metrics is not None):
+        m = r.metrics
+        row = {"run": r.name, "model": m.model, "role": design.role_of(r.name)}
+        row |= {"factor": factor.get(r.name), "r": m.lora.r, "alpha": m.lora.alpha}
+        hardware = {k: m.hardware.get(k) for k in ("cpu", "cores", "torch")}
+        rows.append(row | m.model_dump(include=_RUN_FIELDS) | hardware | {"source": r.source})
+    return _sorted(
+        rows,
+        lambda r: (r.params_total, _order(r.role, ROLE_ORDER), r.run),
+        ["run", "model", "role", "factor", "source"],
+    )
 
 
 _ABLATION_EVAL = ("json_exact", "field_f1", "json_exact_lo", "json_exact_hi")
@@ -252,28 +266,31 @@ _ABLATION_RUN = ("wall_time_s", "params_trainable", "n_train_examples", "final_l
 
 
 def ablation_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> pd.DataFrame:
-    """Each ablation point (the main run is the shared reference point of every factor) with its
-    constrained test-split JSONExact and training time; NaN where the run or its eval is missing."""
+    """Each ablation point (the main run is every factor's reference point): constrained test
+    JSONExact and training time, NaN where missing."""
     points = [(a.factor, a.value, a.run) for a in design.ablations]
     if design.main_run:
         points += [(f, design.main_values[f], design.main_run) for f in ("rank", "data", "loss")]
     rows = []
     for factor, value, run in points:
         ev, tr = find_eval(evals, run, "constrained"), first_row(runs[runs["run"] == run])
-        rows.append({"factor": factor, "value": value, "run": run, "is_main": run == design.main_run,
-                     **pick(ev, _ABLATION_EVAL), "eval": cell(ev, "name"), **pick(tr, _ABLATION_RUN)})  # fmt: skip
+        row = {"factor": factor, "value": value, "run": run, "is_main": run == design.main_run}
+        rows.append(
+            row | pick(ev, _ABLATION_EVAL) | {"eval": cell(ev, "name")} | pick(tr, _ABLATION_RUN)
+        )
     # Within a factor values share a type (ranks, fractions, or loss names with the main run first).
-    rows.sort(key=lambda r: (
-        _order(r["factor"], FACTORS),
-        r["value"] if r["factor"] in ("rank", "data") else (not r["is_main"], str(r["value"])),
-    ))  # fmt: skip
+    rows.sort(
+        key=lambda r: (
+            _order(r["factor"], FACTORS),
+            r["value"] if r["factor"] in ("rank", "data") else (not r["is_main"], str(r["value"])),
+        )
+    )
     columns = ["factor", "value", "run", "is_main", *_ABLATION_EVAL, "eval", *_ABLATION_RUN]
     return pd.DataFrame(rows, columns=columns)  # the columns even without rows
 
 
 def _tokens_seen(loss: pd.DataFrame) -> pd.Series:
-    """Real tokens seen after each step: loss.csv logs each step's tokens/s and the cumulative
-    seconds, so their product per step, summed (NaN without those columns)."""
+    """Real tokens seen after each step: each step's tokens/s times its seconds, summed."""
     if not {"tokens_per_s", "elapsed_s"} <= set(loss.columns):
         return pd.Series(math.nan, index=loss.index)
     seconds = loss["elapsed_s"].diff().fillna(loss["elapsed_s"])
@@ -281,16 +298,14 @@ def _tokens_seen(loss: pd.DataFrame) -> pd.Series:
 
 
 def loss_frame(results: Results, design: Design) -> pd.DataFrame:
-    """Long table of every loss.csv (finished or still running): run, role, loss_type (response or
-    full), step, epoch, loss, tokens (real tokens seen so far)."""
+    """Every loss.csv (finished or still running), long, with run, role, loss type and tokens."""
     role = {name: design.role_of(name) for name in results.runs}
-    parts = [
-        r.loss.assign(run=r.name, role=role[r.name], finished=r.metrics is not None,
-                      loss_type=design.loss_of.get(r.name, "response"),
-                      tokens=_tokens_seen(r.loss))
-        for r in sorted(results.runs.values(), key=lambda r: (_order(role[r.name], ROLE_ORDER), r.name))
-        if r.loss is not None and not r.loss.empty
-    ]  # fmt: skip
+    parts, runs = [], results.runs.values()
+    for r in sorted(runs, key=lambda r: (_order(role[r.name], ROLE_ORDER), r.name)):
+        if r.loss is not None and not r.loss.empty:
+            extra = {"run": r.name, "role": role[r.name], "finished": r.metrics is not None}
+            extra["loss_type"] = design.loss_of.get(r.name, "response")
+            parts.append(r.loss.assign(**extra, tokens=_tokens_seen(r.loss)))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
@@ -298,24 +313,20 @@ SEARCH_EVAL = ("json_exact", "json_exact_lo", "json_exact_hi", "n")
 
 
 def search_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> pd.DataFrame:
-    """One row per search trial: val JSONExact (constrained) with its interval, train-sample
-    JSONExact when that was evaluated, and minutes of training; NaN where not run yet. The test
-    split has no column: it is not looked at while choosing."""
+    """Per search trial: val and train-sample JSONExact (constrained), minutes of training; no test
+    column: it is not looked at while choosing."""
     rows = []
     for trial in design.trial_runs:
         val, fit = (find_eval(evals, trial, "constrained", s) for s in (VAL_SPLIT, FIT_SPLIT))
         tr = first_row(runs[runs["run"] == trial])
-        rows.append({
-            "trial": trial, "model": design.run_model(trial), **pick(val, SEARCH_EVAL),
-            "fit_exact": pick(fit, ["json_exact"])["json_exact"],
-            "train_minutes": pick(tr, ["wall_time_s"])["wall_time_s"] / 60,
-            "sources": [x["source"] for x in (val, fit, tr) if x is not None],
-        })  # fmt: skip
+        row = {"trial": trial, "model": design.run_model(trial), **pick(val, SEARCH_EVAL)}
+        row["fit_exact"] = pick(fit, ["json_exact"])["json_exact"]
+        row["train_minutes"] = pick(tr, ["wall_time_s"])["wall_time_s"] / 60
+        rows.append(row | {"sources": [x["source"] for x in (val, fit, tr) if x is not None]})
     columns = ["trial", "model", *SEARCH_EVAL, "fit_exact", "train_minutes", "sources"]
     return pd.DataFrame(rows, columns=columns)
 
 
-# ----------------------------------------------------------------------------- all frames
 @dataclass(frozen=True)
 class Frames:
     """Everything the figures, tables and numbers are drawn from (pure data, no I/O)."""
@@ -353,12 +364,13 @@ class Frames:
     def headline_rows(self) -> pd.DataFrame:
         """Found headline evals plus the plan's headline evals that are missing, test split first."""
         found = self.headline()
+        keys = ("name", "model", "run", "mode", "split", "role", "kind")
         absent = [
-            {"name": e.name, "model": e.model, "run": e.run, "mode": e.mode, "split": e.split,
-             "role": e.role, "kind": e.kind, "label": eval_label(e.model, e.role, e.run, e.mode, e.split)}
+            {k: getattr(e, k) for k in keys}
+            | {"label": eval_label(e.model, e.role, e.run, e.mode, e.split)}
             for e in self.design.plan.evals
             if e.kind in HEADLINE_KINDS and e.name not in set(found["name"])
-        ]  # fmt: skip
+        ]
         rows = pd.concat([found, pd.DataFrame(absent)], ignore_index=True) if absent else found
         order = rows.assign(_test=rows["split"] != "test").sort_values("_test", kind="stable")
         return order.drop(columns="_test").reset_index(drop=True)

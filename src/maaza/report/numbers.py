@@ -1,10 +1,5 @@
-"""paper/generated/numbers.tex: one `\\newcommand` per number the paper's text quotes, and only
-those (tests/test_report_structure.py fails on an unused macro); which ones, and how they are
-named, is data: numbers.yaml. A result that does not exist yet expands to `\\notrun`, never to a
-guess; each line ends with a comment naming its file and key.
-
-    tex = render(frames, reference)      # frames from maaza.report.frames.build_frames
-"""
+"""paper/generated/numbers.tex: a `\\newcommand` per number the text quotes (which: numbers.yaml),
+each commented with its file and key; a result not there yet reads `\\notrun`, never a guess."""
 
 from __future__ import annotations
 
@@ -25,12 +20,19 @@ from maaza.report.frames import Frames, cell, first_row
 
 SPEC = fmt.load_spec("numbers")  # which macros, per role, claim and benchmark
 QUOTED: dict[str, dict[str, Any]] = SPEC["roles"]
-FIT_READING, FIT_SHORT = SPEC["fit"]["reading"], SPEC["fit"]["short"]
-SLOTS = ("Ft", "FtFree", "Holdout", "Fit", "Zs", "ZsFree")
+# A role's evaluations: slot -> decoding mode and split (Zs: the run's base model, zero-shot;
+# Fit: a sample of the run's own training split).
+SLOTS = {
+    "Ft": ("constrained", "test"),
+    "FtFree": ("free", "test"),
+    "Holdout": ("constrained", "holdout"),
+    "Fit": ("constrained", FIT_SPLIT),
+    "Zs": ("constrained", "test"),
+    "ZsFree": ("free", "test"),
+}
 Evals = dict[str, pd.Series | None]  # a role's evaluation rows by slot (role_evals)
 
 
-# ----------------------------------------------------------------------------- per role
 def slot_name(role: str, slot: str) -> str:
     """A slot's part of a macro name: the slot itself unless the role renames it (Ours)."""
     return QUOTED[role].get("slots", {}).get(slot, slot)
@@ -46,12 +48,8 @@ def role_evals(frames: Frames, run: str | None) -> Evals:
         return dict.fromkeys(SLOTS)
     model = frames.design.run_model(run)
     return {
-        "Ft": frames.find_eval(run, "constrained"),
-        "FtFree": frames.find_eval(run, "free"),
-        "Holdout": frames.find_eval(run, "constrained", "holdout"),
-        "Fit": frames.find_eval(run, "constrained", FIT_SPLIT),  # a sample of its training split
-        "Zs": frames.find_eval(None, "constrained", model=model),
-        "ZsFree": frames.find_eval(None, "free", model=model),
+        slot: frames.find_eval(None if slot.startswith("Zs") else run, mode, split, model)
+        for slot, (mode, split) in SLOTS.items()
     }
 
 
@@ -65,9 +63,11 @@ def eval_numbers(frames: Frames) -> list[Number]:
         made = {
             "Run": (tt(run) if run else NOT_RUN, "params.yaml: train.runs"),
             "Model": (tt(model) if model else NOT_RUN, f"params.yaml: train.runs.{run}.model"),
-            "Params": (r"\textit{unknown}" if n_params is None else fmt.params(n_params),
-                       "metrics.json or train_metrics.json of the model: params_total"),
-        }  # fmt: skip
+            "Params": (
+                r"\textit{unknown}" if n_params is None else fmt.params(n_params),
+                "metrics.json or train_metrics.json of the model: params_total",
+            ),
+        }
         out += [Number(f"{role}{p}", *made[p]) for p in quoted["run"]]
         for slot, metrics in quoted["evals"].items():
             row, prefix = ev[slot], f"{role}{slot_name(role, slot)}"
@@ -113,8 +113,8 @@ DERIVED: dict[str, Callable[[Evals], str]] = {
     "DecodeGain": _points("Ft", "FtFree"),
     "ZsDecodeGain": _points("Zs", "ZsFree"),
     "FitVerdict": _fit(SPEC["fit"]["verdict"]),
-    "FitReading": _fit(FIT_READING),
-    "FitShort": _fit(FIT_SHORT),
+    "FitReading": _fit(SPEC["fit"]["reading"]),
+    "FitShort": _fit(SPEC["fit"]["short"]),
 }
 DERIVED_SOURCE = "derived: JSONExact ratios/differences of the evals above"
 
@@ -157,7 +157,6 @@ def scale_numbers(frames: Frames) -> list[Number]:
     return [Number("ScaleParamsRatio", fmt.ratio(*params), "derived: ScaleParams / MainParams")]
 
 
-# ----------------------------------------------------------------------------- ablations, errors
 ABLATION_SOURCE = "derived: ablation runs' train_metrics.json + ab-*/ft-* constrained metrics.json"
 
 
@@ -167,7 +166,7 @@ def ablation_numbers(frames: Frames) -> list[Number]:
     rank, data = (done[done["factor"] == f] for f in ("rank", "data"))
     best = first_row(rank.sort_values(["json_exact", "value"], ascending=[False, True]))
     exact = rank["json_exact"]
-    spread = f"{100 * (exact.max() - exact.min()):.1f}\\,pp" if len(rank) > 1 else NOT_RUN
+    spread = fmt.pp(exact.max() - exact.min() if len(rank) > 1 else None)
     half = ((done["json_exact_hi"] - done["json_exact_lo"]) / 2).max() if len(done) > 1 else None
     loss = ab[ab["factor"] == "loss"]
     is_main = loss["is_main"].astype(bool)
@@ -179,7 +178,7 @@ def ablation_numbers(frames: Frames) -> list[Number]:
         "AblRankBestExact": fmt.pct(cell(best, "json_exact")),
         "AblRankSpread": spread,
         **_ends(data, "Data", lambda v: fmt.pct(v, 0)),
-        "AblCIHalfWidth": NOT_RUN if half is None else f"{100 * half:.1f}\\,pp",
+        "AblCIHalfWidth": fmt.pp(half),
         "AblFullLossExact": fmt.pct(cell(full, "json_exact")),
         "AblFullLossDelta": fmt.points(cell(full, "json_exact"), cell(resp, "json_exact")),
     }
@@ -228,13 +227,12 @@ def error_numbers(frames: Frames) -> list[Number]:
         for slot, keys in QUOTED[role].get("errors", {}).items():
             name, src = cell(ev[slot], "name"), cell(ev[slot], "source") or "missing"
             err = errors[errors["name"] == name] if name and not errors.empty else None
-            values = _error_values(err)
-            out += [Number(f"{role}{slot_name(role, slot)}{k}", values[k], f"{src}: {ERRORS_KEY.get(k, 'errors')}")
-                    for k in keys]  # fmt: skip
+            values, prefix = _error_values(err), f"{role}{slot_name(role, slot)}"
+            for k in keys:
+                out.append(Number(prefix + k, values[k], f"{src}: {ERRORS_KEY.get(k, 'errors')}"))
     return out
 
 
-# ----------------------------------------------------------------------------- tests (issue 21)
 def claim_numbers(frames: Frames, reference: dict[str, Any]) -> list[Number]:
     table = claims.for_report(frames, reference)
     out = []
@@ -242,14 +240,13 @@ def claim_numbers(frames: Frames, reference: dict[str, Any]) -> list[Number]:
         c = first_row(table[table["stem"] == stem])  # the claim's row, None when not made
         sides = " vs ".join(cell(c, k) or "(not run)" for k in ("a", "b"))
         src = f"derived: {cell(c, 'what')}: {sides} (maaza.claims)"
-        made = {"Verdict": claims.verdict_text(c), "P": claims.p_text(c),
-                "Seed": claims.seed_text(c)}  # fmt: skip
-        out += [Number(f"{stem}{p}", made[p] or NOT_RUN, f"{src}; test: \\{stem}P") for p in parts]
+        text = {"Verdict": claims.verdict_text, "P": claims.p_text, "Seed": claims.seed_text}
+        out += [Number(stem + p, text[p](c) or NOT_RUN, f"{src}; test: \\{stem}P") for p in parts]
     r = roles(frames)
     for name, (role, split) in SPEC["bootstrapped"].items():
         row = frames.find_eval(r[role], "constrained", split)
         lo, hi = claims.bootstrap_interval(frames.outcomes, cell(row, "name"))
-        value = NOT_RUN if fmt.missing(lo) else f"[{100 * lo:.1f}, {100 * hi:.1f}]\\%"
+        value = NOT_RUN if fmt.missing(lo) else f"{fmt.interval(lo, hi)}\\%"
         src = f"derived: schema-clustered bootstrap of {cell(row, 'source') or '(not run)'}"
         out.append(Number(name, value, src))
     alpha = Number("TestAlpha", f"{claims.ALPHA:g}", "maaza.stats.ALPHA: above/below only below it")
@@ -260,13 +257,13 @@ def claim_numbers(frames: Frames, reference: dict[str, Any]) -> list[Number]:
         s = first_row(seeds[seeds["run"] == r[role]])
         src = f"derived: {r[role]} and its seed replicates (params.yaml seeds), test split, constrained"
         runs = NOT_RUN if s is None else f"{s['n_run']} of {s['seeds']}"
-        spread = NOT_RUN if s is None or fmt.missing(s["range"]) else (
-            f"{fmt.pct(s['mean'])} (range {100 * s['lo']:.1f}--{100 * s['hi']:.1f}\\%)")  # fmt: skip
+        spread = NOT_RUN
+        if s is not None and not fmt.missing(s["range"]):
+            spread = f"{fmt.pct(s['mean'])} (range {100 * s['lo']:.1f}--{100 * s['hi']:.1f}\\%)"
         out += [Number(f"{role}SeedRuns", runs, src), Number(f"{role}SeedSpread", spread, src)]
     return out
 
 
-# ----------------------------------------------------------------------------- render
 def collect(frames: Frames, reference: dict[str, Any]) -> list[Number]:
     numbers = [
         *setting.status_numbers(frames),
@@ -285,8 +282,10 @@ def collect(frames: Frames, reference: dict[str, Any]) -> list[Number]:
     ]
     # Name, in the source comment of each comparative macro written elsewhere, the test behind it.
     tested = claims.TESTED_BY
-    numbers = [replace(n, source=f"{n.source}; test: \\{tested[n.name]}P") if n.name in tested else n
-               for n in numbers]  # fmt: skip
+    numbers = [
+        replace(n, source=f"{n.source}; test: \\{tested[n.name]}P") if n.name in tested else n
+        for n in numbers
+    ]
     made = Counter(n.name for n in numbers)
     for n in numbers:
         if not MACRO_NAME.match(n.name) or "\n" in n.value or made[n.name] > 1:
@@ -298,14 +297,15 @@ MACRO_NAME = re.compile(r"^[A-Za-z]+$")
 LINE = re.compile(r"^\\newcommand\{\\([A-Za-z]+)\}\{(.*)\}% (.*)$")
 
 
+HEAD = """% Generated by maaza.report.numbers -- do not edit; rerun `dvc repro report`.
+% One macro per number quoted in the paper; the comment after each names its source.
+\\providecommand{\\notrun}{\\textit{not run}}
+"""
+
+
 def render(frames: Frames, reference: dict[str, Any]) -> str:
-    return "\n".join([
-        "% Generated by maaza.report.numbers -- do not edit; rerun `dvc repro report`.",
-        "% One macro per number quoted in the paper; the comment after each names its source.",
-        r"\providecommand{\notrun}{\textit{not run}}",
-        *(f"\\newcommand{{\\{n.name}}}{{{n.value}}}% {n.source}" for n in collect(frames, reference)),
-        "",
-    ])  # fmt: skip
+    macros = collect(frames, reference)
+    return HEAD + "".join(f"\\newcommand{{\\{n.name}}}{{{n.value}}}% {n.source}\n" for n in macros)
 
 
 def parse_numbers(tex: str) -> list[Number]:

@@ -1,13 +1,6 @@
-"""The original paper, from src/maaza/paper_reference.yaml and always labelled as theirs: its
-reported numbers as numbers.tex macros named `Paper...`, and its inconsistencies as a table.
-
-    numbers = reference_numbers(reference)
-    tex = ORIGINAL_TABLES["original_inconsistencies"](frames, reference)
-
-An inconsistency row (the file's `inconsistencies` list) points at stored values (`refs`) or
-quotes text (`text`); a row with `derive: <name>` is computed by DERIVE[name] from the numbers in
-the file (tier sums, step counts, LoRA parameter counts, ...), so no derived number is typed by hand.
-"""
+"""The original paper (src/maaza/paper_reference.yaml), always labelled as theirs: its numbers as
+`Paper...` macros, and its inconsistencies as a table whose rows point at stored values (`refs`),
+quote text (`text`), or are computed from the stored numbers (`derive`: DERIVE), never typed."""
 
 from __future__ import annotations
 
@@ -16,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from maaza.report import fmt
-from maaza.report.fmt import NOT_RUN, Number, tex_escape
+from maaza.report.fmt import NOT_RUN, Number, Prose, tex_escape
 from maaza.report.frames import Frames
 from maaza.results import ReportError
 
@@ -28,24 +21,22 @@ TIERS = ("simple", "medium", "complex")
 BYTES_FP32 = 4
 
 
-# ----------------------------------------------------------------------------- reported numbers
 def _pct(v: float | None) -> str:
     return fmt.paper_pct(v, absent=NOT_RUN)
 
 
 def reference_numbers(reference: dict[str, Any]) -> list[Number]:
-    split = reference["test_split"]
-    out = [
-        Number(name, str(split[key]), f"{SOURCE}: test_split.{key} (Section {split['section']})")
-        for name, key in (("PaperTestN", "n"), ("PaperTrainN", "n_train"), ("PaperNSchemas", "n_schemas"))
-    ]  # fmt: skip
+    split, out = reference["test_split"], []
+    for name, key in (("TestN", "n"), ("TrainN", "n_train"), ("NSchemas", "n_schemas")):
+        src = f"{SOURCE}: test_split.{key} (Section {split['section']})"
+        out.append(Number(f"Paper{name}", str(split[key]), src))
     models = {m["macro"]: m for m in reference.get("models", [])}
     for k, m in models.items():
-        out.append(Number(f"Paper{k}Exact", _pct(m["overall"]["json_exact"]),
-                          f"{SOURCE}: {m['id']} (Section {m['overall']['section']})"))  # fmt: skip
+        src = f"{SOURCE}: {m['id']} (Section {m['overall']['section']})"
+        out.append(Number(f"Paper{k}Exact", _pct(m["overall"]["json_exact"]), src))
         if k == "MaazaSmall":  # the paper's recipe model: its trainable parameters
-            out.append(Number("PaperMaazaSmallTrainable", f"{m['trainable_m']}M",
-                              f"{SOURCE}: {m['id']} (Section 4.2.1)"))  # fmt: skip
+            src = f"{SOURCE}: {m['id']} (Section 4.2.1)"
+            out.append(Number("PaperMaazaSmallTrainable", f"{m['trainable_m']}M", src))
     out += _ablation_numbers(reference)
     comp = reference.get("compute", {})
     out += [
@@ -59,15 +50,13 @@ def _ablation_numbers(reference: dict[str, Any]) -> list[Number]:
     """The ends of the paper's rank and data-size ablations (ranks also by value)."""
     out = []
     for factor, name, key in (("rank", "Rank", "r"), ("data", "Data", "fraction")):
-        pts = sorted(
-            reference.get("ablations", {}).get(factor, {}).get("points", []), key=lambda p: p[key]
-        )
+        pts = reference.get("ablations", {}).get(factor, {}).get("points", [])
+        pts, src = sorted(pts, key=lambda p: p[key]), f"{SOURCE}: ablations.{factor}"
         for pos, p in (("Min", pts[0]), ("Max", pts[-1])) if pts else ():
-            src = f"{SOURCE}: ablations.{factor}"
             if factor == "rank":
                 out.append(Number(f"PaperAbl{name}{pos}Value", str(p[key]), src))
             out.append(Number(f"PaperAbl{name}{pos}Exact", _pct(p["json_exact"]), src))
-    return out  # fmt: skip
+    return out
 
 
 def _paper_gain(models: dict[str, dict[str, Any]], n: int) -> list[Number]:
@@ -85,7 +74,6 @@ def achievable(pct: float, n: int, digits: int = 1) -> bool:
     return any(round(100 * k / n, digits) == round(pct, digits) for k in range(n + 1))
 
 
-# ----------------------------------------------------------------------------- values by path
 def model(ref: dict[str, Any], model_id: str) -> dict[str, Any]:
     for m in ref["models"]:
         if m["id"] == model_id:
@@ -96,8 +84,7 @@ def model(ref: dict[str, Any], model_id: str) -> dict[str, Any]:
 def lookup(ref: dict[str, Any], path: str) -> tuple[Any, bool]:
     """The value at a dotted path (a list step names its entry by id), and whether a block on the
     way is marked `estimated: true`."""
-    node: Any = ref
-    estimated = False
+    node, estimated = ref, False
     for step in path.split("."):
         if isinstance(node, list):
             node = next((x for x in node if x.get("id") == step), None)
@@ -112,10 +99,8 @@ def lookup(ref: dict[str, Any], path: str) -> tuple[Any, bool]:
 def show(path: str, value: Any, estimated: bool = False) -> str:
     """A stored value as the paper prints it: percentages with %, F1 with three decimals."""
     key = path.rsplit(".", 1)[-1]
-    if key in PCT_KEYS:
-        text = f"{value:.1f}\\%"
-    else:
-        text = f"{value:.3f}" if key == "field_f1" else tex_escape(value)
+    text = f"{value:.3f}" if key == "field_f1" else tex_escape(value)
+    text = f"{value:.1f}\\%" if key in PCT_KEYS else text
     return f"$\\sim${text}" if estimated else text
 
 
@@ -125,15 +110,26 @@ def cell(ref: dict[str, Any], spec: dict[str, Any]) -> Cell:
     return " / ".join(show(p, *lookup(ref, p)) for p in spec["refs"]), spec["where"]
 
 
-# ----------------------------------------------------------------------------- derived rows
+DERIVE: dict[str, Callable[[dict[str, Any]], Derived]] = {}
+
+
+def derived(fn: Callable[[dict[str, Any]], Derived]) -> Callable[[dict[str, Any]], Derived]:
+    DERIVE[fn.__name__] = fn
+    return fn
+
+
+@derived
 def gain_360m(ref: dict[str, Any]) -> Derived:
     base, ft = model(ref, "smollm2-360m-base"), model(ref, "maaza-slm-360m")
     exact = ft["overall"]["json_exact"]
     est, alt = base["overall"]["json_exact"], base["alt_overall"]["json_exact"]
     claim, card = ref["claims"]["gain_360m"], ref["model_card"]["gain"]
-    paper = (f"{claim['value']}$\\times$ ({exact:.1f} / $\\sim${est:.1f})", f"Sec. {claim['section']}")  # fmt: skip
-    other = (f"{fmt.times(exact / alt)} ({exact:.1f} / {alt:.1f}); card {card}$\\times$",
-             "closing Table 1; model card")  # fmt: skip
+    paper = (
+        f"{claim['value']}$\\times$ ({exact:.1f} / $\\sim${est:.1f})",
+        f"Sec. {claim['section']}",
+    )
+    other = f"{fmt.times(exact / alt)} ({exact:.1f} / {alt:.1f}); card {card}$\\times$"
+    other = (other, "closing Table 1; model card")
     return paper, other, {"paper_gain": fmt.times(exact / est), "alt_gain": fmt.times(exact / alt)}
 
 
@@ -148,19 +144,20 @@ def _tier_rows(ref: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]
     return out
 
 
+@derived
 def tier_percentages(ref: dict[str, Any]) -> Derived:
     sizes, card = ref["test_split"]["by_tier"], ref["model_card"]["test_by_tier"]
-    checked = [(m, t, bt[t]["json_exact"]) for m, bt, _ in _tier_rows(ref) if bt is m["by_tier"]
-               for t in TIERS]  # fmt: skip
+    tiers = [(m, bt) for m, bt, _ in _tier_rows(ref) if bt is m["by_tier"]]
+    checked = [(m, t, bt[t]["json_exact"]) for m, bt in tiers for t in TIERS]
     bad = [(m, t, v) for m, t, v in checked if not achievable(v, sizes[t])]
     nonzero = [(t, v) for _, t, v in checked if v > 0 and t != "complex"]
-    paper = ("; ".join(f"{tex_escape(m['label'])} {t} {v:.1f}\\% of {sizes[t]}" for m, t, v in bad),
-             "Table 3 (Sec. 5.3)")  # fmt: skip
+    paper = "; ".join(f"{tex_escape(m['label'])} {t} {v:.1f}\\% of {sizes[t]}" for m, t, v in bad)
+    paper = (paper, "Table 3 (Sec. 5.3)")
     other = (" / ".join(str(sizes[t]) for t in TIERS) + " examples", "Sec. 3.3")
-    values = {"n_bad": len(bad), "n_checked": len(checked), "n_nonzero": len(nonzero),
-              "n_fit": sum(achievable(v, card[t]) for t, v in nonzero),
-              "n_fit_stated": sum(achievable(v, sizes[t]) for t, v in nonzero),
-              "card_simple": card["simple"], "card_medium": card["medium"]}  # fmt: skip
+    values = {"n_bad": len(bad), "n_checked": len(checked), "n_nonzero": len(nonzero)}
+    values["n_fit"] = sum(achievable(v, card[t]) for t, v in nonzero)
+    values["n_fit_stated"] = sum(achievable(v, sizes[t]) for t, v in nonzero)
+    values |= {"card_simple": card["simple"], "card_medium": card["medium"]}
     return paper, other, {k: str(v) for k, v in values.items()}
 
 
@@ -169,21 +166,27 @@ def correct_by_tiers(bt: dict[str, Any], sizes: dict[str, int]) -> float:
     return sum(bt[t]["json_exact"] * sizes[t] / 100 for t in TIERS)
 
 
+@derived
 def tier_sums(ref: dict[str, Any]) -> Derived:
     sizes, card = ref["test_split"]["by_tier"], ref["model_card"]["test_by_tier"]
     n = ref["test_split"]["n"]
-    off = [(m, bt, ov) for m, bt, ov in _tier_rows(ref)
-           if abs(correct_by_tiers(bt, sizes) - ov["json_exact"] * n / 100) >= 1]  # fmt: skip
-    labels = [tex_escape(m["label"]) for m, _, _ in off]
-    paper = ("; ".join(f"{lab} {correct_by_tiers(bt, sizes):.1f}" for lab, (_, bt, _) in
-                       zip(labels, off, strict=True)) + " correct by tiers",
-             "Table 3 on the sizes of Sec. 3.3")  # fmt: skip
-    other = ("; ".join(f"{ov['json_exact']:.1f}\\% of {n} = {ov['json_exact'] * n / 100:.1f}"
-                       for _, _, ov in off), "Table 2")  # fmt: skip
+    off = [
+        (m, bt, ov)
+        for m, bt, ov in _tier_rows(ref)
+        if abs(correct_by_tiers(bt, sizes) - ov["json_exact"] * n / 100) >= 1
+    ]
+    paper = "; ".join(
+        f"{tex_escape(m['label'])} {correct_by_tiers(bt, sizes):.1f}" for m, bt, _ in off
+    )
+    other = "; ".join(
+        f"{ov['json_exact']:.1f}\\% of {n} = {ov['json_exact'] * n / 100:.1f}" for _, _, ov in off
+    )
     card_sums = " and ".join(f"{correct_by_tiers(bt, card):.1f}" for _, bt, _ in off)
-    return paper, other, {"card_sums": card_sums}
+    paper = (paper + " correct by tiers", "Table 3 on the sizes of Sec. 3.3")
+    return paper, (other, "Table 2"), {"card_sums": card_sums}
 
 
+@derived
 def overall_percentages(ref: dict[str, Any]) -> Derived:
     n = ref["test_split"]["n"]
     bad = []
@@ -193,9 +196,10 @@ def overall_percentages(ref: dict[str, Any]) -> Derived:
             if ov.get("estimated"):
                 continue
             bad += [(m, ov, k) for k in PCT_KEYS if k in ov and not achievable(ov[k], n)]
-    paper = ("; ".join(f"{tex_escape(m['label'])} {k.replace('_', '')} {ov[k]:.1f}\\%"
-                       for m, ov, k in bad) or "none",
-             "; ".join(sorted({ov["section"] for _, ov, _ in bad})))  # fmt: skip
+    paper = "; ".join(
+        f"{tex_escape(m['label'])} {k.replace('_', '')} {ov[k]:.1f}\\%" for m, ov, k in bad
+    )
+    paper = (paper or "none", "; ".join(sorted({ov["section"] for _, ov, _ in bad})))
     near = [
         f"{k}/{n} = {100 * k / n:.1f}\\%"
         for _, ov, key in bad
@@ -212,59 +216,72 @@ def lora_params(arch: dict[str, int], r: int) -> int:
     return r * per_layer * arch["layers"]
 
 
+@derived
 def trainable(ref: dict[str, Any]) -> Derived:
     ids = ("maaza-mlm-135m", "maaza-slm-360m")
     real = {i: lora_params(ref["architectures"][i], model(ref, i)["lora_r"]) / 1e6 for i in ids}
     stated = " / ".join(f"{model(ref, i)['trainable_m']}M" for i in ids)
     computed = " / ".join(f"{real[i]:.1f}M" for i in ids)
     mb = ref["claims"]["adapter_mb"]
-    fit = "; ".join(f"{mb[i]} MB for {real[i]:.1f}M $\\times$ {BYTES_FP32} B = "
-                    f"{real[i] * BYTES_FP32:.1f} MB" for i in ids)  # fmt: skip
-    other = (f"{ref['model_card']['trainable_m']}M for the 360M; the shapes give {computed}",
-             "model card; config.json shapes")  # fmt: skip
+    fit = "; ".join(
+        f"{mb[i]} MB for {real[i]:.1f}M $\\times$ {BYTES_FP32} B = {real[i] * BYTES_FP32:.1f} MB"
+        for i in ids
+    )
+    other = f"{ref['model_card']['trainable_m']}M for the 360M; the shapes give {computed}"
+    other = (other, "model card; config.json shapes")
     return (stated, "Sec. 4.2.1, 4.5.1"), other, {"adapter_fit": fit}
 
 
+@derived
 def steps(ref: dict[str, Any]) -> Derived:
     c = ref["claims"]
     n, batch, epochs = ref["test_split"]["n_train"], c["batch"]["value"], c["epochs"]["value"]
     total = math.ceil(n / batch) * epochs
     conv = c["converges_steps"]
-    paper = (f"converges after $\\sim${conv['maaza-mlm-135m']} / $\\sim${conv['maaza-slm-360m']} steps",
-             f"Sec. {conv['section']}")  # fmt: skip
+    paper = (
+        f"converges after $\\sim${conv['maaza-mlm-135m']} / $\\sim${conv['maaza-slm-360m']} steps"
+    )
+    paper = (paper, f"Sec. {conv['section']}")
     other = (f"{n} examples, batch {batch}, {epochs} epochs: {total} steps", "Sec. 3.3, 4.2.2")
     return paper, other, {"steps": str(total), "warmup": str(c["warmup_steps"]["value"])}
 
 
+@derived
 def latency(ref: dict[str, Any]) -> Derived:
     c, ids = ref["claims"], ("maaza-mlm-135m", "maaza-slm-360m")
     table = " / ".join(f"{model(ref, i)['overall']['latency_ms']}" for i in ids) + " ms"
 
-    def pair(ms: str, tps: str) -> str:
-        return (" / ".join(f"$\\sim${c[ms][i]}" for i in ids) + " ms at "
-                + " / ".join(str(c[tps][i]) for i in ids) + " tokens/s")  # fmt: skip
+    def pair(device: str) -> str:  # latencies at their speeds
+        ms, tps = c[f"latency_{device}_ms"], c[f"tokens_per_s_{device}"]
+        times = " / ".join(f"$\\sim${ms[i]}" for i in ids)
+        return f"{device.upper()} {times} ms at {' / '.join(str(tps[i]) for i in ids)} tokens/s"
 
-    tokens = [c[ms][i] * c[tps][i] / 1000 for ms, tps in
-              (("latency_cpu_ms", "tokens_per_s_cpu"), ("latency_gpu_ms", "tokens_per_s_gpu"))
-              for i in ids]  # fmt: skip
+    tokens = [
+        c[f"latency_{d}_ms"][i] * c[f"tokens_per_s_{d}"][i] / 1000
+        for d in ("cpu", "gpu")
+        for i in ids
+    ]
     card_tps = ref["model_card"]["tokens_per_s"]["maaza-mlm-135m"]
-    other = (f"CPU {pair('latency_cpu_ms', 'tokens_per_s_cpu')}; "
-             f"GPU {pair('latency_gpu_ms', 'tokens_per_s_gpu')}", "Sec. 4.4.2")  # fmt: skip
     low, high = c["output_tokens"]["low"], c["output_tokens"]["high"]
-    return (table, "Table 2 (Sec. 5.2)"), other, {
-        "tokens": f"{min(tokens):.2f}--{max(tokens):.2f}", "card_tps": str(card_tps),
-        "answer_s": f"{low / card_tps:.1f}", "answer_tokens": f"{low}--{high}"}  # fmt: skip
+    values = {"tokens": f"{min(tokens):.2f}--{max(tokens):.2f}", "card_tps": str(card_tps)}
+    values |= {"answer_s": f"{low / card_tps:.1f}", "answer_tokens": f"{low}--{high}"}
+    return (table, "Table 2 (Sec. 5.2)"), (f"{pair('cpu')}; {pair('gpu')}", "Sec. 4.4.2"), values
 
 
+@derived
 def size_ratio(ref: dict[str, Any]) -> Derived:
     c, small, qwen = ref["claims"], model(ref, "maaza-mlm-135m"), model(ref, "qwen2.5-0.5b")
     paper = (f"{c['smaller_params']['value']}$\\times$ smaller", c["smaller_params"]["section"])
     other = (f"{c['smaller_size']['value']}$\\times$ smaller size", c["smaller_size"]["section"])
-    ratios = {name: f"{qwen[k]} / {small[k]} = {fmt.times(qwen[k] / small[k])}"
-              for name, k in (("param_ratio", "params_m"), ("size_ratio", "size_mb"))}  # fmt: skip
-    return paper, other, ratios
+    keys = {"param_ratio": "params_m", "size_ratio": "size_mb"}
+    return (
+        paper,
+        other,
+        {n: f"{qwen[k]} / {small[k]} = {fmt.times(qwen[k] / small[k])}" for n, k in keys.items()},
+    )
 
 
+@derived
 def model_size(ref: dict[str, Any]) -> Derived:
     c, ids = ref["claims"]["model_mb_fp32"], ("maaza-mlm-135m", "maaza-slm-360m")
     params = [model(ref, i)["params_m"] for i in ids]
@@ -274,21 +291,14 @@ def model_size(ref: dict[str, Any]) -> Derived:
     return paper, other, {k: " / ".join(f"{p * b} MB" for p in params) for k, b in sizes.items()}
 
 
-DERIVE: dict[str, Callable[[dict[str, Any]], Derived]] = {
-    f.__name__: f
-    for f in (gain_360m, tier_percentages, tier_sums, overall_percentages, trainable, steps,
-              latency, size_ratio, model_size)
-}  # fmt: skip
-
-
-# ----------------------------------------------------------------------------- the table
 def inconsistency_rows(ref: dict[str, Any]) -> list[tuple[str, Cell, Cell, str]]:
     """(what, paper cell, elsewhere cell, what follows) for each row of the data file."""
     out = []
     for i, row in enumerate(ref.get("inconsistencies", [])):
         where, derive = f"{SOURCE}: inconsistencies[{i}]", row.get("derive")
         if derive is None:
-            out.append((row["what"], cell(ref, row["paper"]), cell(ref, row["elsewhere"]), row["follows"]))  # fmt: skip
+            cells = cell(ref, row["paper"]), cell(ref, row["elsewhere"])
+            out.append((row["what"], *cells, row["follows"]))
             continue
         if derive not in DERIVE:
             raise ReportError(f"{where}: unknown derive {derive!r} (one of {sorted(DERIVE)})")
@@ -307,30 +317,12 @@ def _cell_tex(c: Cell) -> str:
 
 def inconsistency_table(frames: Frames, reference: dict[str, Any]) -> str:
     """A longtable (it may run over a page): one row per inconsistency of the original."""
+    layout = fmt.LAYOUT["original_inconsistencies"]
+    cols = "".join(rf">{{\raggedright\arraybackslash}}p{{{w}\linewidth}}" for w in layout["widths"])
     rows = inconsistency_rows(reference)
-    widths = (0.15, 0.22, 0.24, 0.31)  # of the line, per column; ragged right
-    spec = "".join(rf">{{\raggedright\arraybackslash}}p{{{w}\linewidth}}" for w in widths)
-    spec = "@{}" + spec + "@{}"
-    head = r"What & In the paper & Elsewhere in the original & What follows \\"
     body = [rf"{w} & {_cell_tex(p)} & {_cell_tex(o)} & {f} \\ \addlinespace" for w, p, o, f in rows]
-    return "\n".join([
-        "% Generated by maaza.report.original.inconsistency_table -- do not edit; rerun `dvc repro report`.",
-        f"% source: {SOURCE} (inconsistencies, model_card, claims, architectures)",
-        r"\begingroup\scriptsize\setlength{\tabcolsep}{3pt}",
-        rf"\begin{{longtable}}{{{spec}}}",
-        r"\caption{The original's inconsistencies. Each value as the paper~\citep{maaza} prints it, "
-        r"the same quantity elsewhere in the paper or in its model card~\citep{maazacard} (grey: "
-        r"where), and what follows. Numbers in the last column are computed from those values.}"
-        r"\label{tab:original-inconsistencies}\\",
-        r"\toprule", head, r"\midrule", r"\endfirsthead",
-        r"\toprule", head, r"\midrule", r"\endhead",
-        r"\bottomrule", r"\endfoot",
-        *body,
-        r"\end{longtable}",
-        r"\endgroup",
-        "",
-    ])  # fmt: skip
+    fields = {"source": SOURCE, "colspec": f"@{{}}{cols}@{{}}", "body": "\n".join(body)}
+    return Prose(layout["template"]).substitute(fields)
 
 
-TableFn = Callable[[Frames, dict[str, Any]], str]
-ORIGINAL_TABLES: dict[str, TableFn] = {"original_inconsistencies": inconsistency_table}
+ORIGINAL_TABLES = {"original_inconsistencies": inconsistency_table}

@@ -1,6 +1,5 @@
-"""Numbers that describe the setting rather than a run: whether every result is there, split
-sizes, the generated data (data/report.json), the recipe settings params.yaml fixes, and the
-benchmarks' results (results/bench/*.json, `Bench...` macros)."""
+"""Macros of the setting rather than a run: which results exist, split sizes, the generated data
+(data/report.json), the recipe settings (params.yaml) and the benchmarks (results/bench)."""
 
 from __future__ import annotations
 
@@ -16,7 +15,6 @@ from maaza.results import DataReport
 SPEC = fmt.load_spec("numbers")  # its `bench` and `ours_settings` macros
 
 
-# ----------------------------------------------------------------------------- status + data
 def completeness(frames: Frames) -> str:
     """One sentence for the paper: all results present, or which are missing or still training."""
     inv, design = frames.inventory, frames.design
@@ -74,8 +72,11 @@ def dataset_numbers(frames: Frames) -> list[Number]:
     styles = sorted({st for c in r.counts.values() for st in c.by_style})
     checks = sorted({k for sc in r.checks.values() for k in sc.checks})
     rates = [cc.pass_rate for sc in r.checks.values() for cc in sc.checks.values()]
+    failed = fmt.integer(sum(sc.n_failed for sc in r.checks.values()))
+    leakage = fmt.integer(sum(r.leakage.values())) if r.leakage else NOT_RUN
     tokens = (r.tokens.get("train") or {}).get("all", {})
     seq, target = tokens.get("sequence", {}), tokens.get("target", {})
+    tokenizer = fmt.FORMATS["tt"](r.tokens.get("tokenizer") or None)
     made = {  # macro -> (value, the key of report.json it reads)
         "DataNHoldout": (fmt.integer(hold.n if hold else None), "counts.holdout.n"),
         "DataNSchemas": (str(len(r.schemas)), "schemas"),
@@ -83,15 +84,15 @@ def dataset_numbers(frames: Frames) -> list[Number]:
         "DataStyles": (", ".join(map(tex_escape, styles)), "counts.*.by_style"),
         "DataNChecks": (str(len(checks)), "checks"),
         "DataCheckNames": (", ".join(map(tt, checks)), "checks"),
-        "DataMinPassRate": (fmt.pct(min(rates)) if rates else NOT_RUN, "checks.*.checks.*.pass_rate (min)"),
-        "DataNFailed": (fmt.integer(sum(sc.n_failed for sc in r.checks.values())), "checks.*.n_failed"),
-        "DataLeakage": (fmt.integer(sum(r.leakage.values())) if r.leakage else NOT_RUN, "leakage"),
-        "DataTokenizer": (tt(r.tokens["tokenizer"]) if r.tokens.get("tokenizer") else NOT_RUN, "tokens.tokenizer"),
+        "DataMinPassRate": (fmt.pct(min(rates, default=None)), "checks.*.checks.*.pass_rate (min)"),
+        "DataNFailed": (failed, "checks.*.n_failed"),
+        "DataLeakage": (leakage, "leakage"),
+        "DataTokenizer": (tokenizer, "tokens.tokenizer"),
         "DataSeqMean": (fmt.num(seq.get("mean"), 0), "tokens.train.all.sequence.mean"),
         "DataSeqPNinetyFive": (fmt.integer(seq.get("p95")), "tokens.train.all.sequence.p95"),
         "DataSeqMax": (fmt.integer(seq.get("max")), "tokens.train.all.sequence.max"),
         "DataTargetMean": (fmt.num(target.get("mean"), 0), "tokens.train.all.target.mean"),
-    }  # fmt: skip
+    }
     return [
         Number(name, value if d else NOT_RUN, f"{src}: {key}")
         for name, (value, key) in made.items()
@@ -133,8 +134,8 @@ def _fmt_setting(name: str, value: Any) -> str:
 
 
 def compute_ratio(frames: Frames) -> Decimal | None:
-    """Our recipe's training compute over the paper recipe's (the main run's), from counts: real
-    tokens trained times FLOPs per token (train_metrics.json); None without both."""
+    """Our recipe's training compute over the paper recipe's: real tokens trained times FLOPs per
+    token (train_metrics.json); None without both."""
     flops = []
     for role in ("ours", "paper_recipe"):
         run = frames.run_row(frames.design.first(role))
@@ -143,7 +144,6 @@ def compute_ratio(frames: Frames) -> Decimal | None:
     return fmt.factor(*flops) if all(flops) else None
 
 
-# ----------------------------------------------------------------------------- benchmarks
 def _dig(data: Any, key: str) -> Any:
     """data["a"]["b"] for key "a.b"; None when a part is absent (or the value is NaN)."""
     for part in key.split("."):
@@ -161,25 +161,29 @@ def bench_numbers(frames: Frames) -> list[Number]:
         for name, (stem, key, show) in SPEC["bench"].items()
     ]
     ev, tr = data.get("eval_throughput"), data.get("train_throughput")
-    ev_src, tr_src = f"derived: {src['eval_throughput']}", f"derived: {src['train_throughput']}"
     ref_tokens, n, ref_s = (_dig(ev, k) for k in ("reference.tokens", "n", "reference.seconds"))
     real, padded = _dig(tr, "reference.real_tokens"), _dig(tr, "reference.padded_tokens")
-    return out + [
-        Number("BenchEvalAdapter", _adapter_text(ev), f"{src['eval_throughput']}: adapter"),
-        # The reference never stops early, so this is its max_new_tokens as actually run.
-        Number("BenchEvalRefNewTokens", fmt.integer(ref_tokens / n) if ref_tokens is not None and n else NOT_RUN,
-               f"{ev_src}: reference.tokens / n"),
-        Number("BenchEvalSpeedup", fmt.ratio(ref_s, _dig(ev, "free.seconds")),
-               f"{ev_src}: reference.seconds / free.seconds"),
-        Number("BenchEvalConstrainedSpeedup", fmt.ratio(ref_s, _dig(ev, "constrained.seconds")),
-               f"{ev_src}: reference.seconds / constrained.seconds"),
-        Number("BenchTrainSpeedup", _train_speedup(tr, "wall_s"),
-               f"{tr_src}: real_tokens / wall_s, ours over the reference's"),
-        Number("BenchTrainSpeedupCPU", _train_speedup(tr, "cpu_s"),
-               f"{tr_src}: real_tokens / cpu_s, ours over the reference's"),
-        Number("BenchTrainRefPadding", fmt.pct(1 - real / padded) if real is not None and padded else NOT_RUN,
-               f"{tr_src}: 1 - reference.real_tokens / reference.padded_tokens"),
-    ]  # fmt: skip
+
+    def derived(stem: str, name: str, value: str, how: str) -> None:
+        out.append(Number(name, value, f"derived: {src[stem]}: {how}"))
+
+    out.append(Number("BenchEvalAdapter", _adapter_text(ev), f"{src['eval_throughput']}: adapter"))
+    # the reference never stops early: this is its max_new_tokens as actually run
+    new_tokens = fmt.integer(ref_tokens / n) if ref_tokens is not None and n else NOT_RUN
+    derived("eval_throughput", "BenchEvalRefNewTokens", new_tokens, "reference.tokens / n")
+    for mode, name in (
+        ("free", "BenchEvalSpeedup"),
+        ("constrained", "BenchEvalConstrainedSpeedup"),
+    ):
+        speedup = fmt.ratio(ref_s, _dig(ev, f"{mode}.seconds"))
+        derived("eval_throughput", name, speedup, f"reference.seconds / {mode}.seconds")
+    for seconds, name in (("wall_s", "BenchTrainSpeedup"), ("cpu_s", "BenchTrainSpeedupCPU")):
+        how = f"real_tokens / {seconds}, ours over the reference's"
+        derived("train_throughput", name, _train_speedup(tr, seconds), how)
+    padding = fmt.pct(1 - real / padded) if real is not None and padded else NOT_RUN
+    how = "1 - reference.real_tokens / reference.padded_tokens"
+    derived("train_throughput", "BenchTrainRefPadding", padding, how)
+    return out
 
 
 def _train_speedup(tr: dict[str, Any] | None, seconds: str) -> str:
@@ -192,8 +196,7 @@ def _train_speedup(tr: dict[str, Any] | None, seconds: str) -> str:
 
 
 def _adapter_text(ev: dict[str, Any] | None) -> str:
-    """'with the adapter of run R' (adapter path runs/R/adapter) or 'without an adapter' (the base
-    model, zero-shot), so the text can name what was timed."""
+    """What was timed: 'with the adapter of run R' (runs/R/adapter) or 'without an adapter'."""
     if ev is None:
         return NOT_RUN
     if not ev.get("adapter"):
