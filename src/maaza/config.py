@@ -493,8 +493,8 @@ def resolve(raw: dict[str, Any], profile: str | None = None) -> Params:
     _check_seeds(params)
     _check_external(params)
     _check_variety(params)
+    check_params(params)  # models first: evaluate.dtypes may name a zero-shot model
     _check_dtypes(params)
-    check_params(params)
     return params
 
 
