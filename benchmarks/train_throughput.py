@@ -78,7 +78,9 @@ def long_examples(n: int, seed: int, run: TrainRun) -> list[dict[str, Any]]:
                          variety=VarietyConfig(long_text=1.0, long_arrays=1.0))  # fmt: skip
         records = build_dataset(cfg)["train"]
         lengths = [len(tok(t)["input_ids"]) for t in texts(records, run, tok.eos_token)]
-        keep += [r for r, k in zip(records, lengths, strict=True) if lo <= k <= hi]
+        # rounds reuse ids (each round numbers its own records): the round makes them unique
+        keep += [{**r, "id": f"{r['id']}-r{round_}"}
+                 for r, k in zip(records, lengths, strict=True) if lo <= k <= hi]  # fmt: skip
         if len(keep) >= n:
             return keep[:n]
     raise SystemExit(f"only {len(keep)} generated examples of {lo}-{hi} tokens, need {n}")
