@@ -373,8 +373,8 @@ class Source:
 
 
 def source_dtype(source: Source, params: Params | None) -> str:
-    """The weights dtype a source decodes in, as evaluation decodes it: its run's (or zero-shot
-    model's) evaluate.dtypes entry, else evaluate.dtype."""
+    """The weights dtype a source decodes in, as evaluation decodes it (EvalConfig.dtype_of: its
+    evaluate.dtypes entry, else zeroshot_dtype for a zero-shot model, else dtype)."""
     return params.evaluate.dtype_of(source.run or source.model) if params else "float32"
 
 
@@ -478,8 +478,8 @@ def _explicit_adapter(adapter: str | Path, root: Path) -> tuple[Path, str]:
         if is_trained_folder(cand):
             run_dir = cand.parent
             return cand, (_read_json(run_dir / "train_metrics.json") or {}).get("run", run_dir.name)
-    raise NoAdapterError(f"{adapter}: not an adapter folder (LoRA or full), run folder or run name under "
-                         f"{root / 'runs'} (no adapter_config.json nor {FULL_DELTA})")  # fmt: skip
+    raise NoAdapterError(f"{adapter}: not an adapter folder (LoRA or full), run folder or run "
+                         f"name under {root / 'runs'} (no adapter_config.json nor {FULL_DELTA})")  # fmt: skip
 
 
 def choose_source(
@@ -730,7 +730,11 @@ def _adapter_sha(adapter: Path | None) -> str | None:
     if adapter is None:
         return None
     # a LoRA adapter's adapter_* files, or a full fine-tuning's delta and its config
-    files = sorted(p for p in Path(adapter).glob("*") if p.name.startswith(("adapter_", "full_")))
+    files = sorted(
+        p
+        for p in Path(adapter).glob("*")
+        if p.is_file() and p.name.startswith(("adapter_", "full_"))
+    )
     return _sha(b"".join(p.name.encode() + p.read_bytes() for p in files))
 
 
