@@ -65,23 +65,25 @@ def test_estimated_values_are_marked(ref: dict[str, Any]) -> None:
 
 
 def test_tier_checks_are_computed_from_the_stored_percentages(ref: dict[str, Any]) -> None:
-    paper, other, v = DERIVE["tier_percentages"](ref)
-    assert (v["n_bad"], v["n_checked"]) == ("4", "12")  # e.g. 13.5% of 57 is no whole number
-    assert (v["n_fit"], v["n_nonzero"], v["n_fit_stated"]) == ("6", "7", "3")  # card: 10 of 74
-    assert "Maaza-MLM-135M medium 13.5\\% of 57" in paper[0]
-    paper, other, v = DERIVE["tier_sums"](ref)
+    v = DERIVE["tier_percentages"](ref)
+    assert (v["n_bad"], v["n_checked"]) == (4, 12)  # e.g. 13.5% of 57 is no whole number
+    assert (v["n_fit"], v["n_nonzero"], v["n_fit_stated"]) == (6, 7, 3)  # card: 10 of 74
+    assert "Maaza-MLM-135M medium 13.5\\% of 57" in v["bad"]
+    v = DERIVE["tier_sums"](ref)
     # 44.7% of 76 + 13.5% of 57 = 41.7 correct, against 24.7% of 158 = 39.0 overall
-    assert "Maaza-MLM-135M 41.7" in paper[0] and "Maaza-SLM-360M 90.3" in paper[0]
-    assert "= 39.0" in other[0] and "= 87.1" in other[0]
-    assert "Qwen" not in paper[0]  # its tiers add up (23.5 vs 23.1)
+    assert "Maaza-MLM-135M 41.7" in v["sums"] and "Maaza-SLM-360M 90.3" in v["sums"]
+    assert "= 39.0" in v["overall"] and "= 87.1" in v["overall"]
+    assert "Qwen" not in v["sums"]  # its tiers add up (23.5 vs 23.1)
     ref["test_split"]["by_tier"] = ref["model_card"]["test_by_tier"]
-    assert DERIVE["tier_percentages"](ref)[2]["n_bad"] != "4"  # follows the stored sizes
+    assert DERIVE["tier_percentages"](ref)["n_bad"] != 4  # follows the stored sizes
 
 
 def test_step_count_follows_the_recipe(ref: dict[str, Any]) -> None:
-    assert DERIVE["steps"](ref)[2]["steps"] == "60"  # ceil(629 / 32) * 3
+    assert DERIVE["steps"](ref)["steps"] == 60  # ceil(629 / 32) * 3
     ref["claims"]["batch"]["value"] = 16
-    assert DERIVE["steps"](ref)[2]["steps"] == "120"
+    assert DERIVE["steps"](ref)["steps"] == 120
+    assert "32 epochs" not in inconsistency_table(None, ref)  # type: ignore[arg-type]
+    assert "batch 16, 3 epochs: 120 steps" in inconsistency_table(None, ref)  # type: ignore[arg-type]
 
 
 def test_lora_count_matches_peft_on_our_run_and_the_card(ref: dict[str, Any]) -> None:
@@ -92,9 +94,9 @@ def test_lora_count_matches_peft_on_our_run_and_the_card(ref: dict[str, Any]) ->
 
 
 def test_size_ratio_and_latency(ref: dict[str, Any]) -> None:
-    v = DERIVE["size_ratio"](ref)[2]
+    v = DERIVE["size_ratio"](ref)
     assert v["param_ratio"].endswith("3.7$\\times$") and v["size_ratio"].endswith("3.5$\\times$")
-    v = DERIVE["latency"](ref)[2]
+    v = DERIVE["latency"](ref)
     assert v["tokens"] == "0.96--1.00"  # ms x tokens/s: one token, not one answer
 
 
@@ -102,7 +104,8 @@ def test_size_ratio_and_latency(ref: dict[str, Any]) -> None:
     ("row", "message"),
     [
         ({"what": "w", "derive": "nope", "follows": ""}, "unknown derive 'nope'"),
-        ({"what": "w", "derive": "steps", "follows": "{typo}"}, "follows names 'typo'"),
+        ({"what": "w", "derive": "steps", "paper": {"text": "", "where": ""},
+          "elsewhere": {"text": "", "where": ""}, "follows": "{typo}"}, "names 'typo'"),
         ({"what": "w", "paper": {"refs": ["models.no-such.overall"], "where": ""},
           "elsewhere": {"text": "", "where": ""}, "follows": ""}, "no value at 'models.no-such"),
     ],

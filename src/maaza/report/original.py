@@ -15,7 +15,7 @@ from maaza.results import ReportError
 
 SOURCE = "src/maaza/paper_reference.yaml"
 Cell = tuple[str, str]  # (value as TeX, where in the original it is printed)
-Derived = tuple[Cell, Cell, dict[str, str]]  # paper cell, elsewhere cell, values for `follows`
+Values = dict[str, Any]  # what a derived row's templates name, by name
 PCT_KEYS = ("json_exact", "compliance")
 TIERS = ("simple", "medium", "complex")
 BYTES_FP32 = 4
@@ -110,27 +110,23 @@ def cell(ref: dict[str, Any], spec: dict[str, Any]) -> Cell:
     return " / ".join(show(p, *lookup(ref, p)) for p in spec["refs"]), spec["where"]
 
 
-DERIVE: dict[str, Callable[[dict[str, Any]], Derived]] = {}
+DERIVE: dict[str, Callable[[dict[str, Any]], Values]] = {}
 
 
-def derived(fn: Callable[[dict[str, Any]], Derived]) -> Callable[[dict[str, Any]], Derived]:
+def derived(fn: Callable[[dict[str, Any]], Values]) -> Callable[[dict[str, Any]], Values]:
     DERIVE[fn.__name__] = fn
     return fn
 
 
+# Each derive function computes the numbers its row's templates (paper_reference.yaml) name
+# beyond the stored values, which the templates read themselves ({claims[batch][value]}).
 @derived
-def gain_360m(ref: dict[str, Any]) -> Derived:
-    base, ft = model(ref, "smollm2-360m-base"), model(ref, "maaza-slm-360m")
-    exact = ft["overall"]["json_exact"]
+def gain_360m(ref: dict[str, Any]) -> Values:
+    exact = model(ref, "maaza-slm-360m")["overall"]["json_exact"]
+    base = model(ref, "smollm2-360m-base")
     est, alt = base["overall"]["json_exact"], base["alt_overall"]["json_exact"]
-    claim, card = ref["claims"]["gain_360m"], ref["model_card"]["gain"]
-    paper = (
-        f"{claim['value']}$\\times$ ({exact:.1f} / $\\sim${est:.1f})",
-        f"Sec. {claim['section']}",
-    )
-    other = f"{fmt.times(exact / alt)} ({exact:.1f} / {alt:.1f}); card {card}$\\times$"
-    other = (other, "closing Table 1; model card")
-    return paper, other, {"paper_gain": fmt.times(exact / est), "alt_gain": fmt.times(exact / alt)}
+    gains = {"paper_gain": fmt.times(exact / est), "alt_gain": fmt.times(exact / alt)}
+    return gains | {"exact": exact, "est": est, "alt": alt}
 
 
 def _tier_rows(ref: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
@@ -145,20 +141,22 @@ def _tier_rows(ref: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]
 
 
 @derived
-def tier_percentages(ref: dict[str, Any]) -> Derived:
+def tier_percentages(ref: dict[str, Any]) -> Values:
     sizes, card = ref["test_split"]["by_tier"], ref["model_card"]["test_by_tier"]
     tiers = [(m, bt) for m, bt, _ in _tier_rows(ref) if bt is m["by_tier"]]
     checked = [(m, t, bt[t]["json_exact"]) for m, bt in tiers for t in TIERS]
     bad = [(m, t, v) for m, t, v in checked if not achievable(v, sizes[t])]
     nonzero = [(t, v) for _, t, v in checked if v > 0 and t != "complex"]
-    paper = "; ".join(f"{tex_escape(m['label'])} {t} {v:.1f}\\% of {sizes[t]}" for m, t, v in bad)
-    paper = (paper, "Table 3 (Sec. 5.3)")
-    other = (" / ".join(str(sizes[t]) for t in TIERS) + " examples", "Sec. 3.3")
-    values = {"n_bad": len(bad), "n_checked": len(checked), "n_nonzero": len(nonzero)}
-    values["n_fit"] = sum(achievable(v, card[t]) for t, v in nonzero)
-    values["n_fit_stated"] = sum(achievable(v, sizes[t]) for t, v in nonzero)
-    values |= {"card_simple": card["simple"], "card_medium": card["medium"]}
-    return paper, other, {k: str(v) for k, v in values.items()}
+    return {
+        "bad": "; ".join(
+            f"{tex_escape(m['label'])} {t} {v:.1f}\\% of {sizes[t]}" for m, t, v in bad
+        ),
+        "n_bad": len(bad),
+        "n_checked": len(checked),
+        "n_nonzero": len(nonzero),
+        "n_fit": sum(achievable(v, card[t]) for t, v in nonzero),
+        "n_fit_stated": sum(achievable(v, sizes[t]) for t, v in nonzero),
+    }
 
 
 def correct_by_tiers(bt: dict[str, Any], sizes: dict[str, int]) -> float:
@@ -167,45 +165,46 @@ def correct_by_tiers(bt: dict[str, Any], sizes: dict[str, int]) -> float:
 
 
 @derived
-def tier_sums(ref: dict[str, Any]) -> Derived:
-    sizes, card = ref["test_split"]["by_tier"], ref["model_card"]["test_by_tier"]
-    n = ref["test_split"]["n"]
+def tier_sums(ref: dict[str, Any]) -> Values:
+    split, card = ref["test_split"], ref["model_card"]["test_by_tier"]
+    sizes, n = split["by_tier"], split["n"]
     off = [
         (m, bt, ov)
         for m, bt, ov in _tier_rows(ref)
         if abs(correct_by_tiers(bt, sizes) - ov["json_exact"] * n / 100) >= 1
     ]
-    paper = "; ".join(
-        f"{tex_escape(m['label'])} {correct_by_tiers(bt, sizes):.1f}" for m, bt, _ in off
-    )
-    other = "; ".join(
-        f"{ov['json_exact']:.1f}\\% of {n} = {ov['json_exact'] * n / 100:.1f}" for _, _, ov in off
-    )
-    card_sums = " and ".join(f"{correct_by_tiers(bt, card):.1f}" for _, bt, _ in off)
-    paper = (paper + " correct by tiers", "Table 3 on the sizes of Sec. 3.3")
-    return paper, (other, "Table 2"), {"card_sums": card_sums}
+    return {
+        "sums": "; ".join(
+            f"{tex_escape(m['label'])} {correct_by_tiers(bt, sizes):.1f}" for m, bt, _ in off
+        ),
+        "overall": "; ".join(
+            f"{ov['json_exact']:.1f}\\% of {n} = {ov['json_exact'] * n / 100:.1f}"
+            for _, _, ov in off
+        ),
+        "card_sums": " and ".join(f"{correct_by_tiers(bt, card):.1f}" for _, bt, _ in off),
+    }
 
 
 @derived
-def overall_percentages(ref: dict[str, Any]) -> Derived:
-    n = ref["test_split"]["n"]
-    bad = []
+def overall_percentages(ref: dict[str, Any]) -> Values:
+    n, bad = ref["test_split"]["n"], []
     for m in ref["models"]:
-        for block in ("overall", "alt_overall"):
-            ov = m.get(block) or {}
-            if ov.get("estimated"):
-                continue
-            bad += [(m, ov, k) for k in PCT_KEYS if k in ov and not achievable(ov[k], n)]
-    paper = "; ".join(
-        f"{tex_escape(m['label'])} {k.replace('_', '')} {ov[k]:.1f}\\%" for m, ov, k in bad
-    )
-    paper = (paper or "none", "; ".join(sorted({ov["section"] for _, ov, _ in bad})))
+        for ov in (m.get(block) or {} for block in ("overall", "alt_overall")):
+            if not ov.get("estimated"):
+                bad += [(m, ov, k) for k in PCT_KEYS if k in ov and not achievable(ov[k], n)]
     near = [
         f"{k}/{n} = {100 * k / n:.1f}\\%"
         for _, ov, key in bad
         for k in (math.floor(ov[key] * n / 100), math.ceil(ov[key] * n / 100))
     ]
-    return paper, (f"{n} test examples", "Sec. 3.3"), {"neighbours": ", ".join(near)}
+    return {
+        "bad": "; ".join(
+            f"{tex_escape(m['label'])} {k.replace('_', '')} {ov[k]:.1f}\\%" for m, ov, k in bad
+        )
+        or "none",
+        "sections": "; ".join(sorted({ov["section"] for _, ov, _ in bad})),
+        "neighbours": ", ".join(near),
+    }
 
 
 def lora_params(arch: dict[str, int], r: int) -> int:
@@ -217,78 +216,55 @@ def lora_params(arch: dict[str, int], r: int) -> int:
 
 
 @derived
-def trainable(ref: dict[str, Any]) -> Derived:
+def trainable(ref: dict[str, Any]) -> Values:
     ids = ("maaza-mlm-135m", "maaza-slm-360m")
     real = {i: lora_params(ref["architectures"][i], model(ref, i)["lora_r"]) / 1e6 for i in ids}
-    stated = " / ".join(f"{model(ref, i)['trainable_m']}M" for i in ids)
-    computed = " / ".join(f"{real[i]:.1f}M" for i in ids)
     mb = ref["claims"]["adapter_mb"]
-    fit = "; ".join(
+    fit = (
         f"{mb[i]} MB for {real[i]:.1f}M $\\times$ {BYTES_FP32} B = {real[i] * BYTES_FP32:.1f} MB"
         for i in ids
     )
-    other = f"{ref['model_card']['trainable_m']}M for the 360M; the shapes give {computed}"
-    other = (other, "model card; config.json shapes")
-    return (stated, "Sec. 4.2.1, 4.5.1"), other, {"adapter_fit": fit}
+    return {
+        "stated": " / ".join(f"{model(ref, i)['trainable_m']}M" for i in ids),
+        "computed": " / ".join(f"{real[i]:.1f}M" for i in ids),
+        "adapter_fit": "; ".join(fit),
+    }
 
 
 @derived
-def steps(ref: dict[str, Any]) -> Derived:
-    c = ref["claims"]
-    n, batch, epochs = ref["test_split"]["n_train"], c["batch"]["value"], c["epochs"]["value"]
-    total = math.ceil(n / batch) * epochs
-    conv = c["converges_steps"]
-    paper = (
-        f"converges after $\\sim${conv['maaza-mlm-135m']} / $\\sim${conv['maaza-slm-360m']} steps"
-    )
-    paper = (paper, f"Sec. {conv['section']}")
-    other = (f"{n} examples, batch {batch}, {epochs} epochs: {total} steps", "Sec. 3.3, 4.2.2")
-    return paper, other, {"steps": str(total), "warmup": str(c["warmup_steps"]["value"])}
+def steps(ref: dict[str, Any]) -> Values:
+    c, n = ref["claims"], ref["test_split"]["n_train"]
+    return {"steps": math.ceil(n / c["batch"]["value"]) * c["epochs"]["value"]}
 
 
 @derived
-def latency(ref: dict[str, Any]) -> Derived:
+def latency(ref: dict[str, Any]) -> Values:
     c, ids = ref["claims"], ("maaza-mlm-135m", "maaza-slm-360m")
-    table = " / ".join(f"{model(ref, i)['overall']['latency_ms']}" for i in ids) + " ms"
-
-    def pair(device: str) -> str:  # latencies at their speeds
-        ms, tps = c[f"latency_{device}_ms"], c[f"tokens_per_s_{device}"]
-        times = " / ".join(f"$\\sim${ms[i]}" for i in ids)
-        return f"{device.upper()} {times} ms at {' / '.join(str(tps[i]) for i in ids)} tokens/s"
-
+    # milliseconds per example times tokens per second: the tokens one example's latency covers
     tokens = [
         c[f"latency_{d}_ms"][i] * c[f"tokens_per_s_{d}"][i] / 1000
         for d in ("cpu", "gpu")
         for i in ids
     ]
     card_tps = ref["model_card"]["tokens_per_s"]["maaza-mlm-135m"]
-    low, high = c["output_tokens"]["low"], c["output_tokens"]["high"]
-    values = {"tokens": f"{min(tokens):.2f}--{max(tokens):.2f}", "card_tps": str(card_tps)}
-    values |= {"answer_s": f"{low / card_tps:.1f}", "answer_tokens": f"{low}--{high}"}
-    return (table, "Table 2 (Sec. 5.2)"), (f"{pair('cpu')}; {pair('gpu')}", "Sec. 4.4.2"), values
+    return {
+        "tokens": f"{min(tokens):.2f}--{max(tokens):.2f}",
+        "answer_s": f"{c['output_tokens']['low'] / card_tps:.1f}",
+    }
 
 
 @derived
-def size_ratio(ref: dict[str, Any]) -> Derived:
-    c, small, qwen = ref["claims"], model(ref, "maaza-mlm-135m"), model(ref, "qwen2.5-0.5b")
-    paper = (f"{c['smaller_params']['value']}$\\times$ smaller", c["smaller_params"]["section"])
-    other = (f"{c['smaller_size']['value']}$\\times$ smaller size", c["smaller_size"]["section"])
+def size_ratio(ref: dict[str, Any]) -> Values:
+    small, qwen = model(ref, "maaza-mlm-135m"), model(ref, "qwen2.5-0.5b")
     keys = {"param_ratio": "params_m", "size_ratio": "size_mb"}
-    return (
-        paper,
-        other,
-        {n: f"{qwen[k]} / {small[k]} = {fmt.times(qwen[k] / small[k])}" for n, k in keys.items()},
-    )
+    return {n: f"{qwen[k]} / {small[k]} = {fmt.times(qwen[k] / small[k])}" for n, k in keys.items()}
 
 
 @derived
-def model_size(ref: dict[str, Any]) -> Derived:
-    c, ids = ref["claims"]["model_mb_fp32"], ("maaza-mlm-135m", "maaza-slm-360m")
-    params = [model(ref, i)["params_m"] for i in ids]
-    paper = (" / ".join(str(c[i]) for i in ids) + " MB (FP32)", f"Sec. {c['section']}")
-    other = (f"$\\sim${c['maaza-slm-360m']} MB (FP16) for the 360M", "model card")
+def model_size(ref: dict[str, Any]) -> Values:
+    params = [model(ref, i)["params_m"] for i in ("maaza-mlm-135m", "maaza-slm-360m")]
     sizes = {"fp32": BYTES_FP32, "fp16": 2}  # bytes per parameter
-    return paper, other, {k: " / ".join(f"{p * b} MB" for p in params) for k, b in sizes.items()}
+    return {k: " / ".join(f"{p * b} MB" for p in params) for k, b in sizes.items()}
 
 
 def inconsistency_rows(ref: dict[str, Any]) -> list[tuple[str, Cell, Cell, str]]:
@@ -302,12 +278,16 @@ def inconsistency_rows(ref: dict[str, Any]) -> list[tuple[str, Cell, Cell, str]]
             continue
         if derive not in DERIVE:
             raise ReportError(f"{where}: unknown derive {derive!r} (one of {sorted(DERIVE)})")
-        paper, other, values = DERIVE[derive](ref)
+        # the templates read the stored values by path (models by id) and the computed ones by name
+        values = ref | {"models": {m["id"]: m for m in ref["models"]}} | DERIVE[derive](ref)
+        texts = [row[c][k] for c in ("paper", "elsewhere") for k in ("text", "where")]
         try:
-            follows = row["follows"].format(**values)
+            p, p_where, o, o_where, follows = (
+                t.format_map(values) for t in [*texts, row["follows"]]
+            )
         except KeyError as e:
-            raise ReportError(f"{where}: follows names {e}, not computed by {derive}") from e
-        out.append((row["what"], paper, other, follows))
+            raise ReportError(f"{where}: names {e}, neither stored nor computed by {derive}") from e
+        out.append((row["what"], (p, p_where), (o, o_where), follows))
     return out
 
 
