@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from maaza.config import resolve
+from maaza.headline import wilson
 from maaza.plan import EXTERNAL
 from maaza.report import (
     ReportError,
@@ -24,19 +25,17 @@ from maaza.report import (
     build_report,
     design_from_params,
     figstyle,
-    load_bench,
-    load_design,
-    load_eval,
     load_frames,
     load_reference,
-    tex_escape,
-    wilson,
 )
 from maaza.report import figures as report_figures
 from maaza.report import numbers as report_numbers
 from maaza.report import tables as report_tables
+from maaza.report.design import load_design
+from maaza.report.fmt import tex_escape
 from maaza.report.original import ORIGINAL_TABLES, achievable
 from maaza.report.setting_numbers import completeness
+from maaza.results import load_bench, load_eval
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report"
 PAPER = Path(__file__).resolve().parents[1] / "paper"

@@ -1,7 +1,7 @@
 """Every comparison the paper makes, each with its test (issue 21): which two evaluations, which
 test, its p-value, the direction the text may state, and the seed spread it is measured against.
 
-    specs = paper_claims(design, reported_exact=0.247)       # design: maaza.report.Design
+    specs = paper_claims(design, reported_exact=0.247)       # design: maaza.report.design.Design
     table = evaluate(specs, frames.evals, frames.outcomes, design.plan)   # one row per claim
 
 A claim's two sides are evaluations (a run or a zero-shot model, a decoding mode, a split), or
@@ -256,7 +256,7 @@ def seed_table(evals: pd.DataFrame, plan: _Plan, runs: Sequence[str]) -> pd.Data
 
 # ----------------------------------------------------------------------------- wording
 def for_report(frames: Any, reference: dict[str, Any]) -> pd.DataFrame:
-    """The paper's claims evaluated on a report's frames (maaza.report.Frames: design, evals,
+    """The paper's claims evaluated on a report's frames (maaza.report.frames.Frames: design, evals,
     outcomes) and the original's reported JSONExact (paper_reference.yaml, MaazaSmall)."""
     reported = next((m["overall"]["json_exact"] for m in reference.get("models", [])
                      if m.get("macro") == "MaazaSmall"), None)  # fmt: skip

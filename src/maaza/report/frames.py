@@ -14,7 +14,7 @@ from maaza.headline import wilson
 from maaza.metrics import ERROR_CATEGORIES, METRICS
 from maaza.plan import FIT_SPLIT, MODES, SPLIT_ORDER, VAL_SPLIT, Eval
 from maaza.report.design import FACTORS, Design
-from maaza.results import BenchResult, DataReport, EvalResult, Results
+from maaza.results import BenchResult, DataReport, EvalResult, Results, TrainMetrics
 from maaza.schemas import TIERS
 
 # fit (a run on a sample of its own training split) and val (where recipes are chosen) are kept
@@ -221,27 +221,11 @@ def find_eval(
     )
 
 
-_RUN_FIELDS = {
-    "loss_type",
-    "train_fraction",
-    "params_total",
-    "params_trainable",
-    "trainable_pct",
-    "n_train_examples",
-    "n_truncated",
-    "epochs",
-    "steps",
-    "wall_time_s",
-    "real_tokens_per_s",
-    "roof_fraction",
-    "final_loss",
-    "adapter_mb",
-    # extra keys of train_metrics.json that TrainMetrics does not declare (it allows extras; a
-    # run without them gets NaN): the base's resolved dtype, and the counts the compute ratio uses
-    "base_dtype",
-    "real_tokens",
-    "flops_per_token",
-}
+# train_metrics.json's scalar fields, and extra keys TrainMetrics does not declare (it allows
+# extras; a run without them gets NaN): the base's resolved dtype, and the counts the compute
+# ratio uses
+_RUN_FIELDS = set(TrainMetrics.model_fields) - {"lora", "hardware"}
+_RUN_FIELDS |= {"base_dtype", "real_tokens", "flops_per_token"}
 
 
 def run_frame(results: Results, design: Design) -> pd.DataFrame:
