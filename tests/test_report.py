@@ -289,7 +289,7 @@ def design_of(runs: dict) -> object:
 
 def test_roles_are_the_declared_ones() -> None:
     d = load_design(FIXTURE / "params.yaml")
-    assert (d.main_run, d.ours_runs, d.scale_runs) == (
+    assert (d.main_run, d.ours_runs, d.plan.runs_with("scale")) == (
         "smollm2-135m-r16",
         (OURS,),
         ("gemma3-270m-r16",),
@@ -297,13 +297,17 @@ def test_roles_are_the_declared_ones() -> None:
     roles = [d.role_of(r) for r in ("smollm2-135m-r16", OURS, "gemma3-270m-r16", "smollm2-135m-r8")]
     assert roles == ["paper_recipe", "ours", "scale", "ablation"]
     for name in (f"ft-{OURS}-free", f"ft-{OURS}-constrained", f"ft-{OURS}-constrained-holdout"):
-        assert name in d.expected_evals()
-    assert OURS in d.expected_runs()
+        assert name in [e.name for e in d.plan.evals]
+    assert OURS in d.plan.run_names
     # Roles are what params.yaml declares, not the order, the name or the base model.
     d = design_of({"big": {"role": "scale", "model": "gemma3-270m"}, "paper": {"role": "paper_recipe"},
                    "mine": {"role": "ours", "learning_rate": 1e-3},
                    "big2": {"role": "scale", "model": "gemma3-270m", "epochs": 1}})  # fmt: skip
-    assert (d.main_run, d.ours_runs, d.scale_runs) == ("paper", ("mine",), ("big", "big2"))
+    assert (d.main_run, d.ours_runs, d.plan.runs_with("scale")) == (
+        "paper",
+        ("mine",),
+        ("big", "big2"),
+    )
     assert d.ours_recipe["LearningRate"] == (1e-3, "train.runs.mine.learning_rate")
     assert d.ours_recipe["Epochs"] == (3, "train.common.epochs")
     runs = {"paper": {"role": "paper_recipe"}, "big": {"role": "scale", "model": "gemma3-270m"}}
@@ -515,7 +519,7 @@ def test_nothing_found_still_writes_everything(tmp_path: Path) -> None:
     design = load_design(FIXTURE / "params.yaml")
     # 4 zero-shot, 6 fine-tuned, 6 held-out (both modes), 3 train-sample, 1 val (ours only),
     # 5 ablation evals; 8 runs
-    assert len(inv.missing) == len(design.expected_evals()) + len(design.expected_runs()) == 25 + 8
+    assert len(inv.missing) == len(design.plan.evals) + len(design.plan.run_names) == 25 + 8
     n = numbers_of(tmp_path / "out")
     assert n["MainFtExact"] == n["DataNHoldout"] == n["MainTrainWallTime"] == r"\notrun{}"
     assert n["BenchEvalSpeedup"] == n["BenchTrainSpeedup"] == r"\notrun{}"  # no results/bench
@@ -665,7 +669,7 @@ def test_completeness_sentence_lists_what_is_missing_or_says_all(built: Path) ->
     sentence = numbers_of(built)["ReportCompleteness"]
     inventory = json.loads((built / "paper" / "generated" / "inventory.json").read_text())
     design = load_design(FIXTURE / "params.yaml")
-    n_runs, n_evals = len(design.expected_runs()), len(design.expected_evals())
+    n_runs, n_evals = len(design.plan.run_names), len(design.plan.evals)
     assert sentence.startswith(f"{len(inventory['missing'])} of the {n_runs + n_evals} results")
     missing = ", ".join(rf"\texttt{{{tex_escape(m)}}}" for m in inventory["missing"])
     assert f": {missing}. Runs still training: " in sentence and r"\notrun{}" in sentence

@@ -49,18 +49,9 @@ class Design:
         return self.plan.runs_with("ours")
 
     @property
-    def scale_runs(self) -> tuple[str, ...]:
-        return self.plan.runs_with("scale")
-
-    @property
     def trial_runs(self) -> tuple[str, ...]:
         """Recipe-search trials (search.runs), evaluated on the validation split only."""
         return self.plan.runs_with("trial")
-
-    @property
-    def train_runs(self) -> tuple[str, ...]:
-        """The runs that are not ablations, in the order tables list them."""
-        return tuple(r for r in (self.main_run, *self.ours_runs, *self.scale_runs) if r)
 
     def run_model(self, run: str | None) -> str | None:
         return self.plan.run(run).model if run in self.plan.run_names else None
@@ -69,12 +60,6 @@ class Design:
         if run is None:
             return "zero-shot"
         return self.plan.run(run).role if run in self.plan.run_names else "other"
-
-    def expected_runs(self) -> list[str]:
-        return list(self.plan.run_names)
-
-    def expected_evals(self) -> list[str]:
-        return [e.name for e in self.plan.evals]
 
 
 def _knobs(run: TrainRun) -> dict[str, float | str]:

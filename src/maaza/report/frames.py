@@ -104,7 +104,7 @@ def inventory(results: Results, design: Design) -> Inventory:
     finished = [n for n, r in results.runs.items() if r.metrics is not None]
     unfinished = [r for r in results.runs.values() if r.metrics is None]
     progress = {r.name: len(r.loss) if r.loss is not None else 0 for r in unfinished}
-    expected_runs, expected_evals = design.expected_runs(), design.expected_evals()
+    expected_runs, expected_evals = design.plan.run_names, [e.name for e in design.plan.evals]
     extra = [n for n in finished if n not in expected_runs]
     extra += [n for n in results.evals if n not in expected_evals]
     return Inventory(

@@ -18,7 +18,7 @@ SPEC = fmt.load_spec("numbers")  # its `bench` and `ours_settings` macros
 def completeness(frames: Frames) -> str:
     """One sentence for the paper: all results present, or which are missing or still training."""
     inv, design = frames.inventory, frames.design
-    n_runs, n_evals = len(design.expected_runs()), len(design.expected_evals())
+    n_runs, n_evals = len(design.plan.run_names), len(design.plan.evals)
     defined = (
         f"{n_runs + n_evals} results the pipeline defines "
         f"({n_runs} training runs and {n_evals} evaluations)"

@@ -261,7 +261,8 @@ def generalisation(frames: Frames, reference: dict[str, Any]) -> str:
     schemas: equal scores on the first two mean it has not fit even what it saw."""
     d = frames.design
     body, sources, sizes = [], [], set()
-    for run in d.train_runs:
+    # the runs that are not ablations, in the order tables list them
+    for run in (r for r in (d.main_run, *d.ours_runs, *d.plan.runs_with("scale")) if r):
         hits = [frames.find_eval(run, "constrained", split) for _, split in FIT_COLUMNS]
         sources += [h["source"] for h in hits if h is not None]
         sizes |= {int(hits[0]["n"])} if hits[0] is not None else set()
