@@ -36,32 +36,23 @@ def figure(fn: FigureFn) -> FigureFn:
 @figure
 def exact_vs_params(frames: Frames, reference: dict[str, Any]) -> Figure:
     """JSONExact vs parameter count, fine-tuned and zero-shot, beside the paper's models."""
-    title, ylabel = "JSONExact vs parameters", "JSONExact (%) on the test split"
-    xlabel = "parameters (millions, log scale)"
-    return _exact_against(
-        frames, reference, "params_total", 1e-6, "params_m", title, 3.3, xlabel, ylabel
-    )
+    axis, ylabel = ("params_total", 1e-6, "params_m"), "JSONExact (%) on the test split"
+    labels = ("JSONExact vs parameters", "parameters (millions, log scale)", ylabel)
+    return _exact_against(frames, reference, axis, labels, 3.3)
 
 
 def _exact_against(
-    frames: Frames,
-    reference: dict,
-    x: str,
-    scale: float,
-    paper_x: str,
-    title: str,
-    height: float,
-    xlabel: str,
-    ylabel: str,
+    frames: Frames, reference: dict, axis: tuple[str, float, str], labels: tuple[str, ...], h: float
 ) -> Figure:
-    """Test-split JSONExact (95% interval) against `x` times `scale` on a log axis, zero-shot
-    joined to fine-tuned; the paper's models at their `paper_x`."""
+    """Test-split JSONExact (95% interval) on a log x axis, zero-shot joined to fine-tuned, beside
+    the paper's models. axis: the column, its scale, the paper's key; labels: title, x and y."""
+    (x, scale, paper_x), (title, xlabel, ylabel) = axis, labels
     rows = frames.headline("test")
     rows = rows[rows[x].notna()] if not rows.empty else rows
     if rows.empty:
         return style.placeholder(title, NO_TEST)
     colors = style.model_colors(frames)
-    fig, ax = style.figure(height)
+    fig, ax = style.figure(h)
     dodge = {i: style.OURS_DODGE if style.is_ours(r) else 1.0 for i, r in rows.iterrows()}
     xs = {i: r[x] * scale * dodge[i] for i, r in rows.iterrows()}
     for i, r in rows.iterrows():
@@ -125,10 +116,8 @@ def by_tier(frames: Frames, reference: dict[str, Any]) -> Figure:
 def size_vs_accuracy(frames: Frames, reference: dict[str, Any]) -> Figure:
     """Disk size (bf16 weights + adapter) vs JSONExact, with the paper's reported sizes."""
     xlabel = "size on disk (MB, log scale): bf16 weights + LoRA adapter"
-    title = "Disk size vs JSONExact"
-    return _exact_against(
-        frames, reference, "disk_mb", 1.0, "size_mb", title, 3.0, xlabel, "JSONExact (%)"
-    )
+    labels = ("Disk size vs JSONExact", xlabel, "JSONExact (%)")
+    return _exact_against(frames, reference, ("disk_mb", 1.0, "size_mb"), labels, 3.0)
 
 
 @figure
@@ -404,13 +393,11 @@ METADATA = {
 }
 
 
-def save(fig: Figure, base: Path, dpi: int = 150) -> list[Path]:
+def save(fig: Figure, base: Path) -> None:
     """Write base.png and base.pdf atomically, then close the figure."""
-    paths = [base.with_suffix(f".{ext}") for ext in METADATA]
     try:
-        for path, ext in zip(paths, METADATA, strict=True):
-            with atomic_path(path, suffix=f".{ext}") as tmp:
-                fig.savefig(tmp, dpi=dpi, bbox_inches="tight", metadata=METADATA[ext], format=ext)
+        for ext, metadata in METADATA.items():
+            with atomic_path(base.with_suffix(f".{ext}"), suffix=f".{ext}") as tmp:
+                fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata=metadata, format=ext)
     finally:
         plt.close(fig)
-    return paths

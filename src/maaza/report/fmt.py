@@ -156,10 +156,11 @@ def paper_f1(x: float | None, estimated: bool = False) -> str:
     return "--" if x is None else f"{x:.3f}" + (DAGGER if estimated else "")
 
 
-_TEX_SPECIALS = str.maketrans({
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-})  # fmt: skip
+# TeX's special characters: most take a backslash, three are written as commands
+_TEX_SPECIALS = str.maketrans(
+    {c: "\\" + c for c in "&%$#_{}"}
+    | {"\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+)
 
 
 def tex_escape(text: Any) -> str:
