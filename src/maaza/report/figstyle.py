@@ -4,6 +4,7 @@ the original paper's numbers are grey diamonds. Drawn headless (Agg): DVC needs 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -28,19 +29,11 @@ OURS_MARKERS = {"constrained": "P", "free": "X"}  # our recipe: same model, so i
 OURS_HATCH = "...."  # our recipe's fine-tuned bars (zero-shot bars are hatched "////")
 OURS_DODGE = 1.08  # our recipe's points sit at the main run's x: shift them right (log axis)
 WIDTH = 6.3  # inches: the text width of the paper's one-column layout
+STYLE = Path(__file__).with_name("figures.mplstyle")  # text sizes and fonts
 RC = {
     **sns.axes_style("whitegrid"),
-    **sns.plotting_context("paper", font_scale=1.0),
-    "font.family": "DejaVu Sans",
-    "axes.titlesize": 9,
-    "axes.labelsize": 8.5,
-    "legend.fontsize": 7,
-    "legend.title_fontsize": 7.5,
-    "xtick.labelsize": 7.5,
-    "ytick.labelsize": 7.5,
-    "axes.titleweight": "bold",
-    "grid.linewidth": 0.5,
-    "svg.hashsalt": "maaza",  # fixed ids in vector output: same results, same bytes
+    **sns.plotting_context("paper"),
+    **matplotlib.rc_params_from_file(STYLE, use_default_template=False),
 }
 PAPER_LABEL = "reported by the original paper"
 MAIN_ROLES = ("paper_recipe", "ours", "scale")  # drawn in their model's colour, thick
