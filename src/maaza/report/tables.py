@@ -51,14 +51,9 @@ def model_cell(r: pd.Series) -> str:
 
 
 def ours_note(frames: Frames) -> str:
-    """A sentence for table notes when params.yaml has a run of our recipe, else nothing."""
-    if not frames.design.ours_runs:
-        return ""
+    """tables.yaml's `ours_note` when params.yaml has a run of our recipe, else nothing."""
     runs = ", ".join(tt(r) for r in frames.design.ours_runs)
-    return (
-        rf" \emph{{{OURS_LABEL.capitalize()}}}: {runs}, the main run's base model trained with our "
-        r"recipe instead of the paper's (\cref{sec:method})."
-    )
+    return Prose(LAYOUT["ours_note"]).substitute(runs=runs) if runs else ""
 
 
 def run_cell(frames: Frames, run: str) -> str:
