@@ -197,7 +197,7 @@ def column(key: str, x: Any) -> str:
 
 
 def load_spec(name: str) -> dict[str, Any]:
-    """A data file of this package (numbers.yaml, tables.yaml): what the report quotes."""
+    """A data file of this package (numbers, tables, readme .yaml): what the report quotes."""
     return yaml.safe_load(Path(__file__).with_name(f"{name}.yaml").read_text())
 
 
