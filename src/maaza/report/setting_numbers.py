@@ -16,22 +16,21 @@ SPEC = fmt.load_spec("numbers")  # its `bench` and `ours_settings` macros
 
 
 def completeness(frames: Frames) -> str:
-    """One sentence for the paper: all results present, or which are missing or still training."""
-    inv, design = frames.inventory, frames.design
-    n_runs, n_evals = len(design.plan.run_names), len(design.plan.evals)
-    defined = (
-        f"{n_runs + n_evals} results the pipeline defines "
-        f"({n_runs} training runs and {n_evals} evaluations)"
-    )
+    """One sentence for the paper (numbers.yaml `completeness`): all results present, or which are
+    missing or still training."""
+    inv, plan, text = frames.inventory, frames.design.plan, SPEC["completeness"]
+    n_runs, n_evals = len(plan.run_names), len(plan.evals)
+    counts = {
+        "n": n_runs + n_evals,
+        "runs": n_runs,
+        "evals": n_evals,
+        "n_missing": len(inv.missing),
+    }
     if not inv.missing and not inv.in_progress:
-        return f"All {defined} were available when this document was built."
-    missing_list = ", ".join(tt(m) for m in inv.missing) or "none"
+        return text["all"].format_map(counts)
+    missing = ", ".join(tt(m) for m in inv.missing) or "none"
     running = ", ".join(f"{tt(r)} ({s} steps)" for r, s in inv.in_progress.items()) or "none"
-    return (
-        f"{len(inv.missing)} of the {defined} were not available when this document was built: "
-        f"{missing_list}. Runs still training: {running}. Every number that depends on them reads "
-        r"\notrun{} rather than a guess."
-    )
+    return text["some"].format_map(counts | {"missing": missing, "running": running})
 
 
 def status_numbers(frames: Frames) -> list[Number]:
