@@ -21,6 +21,7 @@ from maaza.io import atomic_path
 from maaza.report import figstyle as style
 from maaza.report import fmt
 from maaza.report.frames import Frames, cell, error_categories, tier_order
+from maaza.report.original import ABLATION_KEY
 
 FigureFn = Callable[[Frames, dict[str, Any]], Figure]
 FIGURES: dict[str, FigureFn] = {}  # in the paper's order
@@ -190,9 +191,8 @@ def ablations(frames: Frames, reference: dict[str, Any]) -> Figure:
         return style.placeholder("Ablations", "not run: no ablation run has been evaluated yet")
     fig, axes = style.figure(2.5, 3, gridspec_kw={"width_ratios": [1, 1, 0.9]})
     ref = reference.get("ablations", {})
-    _curve(axes[0], ab[ab["factor"] == "rank"], "LoRA rank r", ref.get("rank"), "r", log2=True)
-    data = ab[ab["factor"] == "data"]
-    _curve(axes[1], data, "training data (fraction)", ref.get("data"), "fraction")
+    _curve(axes[0], ab[ab["factor"] == "rank"], "LoRA rank r", ref.get("rank"), "rank", log2=True)
+    _curve(axes[1], ab[ab["factor"] == "data"], "training data (fraction)", ref.get("data"), "data")
     _loss_decode_bars(axes[2], frames)
     axes[0].set_ylabel("JSONExact (%)")
     paper = f"JSONExact, {style.PAPER_LABEL}"
@@ -206,9 +206,10 @@ def ablations(frames: Frames, reference: dict[str, Any]) -> Figure:
 
 
 def _curve(
-    ax: plt.Axes, pts: pd.DataFrame, xlabel: str, ref: dict | None, key: str, log2: bool = False
+    ax: plt.Axes, pts: pd.DataFrame, xlabel: str, ref: dict | None, factor: str, log2: bool = False
 ) -> None:
     """JSONExact (left axis) and training time (right axis) against one ablated knob."""
+    key = ABLATION_KEY[factor]
     pts = pts[pts["json_exact"].notna()].sort_values("value")
     ax.set(xlabel=xlabel, ylim=(0, 105))
     if ref:

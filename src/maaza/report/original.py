@@ -19,6 +19,7 @@ Values = dict[str, Any]  # what a derived row's templates name, by name
 PCT_KEYS = ("json_exact", "compliance")
 TIERS = ("simple", "medium", "complex")
 BYTES_FP32 = 4
+ABLATION_KEY = {"rank": "r", "data": "fraction"}  # an ablation point's knob in the file
 
 
 def _pct(v: float | None) -> str:
@@ -49,7 +50,8 @@ def reference_numbers(reference: dict[str, Any]) -> list[Number]:
 def _ablation_numbers(reference: dict[str, Any]) -> list[Number]:
     """The ends of the paper's rank and data-size ablations (ranks also by value)."""
     out = []
-    for factor, name, key in (("rank", "Rank", "r"), ("data", "Data", "fraction")):
+    for factor, key in ABLATION_KEY.items():
+        name = factor.title()
         pts = reference.get("ablations", {}).get(factor, {}).get("points", [])
         pts, src = sorted(pts, key=lambda p: p[key]), f"{SOURCE}: ablations.{factor}"
         for pos, p in (("Min", pts[0]), ("Max", pts[-1])) if pts else ():

@@ -11,6 +11,7 @@ from maaza.report import fmt
 from maaza.report.fmt import NOT_RUN, Number, tex_escape, tt
 from maaza.report.frames import Frames, cell, first_row
 from maaza.results import DataReport
+from maaza.schemas import TIERS
 
 SPEC = fmt.load_spec("numbers")  # its `bench` and `ours_settings` macros
 
@@ -56,7 +57,7 @@ def data_numbers(frames: Frames) -> list[Number]:
         Number("NSchemasHoldout", n_schemas, f"{cell(hold, 'source')}: by_schema"),
     ]
     tiers = frames.tiers
-    for tier in ("simple", "medium", "complex"):
+    for tier in TIERS:
         hit = tiers[(tiers["name"] == cell(test, "name")) & (tiers["tier"] == tier)]
         src = f"{cell(test, 'source')}: by_tier.{tier}.n"
         out.append(Number(f"NTest{tier.title()}", fmt.integer(cell(first_row(hit), "n")), src))

@@ -15,7 +15,7 @@ from maaza.report import fmt
 from maaza.report.fmt import DAGGER, LAYOUT, NOT_RUN, Prose, block_title, head, row, span, table, tt
 from maaza.report.fmt import tex_escape as esc
 from maaza.report.frames import OURS_LABEL, Frames, cell, error_categories, short_model, tier_order
-from maaza.report.original import SOURCE
+from maaza.report.original import ABLATION_KEY, SOURCE
 from maaza.schemas import TIERS
 
 TableFn = Callable[[Frames, dict[str, Any]], str]
@@ -179,7 +179,6 @@ def tier_breakdown(frames: Frames, reference: dict[str, Any]) -> str:
     return table("tier_breakdown", header, body, [*sources_of(headline), SOURCE], **layout)
 
 
-PAPER_KEY = {"rank": "r", "data": "fraction"}  # an ablation point's value in paper_reference
 ABLATION_COLUMNS = ("params_trainable", "n_train_examples", "json_exact", "field_f1", "wall_time_s")
 
 
@@ -197,9 +196,10 @@ def ablations(frames: Frames, reference: dict[str, Any]) -> str:
     body, paper = [], reference.get("ablations", {})
     for factor, group in frames.ablations.groupby("factor", sort=False):
         body.append(block_title(LAYOUT["ablations"]["factors"][factor], 9, before=ADD_SPACE))
-        points = paper.get(factor, {}).get("points", []) if factor in PAPER_KEY else []
+        key = ABLATION_KEY.get(factor)  # the paper's points of this knob, if it reports them
+        points = paper.get(factor, {}).get("points", []) if key else []
         for _, p in group.iterrows():
-            ref = next((x for x in points if float(x[PAPER_KEY[factor]]) == float(p["value"])), {})
+            ref = next((x for x in points if float(x[key]) == float(p["value"])), {})
             name = tt(p["run"]) + (r" {\scriptsize(main)}" if p["is_main"] else "")
             cells = [fmt.column(k, p[k]) for k in ABLATION_COLUMNS]
             reported = [
