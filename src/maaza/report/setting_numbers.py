@@ -20,13 +20,8 @@ def completeness(frames: Frames) -> str:
     """One sentence for the paper (numbers.yaml `completeness`): all results present, or which are
     missing or still training."""
     inv, plan, text = frames.inventory, frames.design.plan, SPEC["completeness"]
-    n_runs, n_evals = len(plan.run_names), len(plan.evals)
-    counts = {
-        "n": n_runs + n_evals,
-        "runs": n_runs,
-        "evals": n_evals,
-        "n_missing": len(inv.missing),
-    }
+    runs, evals = len(plan.run_names), len(plan.evals)
+    counts = {"n": runs + evals, "runs": runs, "evals": evals, "n_missing": len(inv.missing)}
     if not inv.missing and not inv.in_progress:
         return text["all"].format_map(counts)
     missing = ", ".join(tt(m) for m in inv.missing) or "none"
