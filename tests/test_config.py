@@ -185,7 +185,7 @@ def test_search_trials_have_their_own_section_and_role():
 def test_decode_dtype_per_subject():
     params = resolve(_with("evaluate.dtypes", {"smollm2-135m-r16": "auto"}))
     assert params.evaluate.dtype_of("smollm2-135m-r16") == "auto"
-    assert params.evaluate.dtype_of("smollm2-135m-instruct") == params.evaluate.dtype  # zero-shot
+    assert params.evaluate.dtype_of("smollm2-135m-instruct") == params.evaluate.zeroshot_dtype
     with pytest.raises(ConfigError, match=r"evaluate\.dtypes\.smollm2-135m-r61: neither"):
         resolve(_with("evaluate.dtypes", {"smollm2-135m-r61": "auto"}))
     params = resolve(_with("evaluate.dtypes", {"smollm2-135m-r16": "int8"}))
@@ -193,7 +193,8 @@ def test_decode_dtype_per_subject():
     # the extractor decodes a run as its evaluation did, zero-shot models in evaluate.dtype
     run = Source(model="smollm2-135m-instruct", prompt_format="compact", run="smollm2-135m-r16")
     assert source_dtype(run, params) == "int8"
-    assert source_dtype(Source("smollm2-135m-instruct", "compact"), params) == params.evaluate.dtype
+    zero_shot = Source("smollm2-135m-instruct", "compact")
+    assert source_dtype(zero_shot, params) == params.evaluate.zeroshot_dtype
     assert source_dtype(run, None) == "float32"  # installed package, no params.yaml
 
 

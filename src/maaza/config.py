@@ -324,6 +324,10 @@ class EvalConfig(Strict):
         "weights, overriding `dtype`; a run gets auto, int8 or float16 only at equal JSONExact on "
         "data/val.jsonl (benchmarks/decode_dtype.py)",
     )  # fmt: skip
+    zeroshot_dtype: DecodeDType = Field(
+        "float32", description="decode weights of the zero-shot models (unless `dtypes` names "
+        "them): a cheaper dtype only once compared on data/val.jsonl (they degraded in bf16)",
+    )  # fmt: skip
     threads: int | None = Field(
         None,
         gt=0,
@@ -337,7 +341,8 @@ class EvalConfig(Strict):
 
     def dtype_of(self, subject: str) -> DecodeDType:
         """The decode dtype of a run or zero-shot model."""
-        return self.dtypes.get(subject, self.dtype)
+        default = self.zeroshot_dtype if subject in self.zeroshot_models else self.dtype
+        return self.dtypes.get(subject, default)
 
 
 # ----------------------------------------------------------------------------- external data
