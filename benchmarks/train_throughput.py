@@ -279,7 +279,7 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     records = examples(args.n, args.seed)
     dtype = torch.float32
-    roof = matmul_gflops(dtype, seconds=1.0)
+    roof = matmul_gflops(dtype)  # best of 6 short samples, as train() measures it
     flops_per_token = None
     result: dict[str, Any] = {"model": run.model, "run": args.run, "reference_max_length": REF_MAX_LENGTH,
                               "n_examples": len(records), "steps": args.steps,
