@@ -100,10 +100,11 @@ def fork_map(
                         results[k] = value
                         del readers[recv]
         return [results[k] for k in range(len(jobs))]
-    finally:
+    except BaseException:
         for proc in procs:
-            if proc.is_alive() and proc.pid is not None:
-                proc.terminate()  # a no-op race if it is exiting anyway
+            proc.terminate()  # the others' work is lost anyway (an exited child: no-op)
+        raise
+    finally:
         for proc in procs:
             proc.join()
         for recv in conns:
