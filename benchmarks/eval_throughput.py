@@ -11,6 +11,10 @@ split and on long answers; and one decoder against another (e.g. an older commit
     .venv/bin/python benchmarks/eval_throughput.py --adapter runs/smollm2-135m-maaza/adapter \\
         --prompt-format compact --no-reference --baseline results/bench/eval_throughput_881a4b3.json \\
         --out results/bench/eval_throughput_new.json
+    # decode workers (evaluate.workers): 2 forked processes of 1 thread vs 1 process of 2 threads
+    .venv/bin/python benchmarks/eval_throughput.py --adapter runs/smollm2-135m-maaza/adapter \\
+        --prompt-format compact --no-reference --workers 2 \\
+        --baseline results/bench/eval_throughput_w1.json --out results/bench/eval_throughput_w2.json
 
 Cases, one model:
   test: the first N (32) examples of data/test.jsonl;
@@ -23,7 +27,8 @@ Budgets come from each case's whole file, as an evaluation of that file computes
 Goals: (b) at least 4x the examples/s of (a); (c) at most 15% slower than (b). Each side reports
 examples/s, generated tokens/s and JSONExact; with --baseline, the speedup over another run of
 this script and how many outputs are identical (the same greedy maths gives the same outputs).
-Only APIs that commit 881a4b3 has are used, so --code-dir can point at its src.
+Only APIs that commit 881a4b3 has are used, so --code-dir can point at its src (--workers > 1
+needs this decoder: maaza.parallel; its workers' forward passes are not counted).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -177,6 +183,11 @@ def main(args: argparse.Namespace) -> dict:
     if args.batch_size:
         cfg = cfg.model_copy(update={"batch_size": args.batch_size})
     dtype = args.dtype or params.evaluate.dtype
+    decode = generate
+    if args.workers > 1:  # rows shared among forked 1-thread processes (maaza.parallel)
+        from maaza.parallel import WORKER_THREADS, generate_parallel
+
+        decode = functools.partial(generate_parallel, workers=args.workers)
     model, tok = load_model(args.model, args.adapter, dtype)  # every side alike
 
     def count_tokens(s: str) -> int:
@@ -195,7 +206,8 @@ def main(args: argparse.Namespace) -> dict:
         "prompt_format": args.prompt_format,
         "n": len(cases["test"][0]),
         "batch_size": cfg.batch_size,
-        "threads": torch.get_num_threads(),
+        "workers": args.workers,
+        "threads": WORKER_THREADS if args.workers > 1 else torch.get_num_threads(),  # per worker
         # packed Linear layers hold no parameters (an older decoder's maaza cannot pack)
         "dtype": (
             dtype
@@ -214,11 +226,11 @@ def main(args: argparse.Namespace) -> dict:
             grammars.get(s)
         result["cases"][case] = {"n": len(records), "budget_max": max(budgets)}
         for mode in MODES:
-            stats = {"stats": DecodeStats()} if DecodeStats else {}
+            stats = {"stats": DecodeStats()} if DecodeStats and args.workers == 1 else {}
             gens, seconds = timed(
                 f"{case}: ours, {mode}",
                 Path(f"{args.profile}.{case}.{mode}.prof") if args.profile else None,
-                generate, model, tok, prompts, cfg, mode=mode, schemas=row_schemas,
+                decode, model, tok, prompts, cfg, mode=mode, schemas=row_schemas,
                 grammars=grammars, budgets=budgets, sources=[r["prompt"] for r in records],
                 **stats,
             )  # fmt: skip
@@ -301,6 +313,10 @@ if __name__ == "__main__":
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's)"
     )
+    parser.add_argument(
+        "--workers", type=int, default=1,
+        help="decode processes of 1 torch thread each (evaluate.workers; default 1: this one)",
+    )  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=None, help="default: params.yaml's")
     parser.add_argument(
         "--dtype", default=None, choices=["auto", "float32", "bfloat16", "int8", "float16"],

@@ -206,3 +206,14 @@ def test_packed_weights_are_decode_only():
         resolve(_with(f"train.runs.{run}.base_dtype", "float16"))
     with pytest.raises(ConfigError, match=r"evaluate\.dtype: .*allowed"):
         resolve(_with("evaluate.dtype", "int4"))
+
+
+def test_decode_workers_run_one_thread_each():
+    assert resolve(_with("evaluate.workers", 2)).evaluate.workers == 2
+    assert resolve(_with("evaluate.threads", 1)).evaluate.threads == 1
+    raw = _with("evaluate.workers", 2)
+    raw["evaluate"]["threads"] = 2  # a forked worker that starts OpenMP threads hangs
+    with pytest.raises(ConfigError, match=r"evaluate\.threads: 2 with evaluate\.workers: 2"):
+        resolve(raw)
+    with pytest.raises(ConfigError, match=r"evaluate\.workers: .*greater than or equal to 1"):
+        resolve(_with("evaluate.workers", 0))

@@ -181,7 +181,8 @@ def test_pooled_evaluations_decode_like_separate_ones(tiny_model, mode, monkeypa
     groups = [(records[:2], schemas), (records[1:4], schemas)]
     params = load_params(PARAMS)
     spec = spec_from_params(params, name="n", mode=mode, split="test", model="tiny-random")
-    spec = spec.__class__(**{**spec.__dict__, "decode": DecodeConfig(max_new_tokens=120)})
+    decode = DecodeConfig(max_new_tokens=120)
+    spec = spec.__class__(**{**spec.__dict__, "decode": decode, "workers": 1})  # generate seen here
     budgets = []
     generate = maaza.evaluate.generate
     monkeypatch.setattr(
@@ -304,7 +305,7 @@ def test_packed_weights_decode_and_are_recorded(weights, tmp_path, recwarn):
     spec = spec_from_params(
         load_params(PARAMS), name=weights, mode="constrained", split="external", model="tiny-random"
     )
-    spec = spec.__class__(**{**spec.__dict__, "dtype": weights})
+    spec = spec.__class__(**{**spec.__dict__, "dtype": weights, "workers": 1})  # int8: 1 only
     metrics = run_eval(
         spec, EXTERNAL / "data.jsonl", EXTERNAL / "schemas", tmp_path,
         model_and_tokenizer=(model, tok), progress=False,

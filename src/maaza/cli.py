@@ -324,6 +324,8 @@ def eval_(
     out = out or Path("results/eval") / spec.name
     try:
         loaded = _loaded_on(spec, device)
+        if loaded is not None:  # a GPU decodes in one process (decode workers fork CPU processes)
+            spec = dataclasses.replace(spec, workers=1)
         metrics = run_eval(spec, data, schemas, out, force=force, model_and_tokenizer=loaded)
     except (EdgeJSONImportError, EvalInputError, FileNotFoundError, ModelError) as err:
         raise fail(str(err)) from None

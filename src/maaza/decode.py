@@ -741,6 +741,7 @@ def generate(
     progress: bool = True,
     sources: list[str] | None = None,
     stats: DecodeStats | None = None,
+    on_row: Callable[[], None] | None = None,
 ) -> list[Generation]:
     """Greedy continuations of `prompts`, in input order.
 
@@ -748,6 +749,7 @@ def generate(
     schema per prompt; pass a shared GrammarCache to reuse compiled grammars across calls.
     With cfg.copy_spans (constrained mode), `sources[i]` is row i's input text: its free-text
     string values must be spans of it (maaza.copyspan). `stats`, if given, is filled in.
+    `on_row()` is called as each row finishes (maaza.parallel: a worker's rows, on its parent's bar).
     """
     constrained = mode == "constrained"
     if constrained and cfg.copy_spans and (sources is None or len(sources) != len(prompts)):
@@ -776,5 +778,7 @@ def generate(
     for i, row in _decode(model, tokenizer, prompts, order, new_row, grammar, cfg, mode, stats):
         results[i] = row.generation(tokenizer)
         bar.update(1)
+        if on_row is not None:
+            on_row()
     bar.close()
     return [results[i] for i in range(len(prompts))]

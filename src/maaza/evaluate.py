@@ -17,6 +17,7 @@ example's own answer length leaks into its decoding), capped by `max_new_tokens`
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -60,6 +61,7 @@ class EvalSpec:
     adapter: str | None = None  # peft adapter folder
     limit: int | None = None  # first N examples only
     threads: int | None = None  # torch threads (None: torch's default)
+    workers: int = 1  # decode processes, 1 torch thread each (maaza.parallel)
     dtype: str = "float32"  # decode weights: auto|float32|bfloat16|int8|float16 (load_model)
 
 
@@ -96,6 +98,7 @@ def spec_from_params(
         adapter=adapter,
         limit=params.evaluate.limit,
         threads=params.evaluate.threads,
+        workers=params.evaluate.workers,
         dtype=params.evaluate.dtype_of(run if run is not None else model),
     )
 
@@ -280,7 +283,13 @@ def provenance(spec: EvalSpec, data: Path, n_threads: int, dtype: str) -> dict[s
         "git": io.git_commit(),
         "date": io.now(),
         "versions": {pkg: version(pkg) for pkg in VERSIONED},
-        "hardware": {"cpu": io.cpu_name(), "cores": os.cpu_count(), "torch_threads": n_threads},
+        # torch_threads: of each decode worker when workers > 1 (maaza.parallel)
+        "hardware": {
+            "cpu": io.cpu_name(),
+            "cores": os.cpu_count(),
+            "torch_threads": n_threads,
+            "decode_workers": spec.workers,
+        },
         "data": {"path": str(data), "sha256": io.sha256(data)},
         "adapter": spec.adapter,
         "limit": spec.limit,
@@ -331,6 +340,17 @@ def check_grammars(
                 f"{files.get(sid, sid)}: schema {sid!r} cannot be used for constrained decoding: "
                 f"the grammar engine (xgrammar) cannot compile it: {reason}"
             )
+
+
+def check_workers(spec: EvalSpec) -> None:
+    """Decode workers split the rows into other batches, which changes int8 outputs (its
+    activation scales are per batch): refused (maaza.parallel too), so workers never change an
+    evaluation's outputs."""
+    if spec.workers > 1 and spec.dtype == "int8":
+        raise EvalInputError(
+            f"evaluate.workers: {spec.workers} with int8 decode weights: int8 outputs depend on "
+            "the batch, so workers would change them (set workers to 1, or use another dtype)"
+        )
 
 
 IDENTITY = ("name", "run", "mode", "split")  # what makes two evaluations the same job
@@ -450,14 +470,20 @@ def predict_pooled(
 ) -> list[tuple[list[dict[str, Any]], float]]:
     """Decode several evaluations' (records, schemas) in shared batches (one generate call) and
     score them; returns each group's prediction rows and its share of the decoding wall time
-    (by rows). Each group keeps its own token budgets. `spec` gives mode, prompt and decoding."""
+    (by rows). Each group keeps its own token budgets. `spec` gives mode, prompt and decoding;
+    with spec.workers > 1 the rows are decoded by that many forked processes (maaza.parallel)."""
     cfg = spec.decode
+    decode = generate
+    if spec.workers > 1:
+        from maaza.parallel import generate_parallel
+
+        decode = functools.partial(generate_parallel, workers=spec.workers)
     inputs = [_decode_inputs(model, tokenizer, recs, schemas, spec) for recs, schemas in groups]
     prompts, row_schemas, budgets = ([x for i in inputs for x in i[k]] for k in range(3))
     if spec.mode == "constrained" and grammars is None:
         grammars = GrammarCache(tokenizer, vocab_size(model), cfg)
     start = time.perf_counter()
-    gens = generate(
+    gens = decode(
         model, tokenizer, prompts, cfg, mode=spec.mode, schemas=row_schemas,
         grammars=grammars, budgets=budgets, progress=progress,
         sources=[r["prompt"] for recs, _ in groups for r in recs],  # copy_spans: spans of the text
@@ -530,6 +556,7 @@ def eval_inputs(
     check_out(out, spec, force)
     records, schemas = import_edgejson(data, schemas_dir)
     records = records[: spec.limit] if spec.limit else records
+    check_workers(spec)
     if spec.mode == "constrained":
         check_grammars(schemas, spec.decode, schemas_dir)
     return records, schemas
@@ -580,8 +607,10 @@ def finish_eval(
     import torch
 
     from maaza.models import weights_dtype
+    from maaza.parallel import WORKER_THREADS
 
-    prov = provenance(spec, data, torch.get_num_threads(), weights_dtype(model))
+    threads = WORKER_THREADS if spec.workers > 1 else torch.get_num_threads()
+    prov = provenance(spec, data, threads, weights_dtype(model))
     if pooled_with:  # decoded in shared batches with these evaluations; wall split by rows
         prov["pooled_with"] = pooled_with
     metrics = {
