@@ -26,12 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = ["### Extract Book as JSON.\n### Schema: {title: string}\n### Text:\nDune\n### JSON:\n"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _tiny_run(root: Path, tiny_model) -> str:
