@@ -184,7 +184,10 @@ def _beside_values(frames: Frames, run: str, claim: pd.Series | None) -> dict[st
         "run": tt(run),
         "ours": tt(ours),
         "ours_model": tt(short_model(d.run_model(ours) or "")),
-        "best": SPEC["beside"]["best"] if run == best_on_val(frames) else "",
+        **{
+            f"best_{k}": v if run == best_on_val(frames) else ""
+            for k, v in SPEC["beside"]["best"].items()
+        },
         "differs": words_of.differs_text(frames, run, ours),
         "val": fmt.pct(cell(val[run], "json_exact")),
         "ours_val": fmt.pct(cell(val[ours], "json_exact")),

@@ -113,8 +113,10 @@ def trains_text(frames: Frames, a: str | None, b: str | None) -> str:
         return ""
     sa, sb = settings[a], settings[b]
     ra, rb = frames.run_row(a), frames.run_row(b)
+    lora = sb if is_full(sa) else sa  # the side with an adapter (r: its rank)
     values = {
         "what": training_item(sa, sb),
+        "r": lora.lora.r,
         "trainable": fmt.column("params_trainable", cell(ra, "params_trainable")),
         "b_trainable": fmt.column("params_trainable", cell(rb, "params_trainable")),
         "mb": fmt.column("adapter_mb", cell(ra, "adapter_mb")),
