@@ -149,17 +149,14 @@ def ours_numbers(frames: Frames) -> list[Number]:
         out.append(Number(f"OursTrain{name}Ratio", ratio, f"{src}: {key}"))
     compute = fmt.times(setting.compute_ratio(frames))  # the README quotes the same value
     out.append(Number("OursTrainComputeRatio", compute, f"{src}: real_tokens * flops_per_token"))
-    src = (
-        "derived: params.yaml settings and train_metrics.json of our recipe's run vs the main run's"
-    )
+    # what our recipe changes, in words (maaza.report.recipe_words): LoRA or every weight
+    src = "derived: params.yaml and train_metrics.json, our recipe's run vs the main run's"
     words = {
-        "OursDiffers": words_of.differs_text(frames, r["Ours"], r["Main"]),
-        "OursKeeps": words_of.keeps_text(frames, r["Ours"], r["Main"]),
-        "OursTrainsChange": words_of.trains_text(frames, r["Ours"], r["Main"]),
+        "OursDiffers": words_of.differs_text,
+        "OursKeeps": words_of.keeps_text,
+        "OursTrainsChange": words_of.trains_text,
     }
-    return out + [
-        Number(name, value, f"{src} (maaza.report.recipe_words)") for name, value in words.items()
-    ]
+    return out + [Number(k, say(frames, r["Ours"], r["Main"]), src) for k, say in words.items()]
 
 
 def best_on_val(frames: Frames) -> str | None:
@@ -179,15 +176,13 @@ def _beside_values(frames: Frames, run: str, claim: pd.Series | None) -> dict[st
     d, ours = frames.design, roles(frames)["Ours"]
     val = {o: frames.find_eval(o, "constrained", VAL_SPLIT) for o in (run, ours)}
     test, hold = (frames.find_eval(run, "constrained", s) for s in ("test", "holdout"))
+    best = run == best_on_val(frames)
     return {
         "model": tt(short_model(d.run_model(run) or "")),
         "run": tt(run),
         "ours": tt(ours),
         "ours_model": tt(short_model(d.run_model(ours) or "")),
-        **{
-            f"best_{k}": v if run == best_on_val(frames) else ""
-            for k, v in SPEC["beside"]["best"].items()
-        },
+        **{f"best_{k}": v if best else "" for k, v in SPEC["beside"]["best"].items()},
         "differs": words_of.differs_text(frames, run, ours),
         "val": fmt.pct(cell(val[run], "json_exact")),
         "ours_val": fmt.pct(cell(val[ours], "json_exact")),
@@ -205,8 +200,10 @@ def beside_numbers(frames: Frames, reference: dict[str, Any]) -> list[Number]:
     each (numbers.yaml `beside`; empty without such a run) with its paired test (maaza.claims)."""
     ours = roles(frames)["Ours"]
     others = [o for o in frames.design.ours_runs if o != ours]
-    tests = claims.for_report(frames, reference).set_index("stem") if others else None
-    values = [_beside_values(frames, o, tests.loc[claims.beside_stem(o)]) for o in others]  # type: ignore[union-attr]
+    values = []
+    if others:
+        tests = claims.for_report(frames, reference).set_index("stem")
+        values = [_beside_values(frames, o, tests.loc[claims.beside_stem(o)]) for o in others]
     src = "derived: constrained val/test/holdout metrics.json of every ours run (maaza.claims)"
     return [
         Number(name, "".join(SPEC["beside"][key].format_map(v) for v in values), src)
