@@ -114,7 +114,9 @@ def trains_text(frames: Frames, a: str | None, b: str | None) -> str:
     sa, sb = settings[a], settings[b]
     ra, rb = frames.run_row(a), frames.run_row(b)
     lora = sb if is_full(sa) else sa  # the side with an adapter (r: its rank)
+    trials = [settings[t] for t in frames.design.trial_runs if t in settings]
     values = {
+        "searched": WORDS["searched"] if any(same_training(t, sa) for t in trials) else "",
         "what": training_item(sa, sb),
         "r": lora.lora.r,
         "trainable": fmt.column("params_trainable", cell(ra, "params_trainable")),
