@@ -190,6 +190,15 @@ def test_a_lora_recipe_of_another_shape_is_named_by_what_differs(
     frames = load_frames(paths_for(FIXTURE, tmp_path, params))
     items = recipe_words.differences(frames, OURS, MAIN)
     assert items[0] == "LoRA rank 64, alpha 128 instead of rank 16, alpha 32"
+    wide = text.replace("alpha: 128}", "alpha: 128, target_modules: [all-linear]}")
+    params.write_text(wide)
+    wide_items = recipe_words.differences(
+        load_frames(paths_for(FIXTURE, tmp_path, params)), OURS, MAIN
+    )
+    assert (
+        wide_items[0]
+        == r"LoRA rank 64, alpha 128, \texttt{all-linear} instead of rank 16, alpha 32, 7 modules"
+    )
     assert recipe_words.keeps_text(frames, OURS, MAIN) == "the model, the prompt and the loss"
     # no search trial trained such an adapter: the text does not say the search chose it
     assert recipe_words.trains_text(frames, OURS, MAIN).startswith("the adapter (LoRA rank 64, ")

@@ -18,13 +18,18 @@ from maaza.report.fmt import NOT_RUN, tt
 from maaza.report.frames import Frames, cell, short_model
 
 WORDS = fmt.load_spec("numbers")["recipe_words"]
-# A LoRA adapter's shape, in the order the text names its parts: (words, its value in a run).
-LORA_PARTS: dict[str, Callable[[TrainRun], Any]] = {
-    "rank": lambda r: r.lora.r,
-    "alpha": lambda r: r.lora.alpha,
-    "dropout": lambda r: r.lora.dropout,
-    "modules": lambda r: len(r.lora.target_modules),
-}
+# A LoRA adapter's shape, part by part, each as the text prints it.
+LORA_PARTS: tuple[Callable[[TrainRun], str], ...] = (
+    lambda r: f"rank {r.lora.r}",
+    lambda r: f"alpha {r.lora.alpha:g}",
+    lambda r: f"dropout {r.lora.dropout:g}",
+    lambda r: _modules(r.lora.target_modules),
+)
+
+
+def _modules(targets: list[str]) -> str:
+    """LoRA's target modules in words: '7 modules', or peft's shorthand `all-linear`."""
+    return tt("all-linear") if "all-linear" in targets else f"{len(targets)} modules"
 
 
 def is_full(run: TrainRun) -> bool:
@@ -33,8 +38,8 @@ def is_full(run: TrainRun) -> bool:
 
 def lora_parts(a: TrainRun, b: TrainRun) -> tuple[str, str]:
     """The parts of two LoRA shapes that differ, each side in words: ('rank 64', 'rank 16')."""
-    parts = [(k, get(a), get(b)) for k, get in LORA_PARTS.items() if get(a) != get(b)]
-    return tuple(", ".join(f"{k} {v[i]:g}" for k, *v in parts) for i in (0, 1))  # type: ignore[return-value]
+    parts = [(say(a), say(b)) for say in LORA_PARTS if say(a) != say(b)]
+    return ", ".join(x for x, _ in parts), ", ".join(y for _, y in parts)
 
 
 def same_training(a: TrainRun, b: TrainRun) -> bool:
