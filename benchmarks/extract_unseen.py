@@ -17,6 +17,7 @@ import json
 import time
 from pathlib import Path
 
+from maaza.config import load_params
 from maaza.extract import Extractor, load_schema
 from maaza.metrics import flatten, json_equal, json_exact, leaf_prf
 
@@ -42,11 +43,17 @@ def main() -> None:
     )
     ap.add_argument("--zero-shot", action="store_true", help="no adapter: the base model alone")
     ap.add_argument("--mode", choices=["constrained", "free"], default="constrained")
+    ap.add_argument(
+        "--copy-spans", action="store_true",
+        help="constrained: free-text values must be verbatim spans of the text (params otherwise)",
+    )  # fmt: skip
     ap.add_argument("--out", type=Path, default=Path("results/bench/extract_unseen.json"))
     args = ap.parse_args()
 
     cases = [json.loads(line) for line in args.cases.read_text().splitlines() if line.strip()]
-    kwargs = {"adapter": args.adapter} if args.adapter else {}
+    kwargs: dict[str, object] = {"adapter": args.adapter} if args.adapter else {}
+    if args.copy_spans:
+        kwargs["decode"] = load_params().evaluate.decode.model_copy(update={"copy_spans": True})
     extractor = Extractor(args.model, mode=args.mode, zero_shot=args.zero_shot, **kwargs)
     print(
         f"{extractor.source.describe()}: {extractor.source.note}; loaded in {extractor.load_s:.1f} s"
@@ -75,6 +82,7 @@ def main() -> None:
         "run": extractor.source.run,  # None: zero-shot
         "model": extractor.source.model,
         "mode": args.mode,
+        "copy_spans": extractor.cfg.copy_spans,
         "load_s": round(extractor.load_s, 2),
         "n": len(rows),
         "n_valid": sum(r["valid"] for r in rows),

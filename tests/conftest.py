@@ -35,3 +35,16 @@ def fresh_tiny_model(tiny_model):
 
     model, tok = tiny_model
     return copy.deepcopy(model), copy.deepcopy(tok)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module's tests (`pytestmark = pytest.mark.usefixtures("one_thread")`):
+    tiny-random's 64-wide matrices gain nothing from OpenMP, whose synchronisation made such tests
+    10-30x slower on a shared CPU; the decode regression reference was recorded with one thread."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

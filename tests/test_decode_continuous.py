@@ -34,12 +34,7 @@ PROMPTS = [f"Record {i}: " + "some words " * (5 * i % 17) for i in range(8)]
 BUDGETS = [5, 64, 40, 64, 12, 64, 30, 50]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: threads cost more than they save
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def decoded(model, tok, prompts, cfg, batch_size, stats=None, **kwargs):

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 FIXTURE = Path(__file__).parent / "fixtures" / "decode"
 _spec = importlib.util.spec_from_file_location("make_reference", FIXTURE / "make_reference.py")
@@ -17,12 +16,7 @@ _spec.loader.exec_module(make_reference)
 REFERENCE = json.loads((FIXTURE / "reference.json").read_text())
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the reference was recorded
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.mark.parametrize("case", make_reference.cases(), ids=lambda c: c["name"])

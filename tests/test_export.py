@@ -26,12 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = ["### Extract Book as JSON.\n### Schema: {title: string}\n### Text:\nDune\n### JSON:\n"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _tiny_run(root: Path, tiny_model) -> str:
@@ -55,10 +50,11 @@ def test_merged_folder_decodes_like_base_plus_adapter(tmp_path, tiny_model, monk
     monkeypatch.setenv("MAAZA_ROOT", str(tmp_path))
     run = _tiny_run(tmp_path, tiny_model)
     info = export_run(run, tmp_path / "out")
-    assert (info["run"], info["base_model"], info["prompt_format"]) == (
+    assert (info["run"], info["base_model"], info["prompt_format"], info["method"]) == (
         run,
         "tiny-random",
         "compact",
+        "lora",
     )
     assert (
         json.loads((tmp_path / "out" / MANIFEST).read_text())["adapter_sha"] == info["adapter_sha"]
@@ -72,6 +68,39 @@ def test_merged_folder_decodes_like_base_plus_adapter(tmp_path, tiny_model, monk
     want = generate(ex.model, ex.tokenizer, PROMPTS, cfg, progress=False)
     got = generate(merged, tok, PROMPTS, cfg, progress=False)
     assert [g.text for g in got] == [w.text for w in want] and want[0].n_tokens > 0
+
+
+def test_a_full_fine_tuning_run_exports_as_base_plus_its_delta(tmp_path, tiny_model, monkeypatch):
+    """`method: full` leaves a weight delta, not a LoRA: export adds it to the base and writes the
+    same plain folder, which decodes like extract's model and holds the tuned weights."""
+    from maaza.models import save_full_delta
+
+    monkeypatch.setenv("MAAZA_ROOT", str(tmp_path))
+    tuned = copy.deepcopy(tiny_model[0])
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in tuned.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    folder = tmp_path / "runs" / "tiny-full" / "adapter"
+    folder.mkdir(parents=True)
+    save_full_delta(tuned, tiny_model[0], folder, "tiny-random")
+    meta = {"run": "tiny-full", "model": "tiny-random", "prompt_format": "compact"}
+    (folder.parent / "train_metrics.json").write_text(json.dumps(meta))
+
+    r = CliRunner().invoke(app, ["export", "tiny-full", "--out", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    assert "tiny-full (tiny-random + full fine-tuning delta, prompt compact)" in r.output
+    info = json.loads((tmp_path / "out" / MANIFEST).read_text())
+    assert (info["run"], info["base_model"], info["method"]) == ("tiny-full", "tiny-random", "full")
+
+    exported, tok = load(tmp_path / "out")
+    want = dict(tuned.named_parameters())
+    for name, p in exported.named_parameters():  # base + bf16 delta: the tuned weights, rounded
+        assert torch.allclose(p, want[name], atol=2e-3), name
+    cfg = DecodeConfig(max_new_tokens=12)
+    ex = Extractor(adapter="tiny-full")
+    want_text = [w.text for w in generate(ex.model, ex.tokenizer, PROMPTS, cfg, progress=False)]
+    assert [g.text for g in generate(exported, tok, PROMPTS, cfg, progress=False)] == want_text
 
 
 def test_cli_export_refuses_bad_gguf_type_and_unknown_run(tmp_path, monkeypatch):

@@ -37,6 +37,7 @@ from maaza.extract import (
     regex_problems,
     schema_problems,
 )
+from maaza.models import FULL_DELTA
 from maaza.prompts import JSON_SEPARATORS
 from maaza.schemas import load_schemas
 
@@ -76,13 +77,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "extract"  # car rental: a schem
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared CPU, 2 threads made these tests 10-30x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture
@@ -346,6 +341,23 @@ def test_search_trials_are_not_default_adapters(root):
     _fake_eval(root, f"ft-{trial}-constrained-val", trial, 0.90, split="val")
     assert [s.run for s in find_adapters(root)] == [trial, "b-r16"]  # without params: any run
     assert [s.run for s in find_adapters(root, params)] == ["b-r16"]
+
+
+def test_a_full_fine_tuning_run_best_on_val_is_the_default(root):
+    """Our recipe as full fine-tuning (a weight delta, no adapter_config.json) competes with LoRA
+    runs on val like any run: the best on val is the default, whatever its method."""
+    _fake_run(root, "b-r16")
+    full = _write(root / "runs" / "ours-full" / "adapter" / FULL_DELTA, b"").parent
+    _write(full / "full_config.json", {"base_model": "tiny-random"})
+    _write(full.parent / "train_metrics.json",
+           {"run": "ours-full", "model": "tiny-random", "prompt_format": "compact", "method": "full"})  # fmt: skip
+    _fake_eval(root, "ft-b-r16-constrained-val", "b-r16", 0.50, split="val")
+    _fake_eval(root, "ft-ours-full-constrained-val", "ours-full", 0.70, split="val")
+    _fake_eval(root, "ft-b-r16-constrained", "b-r16", 0.99)  # test: never used to choose
+    assert [s.run for s in find_adapters(root)] == ["ours-full", "b-r16"]
+    best = choose_source()
+    assert (best.run, best.adapter, best.json_exact) == ("ours-full", full, 0.70)
+    assert choose_source(adapter="ours-full").adapter == full  # by name, too
 
 
 def test_real_adapter_is_found_and_applied(tmp_path, tiny_model, monkeypatch):

@@ -63,6 +63,48 @@ def test_adapter_folder_gets_a_hint(tmp_path):
         resolve(tmp_path)
 
 
+def test_full_delta_folder_gets_a_hint(tmp_path):
+    (tmp_path / models.FULL_DELTA).write_bytes(b"")
+    with pytest.raises(UnknownModel, match="full fine-tuning delta: maaza.models.load_adapter"):
+        resolve(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("config", "base"),
+    [
+        # written now: the hub id for use elsewhere, the registry name for the exact weights here
+        ({"method": "full", "base_model": "HuggingFaceTB/SmolLM2-135M-Instruct",
+          "maaza_model": "smollm2-135m-instruct"}, "smollm2-135m-instruct"),
+        ({"method": "full", "base_model": "tiny-random", "maaza_model": "tiny-random"},
+         "tiny-random"),
+        # written before maaza_model existed: the registry name under base_model
+        ({"method": "full", "base_model": "smollm2-135m-instruct"}, "smollm2-135m-instruct"),
+        # a registry name this maaza does not know: the hub id
+        ({"method": "full", "base_model": "org/model", "maaza_model": "gone-1b"}, "org/model"),
+    ],
+)  # fmt: skip
+def test_a_full_delta_names_its_base_for_here_and_elsewhere(tmp_path, config, base):
+    io.write_json(tmp_path / models.FULL_CONFIG, config)
+    assert models.full_delta_base(tmp_path) == base
+
+
+def test_full_config_names_the_base_by_hub_id_and_registry_name():
+    assert models.full_config("smollm2-135m-instruct") == {
+        "method": "full",
+        "base_model": "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "maaza_model": "smollm2-135m-instruct",
+    }
+    assert models.resolve(models.full_config("gemma3-270m")["base_model"]).name == "gemma3-270m"
+
+
+def test_full_delta_without_its_config_is_a_clear_error(tmp_path):
+    (tmp_path / models.FULL_DELTA).write_bytes(b"")
+    with pytest.raises(UnknownModel, match="without its full_config.json"):
+        models.load_adapter(tmp_path)
+    with pytest.raises(UnknownModel, match="nor a full fine-tuning delta"):
+        models.load_adapter(tmp_path / "missing")
+
+
 def test_unknown_name_is_one_clear_line():
     with pytest.raises(UnknownModel) as err:
         load("smollm-135m")  # typo: not a name, folder, file or org/name id

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
 import maaza.parallel
 from maaza.config import PROJECT_ROOT, DecodeConfig, load_params
@@ -20,12 +19,7 @@ PARAMS = PROJECT_ROOT / "params.yaml"
 KEYS = ("id", "raw", "n_tokens", "stop", "loop_breaks", "budget_closed", "json_exact", "compliant")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny-random: thread synchronisation costs more than it saves
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _spec(mode: str, workers: int, max_new_tokens: int = 120):

@@ -493,6 +493,11 @@ def test_paper_uses_only_generated_macros_tables_and_figures(built: Path) -> Non
 
 
 def test_latex_builds(built: Path, tmp_path: Path) -> None:
+    assert_pdf_builds(built, tmp_path)
+
+
+def assert_pdf_builds(built: Path, tmp_path: Path) -> None:
+    """The paper compiles (latexmk) with the figures, tables and numbers of a report in `built`."""
     latexmk = shutil.which("latexmk")
     if latexmk is None:
         pytest.skip(

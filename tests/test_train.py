@@ -304,6 +304,7 @@ def test_full_fine_tuning_trains_every_weight_and_saves_a_delta_eval_can_load(
     fresh_tiny_model, tmp_path
 ):
     from maaza.evaluate import load_model
+    from maaza.models import load_adapter
 
     model, tok = fresh_tiny_model
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -316,14 +317,25 @@ def test_full_fine_tuning_trains_every_weight_and_saves_a_delta_eval_can_load(
     moved = [n for n, p in model.named_parameters() if not torch.equal(p, before[n])]
     assert len(moved) == len(before)  # every weight, the embeddings included
     assert {f.name for f in (out / "adapter").iterdir()} == {
-        "full_delta.safetensors", "full_config.json",
+        "full_delta.safetensors", "full_config.json", "README.md",
     }  # fmt: skip
-    # base + saved delta = the trained weights (up to the delta's bf16 rounding)
+    config = json.loads((out / "adapter" / "full_config.json").read_text())
+    assert config == {"method": "full", "base_model": "tiny-random", "maaza_model": "tiny-random"}
+    card = (out / "adapter" / "README.md").read_text()  # the model card, as a LoRA run has
+    assert card.startswith("---\nbase_model: tiny-random\n") and "# tiny: full fine-tuning" in card
+    # base + saved delta = the trained weights (up to the delta's bf16 rounding), through
+    # evaluation's loader and through the documented route (load_adapter: the base it names)
     loaded, _ = load_model("tiny-random", out / "adapter")
-    for name, p in loaded.named_parameters():
-        trained, base = dict(model.named_parameters())[name], before[name]
+    documented, _ = load_adapter(out / "adapter")
+    assert not hasattr(documented, "peft_config") and not documented.training
+    trained_params = dict(model.named_parameters())
+    for (name, p), (_, q) in zip(
+        loaded.named_parameters(), documented.named_parameters(), strict=True
+    ):
+        trained, base = trained_params[name], before[name]
         scale = float((trained - base).detach().abs().max())
         assert torch.allclose(p, trained, atol=1e-2 * scale + 1e-7)
+        assert torch.equal(p, q)
 
 
 def test_full_fine_tuning_keeps_fp32_weights():
@@ -343,8 +355,8 @@ def test_step_fraction_screens_a_share_of_the_planned_steps():
 @pytest.mark.parametrize("method", ["lora", "full"])
 def test_train_notebook_runs_end_to_end(tmp_path: Path, method: str) -> None:
     """notebooks/02_train.ipynb as its dvc stage runs it, for a LoRA run and a full fine-tuning
-    (which writes a weight delta and no model card: the notebook once failed on that, after
-    training)."""
+    (which writes a weight delta, not a peft adapter: the notebook once failed on that, after
+    training). Both write a model card, which the notebook shows."""
     import papermill
     import yaml
 
@@ -362,4 +374,5 @@ def test_train_notebook_runs_end_to_end(tmp_path: Path, method: str) -> None:
     )  # fmt: skip
     metrics = json.loads((tmp_path / "nb" / "train_metrics.json").read_text())
     assert metrics["method"] == method
-    assert (tmp_path / "nb" / "adapter" / "README.md").is_file() == (method == "lora")
+    card = (tmp_path / "nb" / "adapter" / "README.md").read_text()
+    assert card.startswith("---\n") and "# nb: " in card

@@ -81,6 +81,12 @@ class _Design(Protocol):
     @property
     def main_run(self) -> str | None: ...
 
+    @property
+    def ours_run(self) -> str | None: ...
+
+    @property
+    def ours_runs(self) -> tuple[str, ...]: ...
+
     def first(self, role: str) -> str | None: ...
 
     def run_model(self, run: str | None) -> str | None: ...
@@ -88,7 +94,7 @@ class _Design(Protocol):
 
 def paper_claims(design: _Design, reported_exact: float | None = None) -> list[Claim]:
     """The comparisons the paper's text makes, by role (runs missing from params.yaml: None)."""
-    main, ours, scale = design.main_run, design.first("ours"), design.first("scale")
+    main, ours, scale = design.main_run, design.ours_run, design.first("scale")
     zs = design.run_model(main)
     free = "free"
     out = [
@@ -111,12 +117,24 @@ def paper_claims(design: _Design, reported_exact: float | None = None) -> list[C
           for role, label, run in (("Main", "paper's recipe", main), ("Ours", "our recipe", ours),
                                    ("Scale", "larger model", scale))),
     ]  # fmt: skip
+    # our recipe on another base model (a further `ours` run) against the headline run
+    out += [
+        Claim(beside_stem(o), f"our recipe, {design.run_model(o)} vs {design.run_model(ours)}",
+              Side(o), Side(ours))
+        for o in design.ours_runs if o != ours
+    ]  # fmt: skip
     if reported_exact is not None:
         out += [
             Claim("MainFtVsPaper", "paper's recipe vs original's report", Side(main), reported_exact),
             Claim("OursVsPaper", "our recipe vs original's report", Side(ours), reported_exact),
         ]  # fmt: skip
     return out + _ablation_claims(design)
+
+
+def beside_stem(run: str) -> str:
+    """The claim of a further `ours` run against the headline one (reported in a sentence of its
+    own, numbers.yaml `beside`, and in the paired-tests table)."""
+    return f"OursBeside:{run}"
 
 
 def _ablation_claims(design: _Design) -> list[Claim]:

@@ -568,8 +568,8 @@ def export(
         typer.Option(envvar="MAAZA_ROOT", help="folder holding runs/ (default: the project)"),
     ] = None,
 ) -> None:
-    """Merge a run's LoRA adapter into its base model: OUT/ is a Hugging Face model folder
-    (+ OUT/<run>-<type>.gguf with --gguf, by llama.cpp's own converter)."""
+    """Merge a run's LoRA adapter (or full fine-tuning delta) into its base model: OUT/ is a
+    Hugging Face model folder (+ OUT/<run>-<type>.gguf with --gguf, by llama.cpp's own converter)."""
     from maaza.export import ExportError, GgufType, export_run
     from maaza.extract import ExtractError
 
@@ -581,8 +581,9 @@ def export(
     except (ExportError, ExtractError) as err:
         raise fail(str(err)) from None
     files = ", ".join(f"{g['file']} ({g['bytes'] / 1e6:.0f} MB)" for g in info.get("gguf", []))
+    change = "LoRA" if info["method"] == "lora" else "full fine-tuning delta"
     console.print(
-        f"{info['run']} ({info['base_model']} + LoRA, prompt {info['prompt_format']}) -> {out}/"
+        f"{info['run']} ({info['base_model']} + {change}, prompt {info['prompt_format']}) -> {out}/"
         + (f"; GGUF: {files}" if files else ""),
         highlight=False,
     )

@@ -2,8 +2,9 @@
 
     maaza export smollm2-135m-maaza --out build/export/smollm2-135m-maaza --gguf
 
-OUT/ holds config.json, model.safetensors (base + LoRA merged, float32), the tokenizer,
-generation_config.json and maaza-export.json (run, base model, prompt format, adapter hash: the
+OUT/ holds config.json, model.safetensors (base + LoRA merged, or base + the delta of a full
+fine-tuning run, float32), the tokenizer, generation_config.json and maaza-export.json (run, base
+model, method, prompt format, adapter hash: the
 prompt must be built with `maaza.prompts.build_prompt(text, schema, prompt_format)`, as the model
 was trained on it). With --gguf, OUT/<run>-<type>.gguf for each --gguf-type, written by
 llama.cpp's own converter (convert_hf_to_gguf.py, vendored in the `llama-cpp-python` source
@@ -89,11 +90,12 @@ def converter_path() -> Path:
     return folder / CONVERTER
 
 
-def manifest(source: Any, adapter_sha: str | None) -> dict[str, Any]:
+def manifest(source: Any, adapter_sha: str | None, method: str) -> dict[str, Any]:
     """What the merged folder is, and how to prompt it (a pure function of the Source)."""
     return {
         "run": source.run,
         "base_model": source.model,
+        "method": method,  # lora | full (the run's change: LoRA merged, or a full delta added)
         "adapter_sha": adapter_sha,
         "prompt_format": source.prompt_format,
         "prompt": "maaza.prompts.build_prompt(text, schema, prompt_format)",
@@ -107,12 +109,14 @@ def export_merged(run: str, out: str | Path, root: str | Path | None = None) -> 
     """Write OUT/ (merged model, tokenizer, generation config, manifest) atomically; the manifest."""
     from maaza.evaluate import load_model
     from maaza.extract import _adapter_sha, choose_source
+    from maaza.models import is_full_delta
 
     source = choose_source(adapter=run, root=root)
     with warnings.catch_warnings():  # peft asks transformers a deprecated question (see extract)
         warnings.filterwarnings("ignore", ".*is_gradient_checkpointing", FutureWarning)
         model, tokenizer = load_model(source.model, source.adapter, "float32")
-    info = manifest(source, _adapter_sha(source.adapter))
+    method = "full" if source.adapter and is_full_delta(source.adapter) else "lora"
+    info = manifest(source, _adapter_sha(source.adapter), method)
 
     def build(tmp: Path) -> None:
         model.save_pretrained(tmp, safe_serialization=True)  # also writes generation_config.json

@@ -7,7 +7,7 @@
     model, tok = load("runs/x/merged")           # any local Hugging Face folder
     model, tok = load("Qwen/Qwen2.5-0.5B")       # hub id: only where the hub or its cache is reachable
     model, tok = load("HuggingFaceTB/SmolLM2-135M-Instruct")  # a packaged model's hub id: its GGUF
-    model, tok = load_adapter("runs/x/adapter")  # a saved adapter on the base it names
+    model, tok = load_adapter("runs/x/adapter")  # a saved adapter (or full delta) on its base
 
 Dequantizing a GGUF takes ~20 s, so the fp32 result is saved once as safetensors under
 `$MAAZA_CACHE` (default ~/.cache/maaza) and later loads read that in a few seconds.
@@ -157,6 +157,8 @@ def resolve(name_or_path: str | os.PathLike[str]) -> ModelSpec:
         if not (path / "config.json").is_file():
             hint = " (a LoRA adapter: load its base model and attach it with peft)" if (
                 path / "adapter_config.json").is_file() else ""  # fmt: skip
+            if is_full_delta(path):
+                hint = " (a full fine-tuning delta: maaza.models.load_adapter adds it to its base)"
             raise UnknownModel(f"{name}: folder has no config.json, not a Hugging Face model{hint}")
         family = json.loads((path / "config.json").read_text()).get("model_type", "?")
         return ModelSpec(name, path.name, family, None, None, "local", path=str(path))
@@ -535,9 +537,36 @@ def is_full_delta(folder: str | os.PathLike[str]) -> bool:
     return (Path(folder) / FULL_DELTA).is_file()
 
 
+def base_id(model: str) -> str:
+    """How a trained run names its base outside this repo: the hub id where the registry knows
+    one (`resolve` maps a packaged model's id back to its GGUF here), else the name."""
+    spec = resolve(model)
+    return spec.hub_id or spec.name
+
+
+def full_config(model_name: str) -> dict[str, Any]:
+    """full_config.json: the base by hub id (as a peft adapter names it) and by registry name
+    (the exact weights the delta is against: for a packaged model, its dequantized GGUF)."""
+    return {"method": "full", "base_model": base_id(model_name), "maaza_model": model_name}
+
+
+def full_delta_base(folder: str | os.PathLike[str]) -> str:
+    """The base model a saved delta applies to, as `load` takes it: the registry name where this
+    maaza knows it, else the hub id (files before maaza_model hold the registry name there)."""
+    path = Path(folder) / FULL_CONFIG
+    if not path.is_file():
+        raise UnknownModel(f"{folder}: full fine-tuning delta without its {FULL_CONFIG}")
+    config = io.read_json(path)
+    name = config.get("maaza_model")
+    base = name if name in REGISTRY else config.get("base_model")
+    if not base:
+        raise UnknownModel(f"{path}: names no base model (no base_model)")
+    return str(base)
+
+
 def save_full_delta(tuned: Any, base: Any, folder: str | os.PathLike[str], model_name: str) -> None:
-    """Write tuned - base (bf16, one tensor per distinct parameter: tied weights once) and a small
-    config naming the base model, into `folder` (which must exist)."""
+    """Write tuned - base (bf16, one tensor per distinct parameter: tied weights once) and
+    full_config.json naming the base model, into `folder` (which must exist)."""
     import torch
     from safetensors.torch import save_file
 
@@ -547,7 +576,7 @@ def save_full_delta(tuned: Any, base: Any, folder: str | os.PathLike[str], model
         for name, p in tuned.named_parameters()
     }
     save_file({k: v.contiguous() for k, v in delta.items()}, str(Path(folder) / FULL_DELTA))
-    io.write_json(Path(folder) / FULL_CONFIG, {"method": "full", "base_model": model_name})
+    io.write_json(Path(folder) / FULL_CONFIG, full_config(model_name))
 
 
 def apply_full_delta(model: Any, folder: str | os.PathLike[str]) -> Any:
@@ -571,12 +600,20 @@ def load_adapter(
 ) -> tuple[Any, Any]:
     """(model, tokenizer): a saved peft adapter on the base its adapter_config.json names, loaded
     through this registry (a packaged model's hub id -> its GGUF here, no download); `merge`
-    folds the LoRA weights into the base (faster decoding, no peft wrapper)."""
+    folds the LoRA weights into the base (faster decoding, no peft wrapper). A full fine-tuning
+    folder (`method: full`) comes back as its base with the delta added: a plain model, merged
+    or not."""
     from peft import PeftModel
 
+    if is_full_delta(adapter):
+        base, tok = load(full_delta_base(adapter), dtype=dtype)
+        return apply_full_delta(base, adapter).eval(), tok
     config_path = Path(adapter) / "adapter_config.json"
     if not config_path.is_file():
-        raise UnknownModel(f"{adapter}: not a peft adapter folder (no adapter_config.json)")
+        raise UnknownModel(
+            f"{adapter}: not a peft adapter folder (no adapter_config.json) nor a full "
+            f"fine-tuning delta (no {FULL_DELTA})"
+        )
     base_name = io.read_json(config_path).get("base_model_name_or_path")
     if not base_name:
         raise UnknownModel(f"{config_path}: no base_model_name_or_path")

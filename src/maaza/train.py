@@ -709,8 +709,7 @@ def finish(
     }
     io.write_text(out_dir / "loss.csv", loss_csv(progress.rows))
     io.write_json(out_dir / "train_metrics.json", metrics)
-    if run.method == "lora":  # a full fine-tuning delta is maaza's own format: no peft card
-        make_portable(out_dir / "adapter", run_name, run, metrics)
+    make_portable(out_dir / "adapter", run_name, run, metrics)  # a model card for both methods
     return metrics
 
 

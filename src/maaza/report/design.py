@@ -33,8 +33,10 @@ class Design:
     ablations: tuple[Ablation, ...] = ()
     main_values: dict[str, float | str] = field(default_factory=dict)  # main run's ablated knobs
     recipe: dict[str, tuple[Any, str]] = field(default_factory=dict)  # name -> (value, params key)
-    ours_recipe: dict[str, tuple[Any, str]] = field(default_factory=dict)  # first ours run's
+    ours_recipe: dict[str, tuple[Any, str]] = field(default_factory=dict)  # ours_run's
     loss_of: dict[str, str] = field(default_factory=dict)  # run -> its loss: response | full
+    # run -> its resolved settings (what the text says differs between two recipes)
+    settings: dict[str, TrainRun] = field(default_factory=dict)
 
     def first(self, role: str) -> str | None:
         return next(iter(self.plan.runs_with(role)), None)
@@ -47,6 +49,15 @@ class Design:
     @property
     def ours_runs(self) -> tuple[str, ...]:
         return self.plan.runs_with("ours")
+
+    @property
+    def ours_run(self) -> str | None:
+        """Our recipe's headline run ("Ours" in the paper's macros): the first `ours` run on the
+        main run's base model (the comparison the paper is about), else the first `ours` run.
+        Further `ours` runs (another base model) are reported beside it."""
+        main_model = self.run_model(self.main_run)
+        same = [r for r in self.ours_runs if self.run_model(r) == main_model]
+        return next(iter(same or self.ours_runs), None)
 
     @property
     def trial_runs(self) -> tuple[str, ...]:
@@ -76,7 +87,7 @@ def _ablation(name: str, run: TrainRun, main: dict[str, float | str]) -> Ablatio
 
 def design_from_params(params: Params) -> Design:
     plan = plan_from_params(params)
-    main, ours = Design(plan).main_run, Design(plan).ours_runs
+    main, ours = Design(plan).main_run, Design(plan).ours_run
     main_knobs = _knobs(params.train_run(main)) if main else {}
     return Design(
         plan=plan,
@@ -85,8 +96,9 @@ def design_from_params(params: Params) -> Design:
         ),
         main_values=main_knobs,
         recipe=recipe(params, params.train_run(main)) if main else {},
-        ours_recipe=ours_recipe(params, ours[0]) if ours else {},
+        ours_recipe=ours_recipe(params, ours) if ours else {},
         loss_of={n: params.train_run(n).loss for n in plan.run_names},
+        settings={n: params.train_run(n) for n in plan.run_names},
     )
 
 

@@ -20,7 +20,7 @@ from matplotlib.patches import Patch
 from maaza.io import atomic_path
 from maaza.report import figstyle as style
 from maaza.report import fmt
-from maaza.report.frames import Frames, cell, error_categories, tier_order
+from maaza.report.frames import Frames, any_full, cell, error_categories, tier_order
 from maaza.report.original import ABLATION_KEY
 
 FigureFn = Callable[[Frames, dict[str, Any]], Figure]
@@ -115,8 +115,11 @@ def by_tier(frames: Frames, reference: dict[str, Any]) -> Figure:
 
 @figure
 def size_vs_accuracy(frames: Frames, reference: dict[str, Any]) -> Figure:
-    """Disk size (bf16 weights + adapter) vs JSONExact, with the paper's reported sizes."""
-    xlabel = "size on disk (MB, log scale): bf16 weights + LoRA adapter"
+    """Disk size (bf16 weights + LoRA adapter, or a fully fine-tuned model's own weights) vs
+    JSONExact, with the paper's reported sizes."""
+    full = any_full(frames.headline("test"))
+    adapter = " (+ LoRA adapter where LoRA-trained)" if full else " + LoRA adapter"
+    xlabel = f"size on disk (MB, log scale): bf16 weights{adapter}"
     labels = ("Disk size vs JSONExact", xlabel, "JSONExact (%)")
     return _exact_against(frames, reference, ("disk_mb", 1.0, "size_mb"), labels, 3.0)
 

@@ -156,6 +156,22 @@ def paper_f1(x: float | None, estimated: bool = False) -> str:
     return "--" if x is None else f"{x:.3f}" + (DAGGER if estimated else "")
 
 
+def setting(name: str, value: Any) -> str:
+    """A params.yaml setting the text quotes (\\Recipe..., \\Ours...), by its macro name."""
+    if missing(value):
+        return NOT_RUN
+    if isinstance(value, str):
+        return tt(value)
+    if name == "TestFraction":
+        return pct(value, 0)
+    if name == "ExtraTrain":  # an example count, printed like NTrain (thousands separated)
+        return integer(value)
+    if isinstance(value, float) and 0 < abs(value) < 1e-2:
+        mantissa, exp = f"{value:.0e}".split("e")
+        return f"${mantissa}\\times10^{{{int(exp)}}}$"
+    return f"{value:g}"
+
+
 # TeX's special characters: most take a backslash, three are written as commands
 _TEX_SPECIALS = str.maketrans(
     {c: "\\" + c for c in "&%$#_{}"}

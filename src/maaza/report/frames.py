@@ -22,7 +22,7 @@ from maaza.schemas import TIERS
 KIND_ORDER = ("zero-shot", "fine-tuned", "ablation", "fit", "val", "seed")
 ROLE_ORDER = ("zero-shot", "paper_recipe", "ours", "scale", "ablation", "trial", "other")
 HEADLINE_KINDS = ("zero-shot", "fine-tuned")
-BF16_BYTES = 2  # disk size of a checkpoint = 2 bytes per parameter (bf16), plus the adapter
+BF16_BYTES = 2  # disk size of a checkpoint = 2 bytes per parameter (bf16), plus a LoRA adapter
 OURS_LABEL = "our recipe"  # how tables, figures and labels name an `ours` run
 
 
@@ -127,6 +127,16 @@ def model_params(results: Results) -> dict[str, int]:
     return out | {m.model: m.params_total for m in evals}
 
 
+def any_full(frame: pd.DataFrame) -> bool:
+    """Whether a row of an eval or run frame is of a full fine-tuning run (method full)."""
+    return "full" in set(frame.get("method", []))
+
+
+def train_method(m: TrainMetrics) -> str:
+    """lora | full, as train_metrics.json says (files from before `method` existed: lora)."""
+    return str(getattr(m, "method", None) or "lora")
+
+
 def _eval_row(e: EvalResult, results: Results, design: Design, params: dict[str, int]) -> dict:
     m = e.metrics
     role = design.role_of(m.run)
@@ -134,12 +144,16 @@ def _eval_row(e: EvalResult, results: Results, design: Design, params: dict[str,
     kind = Eval(e.name, m.run or m.model, m.run, m.model, role, m.split, m.mode, rep).kind
     run = results.runs.get(m.run) if m.run else None
     n_params = params.get(m.model)  # one count per model (see model_params)
-    adapter = run.metrics.adapter_mb if run and run.metrics else 0.0
+    # A LoRA run ships the base plus its adapter; a full fine-tuning run (method full) its own
+    # weights, of the base's size: its saved delta replaces the base, it is not added to it.
+    method = train_method(run.metrics) if run and run.metrics else None
+    adapter = run.metrics.adapter_mb if run and run.metrics and method != "full" else 0.0
     lo, hi = wilson(m.overall.json_exact, m.n)
     row = {"name": e.name, "label": eval_label(m.model, role, m.run, m.mode, m.split)}
     row |= {k: getattr(m, k) for k in ("model", "run", "mode", "split", "prompt_format")}
     disk_mb = n_params * BF16_BYTES / 1e6 + adapter if n_params else math.nan
     row |= {"role": role, "kind": kind, "params_total": n_params, "disk_mb": disk_mb}
+    row |= {"method": method}  # None: zero-shot
     row |= m.overall.model_dump(include={"n", "tier", *METRICS})
     return row | {"json_exact_lo": lo, "json_exact_hi": hi, "source": e.source}
 
@@ -236,6 +250,7 @@ def run_frame(results: Results, design: Design) -> pd.DataFrame:
         m = r.metrics
         row = {"run": r.name, "model": m.model, "role": design.role_of(r.name)}
         row |= {"factor": factor.get(r.name), "r": m.lora.r, "alpha": m.lora.alpha}
+        row |= {"method": train_method(m)}
         hardware = {k: m.hardware.get(k) for k in ("cpu", "cores", "torch")}
         rows.append(row | m.model_dump(include=_RUN_FIELDS) | hardware | {"source": r.source})
     return _sorted(

@@ -12,11 +12,12 @@ from typing import Any
 import pandas as pd
 
 from maaza import claims
-from maaza.plan import FIT_SPLIT
+from maaza.plan import FIT_SPLIT, VAL_SPLIT
 from maaza.report import fmt, original
+from maaza.report import recipe_words as words_of
 from maaza.report import setting_numbers as setting
 from maaza.report.fmt import NOT_RUN, Number, tt
-from maaza.report.frames import Frames, cell, first_row
+from maaza.report.frames import Frames, any_full, cell, first_row, short_model
 
 SPEC = fmt.load_spec("numbers")  # which macros, per role, claim and benchmark
 QUOTED: dict[str, dict[str, Any]] = SPEC["roles"]
@@ -40,7 +41,7 @@ def slot_name(role: str, slot: str) -> str:
 
 def roles(frames: Frames) -> dict[str, str | None]:
     d = frames.design
-    return {"Main": d.main_run, "Scale": d.first("scale"), "Ours": d.first("ours")}
+    return {"Main": d.main_run, "Scale": d.first("scale"), "Ours": d.ours_run}
 
 
 def role_evals(frames: Frames, run: str | None) -> Evals:
@@ -147,7 +148,74 @@ def ours_numbers(frames: Frames) -> list[Number]:
         ratio = fmt.ratio(cell(run_ours, key), cell(run_main, key))
         out.append(Number(f"OursTrain{name}Ratio", ratio, f"{src}: {key}"))
     compute = fmt.times(setting.compute_ratio(frames))  # the README quotes the same value
-    return [*out, Number("OursTrainComputeRatio", compute, f"{src}: real_tokens * flops_per_token")]
+    out.append(Number("OursTrainComputeRatio", compute, f"{src}: real_tokens * flops_per_token"))
+    # what our recipe changes, in words (maaza.report.recipe_words): LoRA or every weight
+    src = "derived: params.yaml and train_metrics.json, our recipe's run vs the main run's"
+    words = {
+        "OursDiffers": words_of.differs_text,
+        "OursKeeps": words_of.keeps_text,
+        "OursTrainsChange": words_of.trains_text,
+    }
+    return out + [Number(k, say(frames, r["Ours"], r["Main"]), src) for k, say in words.items()]
+
+
+def best_on_val(frames: Frames) -> str | None:
+    """The `ours` run with the highest validation JSONExact (ties: the headline run), once every
+    `ours` run has one: recipes and models are chosen on val, never on test."""
+    d, ours = frames.design, roles(frames)["Ours"]
+    val = {
+        o: cell(frames.find_eval(o, "constrained", VAL_SPLIT), "json_exact") for o in d.ours_runs
+    }
+    if not val or any(fmt.missing(v) for v in val.values()):
+        return None
+    return max(val, key=lambda o: (val[o], o == ours))
+
+
+def _beside_values(frames: Frames, run: str, claim: pd.Series | None) -> dict[str, str]:
+    """numbers.yaml `beside`'s words for a further `ours` run against the headline one."""
+    d, ours = frames.design, roles(frames)["Ours"]
+    val = {o: frames.find_eval(o, "constrained", VAL_SPLIT) for o in (run, ours)}
+    test, hold = (frames.find_eval(run, "constrained", s) for s in ("test", "holdout"))
+    best = run == best_on_val(frames)
+    return {
+        "model": tt(short_model(d.run_model(run) or "")),
+        "run": tt(run),
+        "ours": tt(ours),
+        "ours_model": tt(short_model(d.run_model(ours) or "")),
+        **{f"best_{k}": v if best else "" for k, v in SPEC["beside"]["best"].items()},
+        "differs": words_of.differs_text(frames, run, ours),
+        "val": fmt.pct(cell(val[run], "json_exact")),
+        "ours_val": fmt.pct(cell(val[ours], "json_exact")),
+        "test": fmt.pct(cell(test, "json_exact")),
+        "ci": NOT_RUN if test is None else f"{fmt.ci(test)}\\%",
+        "ours_test": fmt.pct(cell(frames.find_eval(ours, "constrained"), "json_exact")),
+        "verdict": claims.verdict_text(claim) or NOT_RUN,
+        "p": claims.p_text(claim) or NOT_RUN,
+        "holdout": fmt.pct(cell(hold, "json_exact")),
+    }
+
+
+def beside_numbers(frames: Frames, reference: dict[str, Any]) -> list[Number]:
+    """Our recipe on other base models than the main run's, beside the headline run: a sentence
+    each (numbers.yaml `beside`; empty without such a run) with its paired test (maaza.claims)."""
+    ours = roles(frames)["Ours"]
+    others = [o for o in frames.design.ours_runs if o != ours]
+    values = []
+    if others:
+        tests = claims.for_report(frames, reference).set_index("stem")
+        values = [_beside_values(frames, o, tests.loc[claims.beside_stem(o)]) for o in others]
+    src = "derived: constrained val/test/holdout metrics.json of every ours run (maaza.claims)"
+    return [
+        Number(name, "".join(SPEC["beside"][key].format_map(v) for v in values), src)
+        for name, key in (("OursBeside", "long"), ("OursBesideBrief", "brief"))
+    ]
+
+
+def size_numbers(frames: Frames) -> list[Number]:
+    """What the size figure's x axis adds to a model's weights (the figure says the same)."""
+    full = any_full(frames.headline("test"))
+    text = SPEC["size_adapter"]["full" if full else "lora"]
+    return [Number("SizeOnDiskAdapter", text, "derived: train_metrics.json of each run: method")]
 
 
 def scale_numbers(frames: Frames) -> list[Number]:
@@ -273,7 +341,9 @@ def collect(frames: Frames, reference: dict[str, Any]) -> list[Number]:
         *eval_numbers(frames),
         *train_numbers(frames),
         *ours_numbers(frames),
+        *beside_numbers(frames, reference),
         *scale_numbers(frames),
+        *size_numbers(frames),
         *setting.bench_numbers(frames),
         *ablation_numbers(frames),
         *error_numbers(frames),

@@ -97,7 +97,7 @@ def dataset_numbers(frames: Frames) -> list[Number]:
 def recipe_numbers(frames: Frames) -> list[Number]:
     """Settings quoted in the method section, from params.yaml (so the text cannot drift)."""
     out = [
-        Number(f"Recipe{name}", _fmt_setting(name, value), f"params.yaml: {key}")
+        Number(f"Recipe{name}", fmt.setting(name, value), f"params.yaml: {key}")
         for name, (value, key) in frames.design.recipe.items()
     ]
     # the frozen base's dtype as training resolved it (params.yaml may say "auto")
@@ -109,31 +109,16 @@ def recipe_numbers(frames: Frames) -> list[Number]:
     ours = frames.design.ours_recipe
     for name in dict.fromkeys([*SPEC["ours_settings"], *ours]):
         value, key = ours.get(name, (None, "train.runs (no run of our recipe)"))
-        out.append(Number(f"Ours{name}", _fmt_setting(name, value), f"params.yaml: {key}"))
+        out.append(Number(f"Ours{name}", fmt.setting(name, value), f"params.yaml: {key}"))
     return out
-
-
-def _fmt_setting(name: str, value: Any) -> str:
-    if fmt.missing(value):
-        return NOT_RUN
-    if isinstance(value, str):
-        return tt(value)
-    if name == "TestFraction":
-        return fmt.pct(value, 0)
-    if name == "ExtraTrain":  # an example count, printed like NTrain (thousands separated)
-        return fmt.integer(value)
-    if isinstance(value, float) and 0 < abs(value) < 1e-2:
-        mantissa, exp = f"{value:.0e}".split("e")
-        return f"${mantissa}\\times10^{{{int(exp)}}}$"
-    return f"{value:g}"
 
 
 def compute_ratio(frames: Frames) -> Decimal | None:
     """Our recipe's training compute over the paper recipe's: real tokens trained times FLOPs per
     token (train_metrics.json); None without both."""
     flops = []
-    for role in ("ours", "paper_recipe"):
-        run = frames.run_row(frames.design.first(role))
+    for name in (frames.design.ours_run, frames.design.main_run):
+        run = frames.run_row(name)
         tokens, per_token = cell(run, "real_tokens"), cell(run, "flops_per_token")
         flops.append(tokens * per_token if tokens and per_token else None)
     return fmt.factor(*flops) if all(flops) else None

@@ -14,7 +14,15 @@ from maaza.plan import FIT_SPLIT, MODES
 from maaza.report import fmt
 from maaza.report.fmt import DAGGER, LAYOUT, NOT_RUN, Prose, block_title, head, row, span, table, tt
 from maaza.report.fmt import tex_escape as esc
-from maaza.report.frames import OURS_LABEL, Frames, cell, error_categories, short_model, tier_order
+from maaza.report.frames import (
+    OURS_LABEL,
+    Frames,
+    any_full,
+    cell,
+    error_categories,
+    short_model,
+    tier_order,
+)
 from maaza.report.original import ABLATION_KEY, SOURCE
 from maaza.schemas import TIERS
 
@@ -51,9 +59,13 @@ def model_cell(r: pd.Series) -> str:
 
 
 def ours_note(frames: Frames) -> str:
-    """tables.yaml's `ours_note` when params.yaml has a run of our recipe, else nothing."""
-    runs = ", ".join(tt(r) for r in frames.design.ours_runs)
-    return Prose(LAYOUT["ours_note"]).substitute(runs=runs) if runs else ""
+    """tables.yaml's `ours_note` when params.yaml has a run of our recipe, else nothing; its
+    `models` form when one of them trains another base model than the main run's."""
+    d = frames.design
+    runs = ", ".join(tt(r) for r in d.ours_runs)
+    same = all(d.run_model(r) == d.run_model(d.main_run) for r in d.ours_runs)
+    note = LAYOUT["ours_note"]["main_model" if same else "models"]
+    return Prose(note).substitute(runs=runs) if runs else ""
 
 
 def run_cell(frames: Frames, run: str) -> str:
@@ -310,6 +322,8 @@ def error_analysis(frames: Frames, reference: dict[str, Any]) -> str:
 
 
 def _compute_cell(r: pd.Series, key: str) -> str:
+    if key == "r" and r.get("method") == "full":  # no LoRA rank: every weight trained
+        return LAYOUT["compute"]["full_rank"]
     if key == "trainable":  # the count and its share
         share = fmt.column("trainable_pct", r["trainable_pct"])
         return f"{fmt.column('params_trainable', r['params_trainable'])} ({share})"
@@ -339,7 +353,8 @@ def compute(frames: Frames, reference: dict[str, Any]) -> str:
         f"{esc(c.cpu or 'unknown CPU')}, {c.cores or '?'} cores, torch {esc(c.torch or '?')}"
         for c in machines.itertuples()
     )
-    layout = {"hardware": hardware or NOT_RUN, "note_end": ours_note(frames)}
+    full = LAYOUT["compute"]["full_note"] if any_full(runs) else ""
+    layout = {"hardware": hardware or NOT_RUN, "note_end": full + ours_note(frames)}
     return table("compute", [row(columns)], body, [*runs["source"], SOURCE], **layout)
 
 
