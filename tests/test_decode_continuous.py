@@ -131,6 +131,7 @@ def test_real_model_continuous_batches_equal_one_at_a_time(smollm2, mode):
     kwargs = {"mode": mode, "budgets": [budget[r["schema_id"]] for r in chosen]}
     if mode == "constrained":
         kwargs["schemas"] = [schemas[r["schema_id"]] for r in chosen]
+        kwargs["sources"] = [r["prompt"] for r in chosen]  # params' copy_spans: spans of the text
     stats = DecodeStats()
     batched = decoded(model, tok, prompts, cfg, 3, stats, **kwargs)
     assert stats.merges >= 1
