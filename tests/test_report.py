@@ -712,14 +712,16 @@ def test_search_trials_get_their_table_and_figure_without_test(tmp_path: Path) -
     search = frames.search.set_index("trial")
     assert search.loc["screen-a", "json_exact"] == m["overall"]["json_exact"]
     assert search.loc["screen-a", "train_minutes"] == 10.0
+    assert search.loc["screen-a", "step_s"] == pytest.approx(600.0 / run["steps"])
     assert search["json_exact"].isna()["screen-b"]
     table = report_tables.search(frames, ref)
     assert r"\texttt{screen-a}" in table and r"\texttt{screen-b}" in table
     assert "not looked at" in table and "Val JSONExact" in table and "Test" not in table
+    assert "s/step" in table and f"& {600.0 / run['steps']:.1f} \\\\" in table
     assert "screen-a" not in report_tables.compute(frames, ref)
     report_figures.search(frames, ref)  # draws (placeholder only when nothing ran)
 
 
 def test_an_empty_table_says_so_across_its_columns(built: Path) -> None:
     tex = (built / "paper" / "tables" / "search.tex").read_text()  # the fixture declares no trials
-    assert r"\multicolumn{6}{c}{no search trials declared (params.yaml search.runs)} \\" in tex
+    assert r"\multicolumn{7}{c}{no search trials declared (params.yaml search.runs)} \\" in tex
