@@ -194,7 +194,8 @@ BENCH_MACROS = ("BenchEvalSpeedup", "BenchEvalRefExPerS", "BenchEvalFreeExPerS",
                 "BenchEvalConstrainedExPerS", "BenchConstrainedOverhead", "BenchEvalN",
                 "BenchEvalModel", "BenchEvalAdapter", "BenchEvalRefNewTokens", "BenchTrainSpeedup",
                 "BenchTrainRefTokS", "BenchTrainOursTokS", "BenchTrainN", "BenchTrainSteps",
-                "BenchTrainRefPadding")  # fmt: skip
+                "BenchTrainRefPadding", "BenchMethodSmolLoraStep", "BenchMethodGemmaFullMem",
+                "BenchMethodRun")  # fmt: skip
 
 
 def test_benchmark_numbers_match_the_bench_files(built: Path) -> None:
@@ -243,8 +244,37 @@ def test_benchmark_numbers_match_the_bench_files(built: Path) -> None:
     assert [Path(p).name for p in inventory["bench"]] == [
         "eval_throughput.json",
         "extract_unseen.json",
+        "train_methods.json",
         "train_throughput.json",
     ]
+
+
+def test_method_benchmark_gives_time_and_memory_per_model_and_method(built: Path) -> None:
+    n, tm = numbers_of(built), bench("train_methods")
+    for model, part in (("smollm2-135m-instruct", "Smol"), ("gemma3-270m", "Gemma")):
+        for method in ("lora", "full"):
+            case = tm["results"][model][method]
+            name = f"BenchMethod{part}{method.capitalize()}"
+            assert n[f"{name}Step"] == f"{case['s_per_step']:.1f}\\,s"
+            assert n[f"{name}Mem"] == f"{case['peak_rss_train_gb']:.1f}\\,GB"
+    assert (n["BenchMethodMicroBatch"], n["BenchMethodGradAccum"]) == ("4", "2")
+    assert (n["BenchMethodSteps"], n["BenchMethodRun"]) == ("3", r"\texttt{screen-full-lr3e-4}")
+    tex = (built / "paper" / "generated" / "numbers.tex").read_text()
+    assert "train_methods.json: results.gemma3-270m.full.peak_rss_train_gb" in tex
+
+
+def test_method_benchmark_without_a_case_reads_not_run(tmp_path: Path) -> None:
+    """A run of the benchmark on one model only: the other model's numbers are not run."""
+    src = tmp_path / "bench"
+    shutil.copytree(FIXTURE / "results" / "bench", src)
+    tm = bench("train_methods")
+    del tm["results"]["gemma3-270m"]
+    (src / "train_methods.json").write_text(json.dumps(tm))
+    frames = load_frames(replace(paths_for(FIXTURE, tmp_path), bench_dir=src))
+    n = report_numbers.parse(report_numbers.render(frames, load_reference()))
+    assert n["BenchMethodGemmaLoraStep"] == n["BenchMethodGemmaFullMem"] == r"\notrun{}"
+    full = tm["results"]["smollm2-135m-instruct"]["full"]
+    assert n["BenchMethodSmolFullStep"] == f"{full['s_per_step']:.1f}\\,s"
 
 
 def test_missing_benchmarks_say_not_run(tmp_path: Path) -> None:
@@ -712,14 +742,16 @@ def test_search_trials_get_their_table_and_figure_without_test(tmp_path: Path) -
     search = frames.search.set_index("trial")
     assert search.loc["screen-a", "json_exact"] == m["overall"]["json_exact"]
     assert search.loc["screen-a", "train_minutes"] == 10.0
+    assert search.loc["screen-a", "step_s"] == pytest.approx(600.0 / run["steps"])
     assert search["json_exact"].isna()["screen-b"]
     table = report_tables.search(frames, ref)
     assert r"\texttt{screen-a}" in table and r"\texttt{screen-b}" in table
     assert "not looked at" in table and "Val JSONExact" in table and "Test" not in table
+    assert "s/step" in table and f"& {600.0 / run['steps']:.1f} \\\\" in table
     assert "screen-a" not in report_tables.compute(frames, ref)
     report_figures.search(frames, ref)  # draws (placeholder only when nothing ran)
 
 
 def test_an_empty_table_says_so_across_its_columns(built: Path) -> None:
     tex = (built / "paper" / "tables" / "search.tex").read_text()  # the fixture declares no trials
-    assert r"\multicolumn{6}{c}{no search trials declared (params.yaml search.runs)} \\" in tex
+    assert r"\multicolumn{7}{c}{no search trials declared (params.yaml search.runs)} \\" in tex

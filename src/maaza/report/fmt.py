@@ -202,6 +202,7 @@ FORMATS: dict[str, Callable[[Any], str]] = {
     "num1": lambda x: num(x, 1),
     "num3": lambda x: num(x, 3),
     "seconds1": lambda x: seconds(x, 1),
+    "gb1": lambda x: NOT_RUN if missing(x) else f"{x:.1f}\\,GB",  # a size already in GB
     "pct_value": lambda x: NOT_RUN if missing(x) else f"{x:.2f}\\%",  # already in percent
     "text": lambda x: NOT_RUN if missing(x) else tex_escape(x),
 }

@@ -312,17 +312,20 @@ SEARCH_EVAL = ("json_exact", "json_exact_lo", "json_exact_hi", "n")
 
 
 def search_frame(design: Design, runs: pd.DataFrame, evals: pd.DataFrame) -> pd.DataFrame:
-    """Per search trial: val and train-sample JSONExact (constrained), minutes of training; no test
-    column: it is not looked at while choosing."""
+    """Per search trial: val and train-sample JSONExact (constrained), minutes of training and
+    seconds per optimizer step (its wall time over its steps); no test column: it is not looked at
+    while choosing."""
     rows = []
     for trial in design.trial_runs:
         val, fit = (find_eval(evals, trial, "constrained", s) for s in (VAL_SPLIT, FIT_SPLIT))
         tr = first_row(runs[runs["run"] == trial])
         row = {"trial": trial, "model": design.run_model(trial), **pick(val, SEARCH_EVAL)}
         row["fit_exact"] = pick(fit, ["json_exact"])["json_exact"]
-        row["train_minutes"] = pick(tr, ["wall_time_s"])["wall_time_s"] / 60
+        time = pick(tr, ["wall_time_s", "steps"])
+        row["train_minutes"] = time["wall_time_s"] / 60
+        row["step_s"] = time["wall_time_s"] / time["steps"] if time["steps"] else math.nan
         rows.append(row | {"sources": [x["source"] for x in (val, fit, tr) if x is not None]})
-    columns = ["trial", "model", *SEARCH_EVAL, "fit_exact", "train_minutes", "sources"]
+    columns = ["trial", "model", *SEARCH_EVAL, "fit_exact", "train_minutes", "step_s", "sources"]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -363,8 +363,8 @@ EXACT = head("json_exact")
 
 @tabular
 def search(frames: Frames, reference: dict[str, Any]) -> str:
-    """Each trial on the validation split and on its own training sample, and its training time:
-    test is not a column, it was not looked at."""
+    """Each trial on the validation split and on its own training sample, its training time and
+    seconds per optimizer step: test is not a column, it was not looked at."""
     columns: Columns = {
         "Trial": lambda r: tt(r["trial"]),
         "Model": lambda r: tt(short_model(r["model"] or "")),
@@ -372,6 +372,7 @@ def search(frames: Frames, reference: dict[str, Any]) -> str:
         "95\\% CI": lambda r: NOT_RUN if fmt.missing(r["json_exact"]) else fmt.ci(r),
         f"Train-sample {EXACT}": lambda r: fmt.pct(r["fit_exact"]),
         "Train min": lambda r: fmt.num(r["train_minutes"], 1),
+        "s/step": lambda r: fmt.num(r["step_s"], 1),
     }
     body = rows(frames.search, columns)
     return table("search", [row(columns)], body, sources_of(frames.search, "sources"))
