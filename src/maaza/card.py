@@ -175,11 +175,9 @@ Breakdowns by schema, tier and style: `results/eval/ft-{run_name}-*/metrics.json
 def make_portable(adapter_dir: Path, run_name: str, run: TrainRun, metrics: dict[str, Any]) -> None:
     """Name the base by hub id in adapter_config.json and write the model card (README.md); a full
     fine-tuning folder gets its card only (save_full_delta named the base already)."""
-    if run.method == "full":
-        io.write_text(adapter_dir / CARD_FILE, model_card(run_name, run, metrics))
-        return
-    config_path = adapter_dir / "adapter_config.json"
-    config = io.read_json(config_path)
-    config["base_model_name_or_path"] = base_id(run.model)
-    io.write_json(config_path, config)
+    if run.method == "lora":
+        config_path = adapter_dir / "adapter_config.json"
+        config = io.read_json(config_path)
+        config["base_model_name_or_path"] = base_id(run.model)
+        io.write_json(config_path, config)
     io.write_text(adapter_dir / CARD_FILE, model_card(run_name, run, metrics))
