@@ -21,7 +21,6 @@ base copy). Every (model, method) runs in its own process so that peaks do not m
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import resource
@@ -64,8 +63,10 @@ def measured(rows: list[dict[str, float]], warmup: int) -> dict[str, float]:
 
 
 def read_loss_csv(path: Path) -> list[dict[str, float]]:
-    with path.open() as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    """loss.csv rows as floats, through the report's reader (its column check included)."""
+    from maaza.results import read_loss
+
+    return [{k: float(v) for k, v in row.items()} for row in read_loss(path).to_dict("records")]
 
 
 def one(args: argparse.Namespace, model_name: str, method: str) -> dict[str, Any]:
